@@ -1,0 +1,89 @@
+"""Nearest stations to one point or to arrays of points, with kind / amenity / "open at" filters.
+
+Straight-line mode measures great-circle distance in metres on the WGS84 sphere (mean radius). Query
+points may be given in ``wgs84``, ``gcj02`` or ``bd09`` (``crs=``); results are WGS84. Opening hours are
+evaluated in Asia/Shanghai (settings.timezone); a naive ``open_at`` datetime is taken as local time there.
+Stations whose hours are unknown never count as open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from geomap import coords
+from geomap.settings import get_settings
+from geomap.station_index import StationFilter, StationIndex
+
+
+@dataclass(frozen=True)
+class NearestResult:
+    """Answers for ``n`` query points and ranks ``0..k-1``; arrays of shape ``(n, k)``.
+
+    Where fewer than ``k`` stations match, ``station_id`` is ``None``, ``slot`` is -1 and the distances
+    are ``inf``. ``query_lon`` / ``query_lat`` are the query points in WGS84.
+    """
+
+    station_id: npt.NDArray[np.object_]
+    slot: npt.NDArray[np.int64]
+    distance_m: npt.NDArray[np.float64]
+    query_lon: npt.NDArray[np.float64]
+    query_lat: npt.NDArray[np.float64]
+    mode: str = "straight"
+    travel_s: npt.NDArray[np.float64] | None = None
+    routes: list[list[object]] | None = None
+
+    @property
+    def k(self) -> int:
+        return self.station_id.shape[1]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long table: one row per (query, rank) that found a station."""
+        n, k = self.station_id.shape
+        q = np.repeat(np.arange(n), k)
+        rank = np.tile(np.arange(k), n)
+        df = pd.DataFrame({
+            "query": q, "rank": rank, "station_id": self.station_id.ravel(),
+            "distance_m": self.distance_m.ravel(),
+        })
+        if self.travel_s is not None:
+            df["travel_s"] = self.travel_s.ravel()
+        return df[df["station_id"].notna()].reset_index(drop=True)
+
+
+def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[str] | None = None,
+            amenity: str | list[str] | None = None, open_at: datetime | None = None,
+            crs: str = "wgs84") -> NearestResult:
+    """The ``k`` nearest stations (straight line, great circle) to each query point.
+
+    ``lon`` / ``lat``: one point or arrays, in ``crs``. ``kind``: a kind key or Chinese alias, or several
+    (any of them matches). ``amenity``: one or several amenity keys/aliases (all must be present).
+    ``open_at``: only stations open at that moment (Asia/Shanghai). Filters combine.
+    Raises ``ValueError`` with a readable message for bad input.
+    """
+    lon_a, lat_a = _query_points(lon, lat, crs=crs)
+    flt = StationFilter.make(kind=kind, amenity=amenity, open_at=open_at)
+    dist, slot = stations.query(lon_a, lat_a, k=k, flt=flt, tz=get_settings().timezone)
+    ids = np.array([*stations.ids, None], dtype=object)[np.where(slot >= 0, slot, len(stations.ids))]
+    return NearestResult(station_id=ids, slot=slot, distance_m=dist, query_lon=lon_a, query_lat=lat_a)
+
+
+def _query_points(lon, lat, *, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate query points and convert them to WGS84 (1-D arrays)."""
+    try:
+        lon_a = np.atleast_1d(np.asarray(lon, dtype=float)).ravel()
+        lat_a = np.atleast_1d(np.asarray(lat, dtype=float)).ravel()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"query coordinates must be numbers: {exc}") from None
+    if lon_a.shape != lat_a.shape:
+        raise ValueError(f"lon and lat differ in length: {lon_a.size} vs {lat_a.size}")
+    bad = ~(np.isfinite(lon_a) & np.isfinite(lat_a) & (np.abs(lon_a) <= 180) & (np.abs(lat_a) <= 90))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"query point {i} ({lon_a[i]}, {lat_a[i]}) is not a valid longitude/latitude "
+                         "(longitude -180..180, latitude -90..90)")
+    return coords.to_wgs84(lon_a, lat_a, src=crs)

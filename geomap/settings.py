@@ -1,0 +1,58 @@
+"""Typed settings, documented in one place. Override any of them with ``GEOMAP_<NAME>`` env variables.
+
+Units are in the names: ``*_kmh`` km/h, ``*_m`` metres, ``*_km`` kilometres, ``*_minutes`` minutes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """All tunable values of geomap. Read once via :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="GEOMAP_", extra="ignore")
+
+    # --- data paths -------------------------------------------------------------------------------
+    data_dir: Path = Field(PROJECT_ROOT / "data", description="Folder for sample data, caches and registry")
+    registry_path: Path = Field(
+        PROJECT_ROOT / "data" / "registry.gpkg", description="The persistent station registry (GeoPackage)"
+    )
+    cache_dir: Path = Field(PROJECT_ROOT / "data" / "cache", description="Network graph cache folder")
+    timezone: str = Field("Asia/Shanghai", description="Time zone for opening hours and 'open at'")
+
+    # --- import validation ------------------------------------------------------------------------
+    duplicate_radius_m: float = Field(
+        50.0, description="Two rows closer than this with the same (or contained) name are one place"
+    )
+    outlier_min_km: float = Field(
+        10.0, description="A point is 'far outside the rest of the file' only beyond this distance"
+    )
+    outlier_median_factor: float = Field(
+        8.0, description="... and beyond this many times the median distance of the file's points to "
+        "their median centre"
+    )
+
+    # --- travel modes (network issue) -------------------------------------------------------------
+    walk_speed_kmh: float = Field(5.0, description="Walking speed")
+    ebike_speed_kmh: float = Field(
+        15.0, description="Urban e-bike rider average; GB 17761 caps e-bikes at 25 km/h", le=25.0
+    )
+    default_minutes: float = Field(15.0, description="Service circle size (15分钟服务圈)")
+    max_snap_m: float = Field(300.0, description="Farthest a point may be from the street network")
+
+
+_SETTINGS: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings (environment read on first use)."""
+    global _SETTINGS
+    if _SETTINGS is None:
+        _SETTINGS = Settings()
+    return _SETTINGS
