@@ -39,7 +39,7 @@ def normalize_crs(crs: str) -> CoordSystem:
 
     Raises ``ValueError`` with the accepted names for anything else.
     """
-    key = str(crs).strip().lower().replace("-", "").replace("_", "")
+    key = str(crs).strip().lower().replace("-", "").replace("_", "").replace(":", "")
     aliases = {
         "wgs84": "wgs84", "epsg4326": "wgs84", "4326": "wgs84", "gps": "wgs84", "osm": "wgs84",
         "gcj02": "gcj02", "gcj": "gcj02", "mars": "gcj02", "amap": "gcj02", "gaode": "gcj02",
@@ -51,11 +51,16 @@ def normalize_crs(crs: str) -> CoordSystem:
     return aliases[key]  # type: ignore[return-value]
 
 
+CHINA_BOX = (72.004, 0.8293, 137.8347, 55.8271)
+"""West, south, east, north (degrees) of the rough box inside which the GCJ-02 offset is applied."""
+
+
 def in_china(lon: ArrayLike, lat: ArrayLike) -> npt.NDArray[np.bool_]:
     """True where a WGS84/GCJ-02 point lies inside the rough China box where the GCJ-02 offset applies."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
-    return (lon >= 72.004) & (lon <= 137.8347) & (lat >= 0.8293) & (lat <= 55.8271)
+    w, s, e, n = CHINA_BOX
+    return (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
 
 
 def _gcj_delta(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -189,9 +194,10 @@ def unit_vectors(lon: ArrayLike, lat: ArrayLike) -> FloatArray:
 
 
 def chord_to_m(chord: ArrayLike) -> FloatArray:
-    """Chord length on the unit sphere -> great-circle distance in metres."""
+    """Chord length on the unit sphere -> great-circle distance in metres (``inf`` stays ``inf``)."""
     c = np.asarray(chord, dtype=float)
-    return 2.0 * EARTH_RADIUS_M * np.arcsin(np.clip(c / 2.0, 0.0, 1.0))
+    d = 2.0 * EARTH_RADIUS_M * np.arcsin(np.clip(c / 2.0, 0.0, 1.0))
+    return np.where(np.isinf(c), np.inf, d)
 
 
 def m_to_chord(distance_m: ArrayLike) -> FloatArray:

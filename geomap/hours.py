@@ -17,6 +17,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -96,7 +97,8 @@ def local_weekday_minute(at: datetime, *, tz: str = "Asia/Shanghai") -> tuple[in
 
 # --- parsing --------------------------------------------------------------------------------------------
 
-_ALWAYS = re.compile(r"^(?:全天候?(?:开放|营业)?|24小时(?:开放|营业|服务)?|7[x×*]24小时?|24h|24/7|0?0:00-24:00)$",
+_ALWAYS = re.compile(r"^(?:每天|每日|全天|全年|天天|周一至周日)?(?:全天候?|24小时|7[x×*]24小时?|24h|24/7|0?0:00-24:00)"
+                     r"(?:开放|营业|服务)?$",
                      re.IGNORECASE)
 _DAY = r"(?:周|星期|礼拜)[一二三四五六日天七]"
 _DAY_RANGE = re.compile(rf"({_DAY})(?:至|到|-)({_DAY})")
@@ -119,7 +121,11 @@ def _normalize(text: str) -> str:
 def _minutes(period: str | None, hour: str, minute: str | None, whole: str) -> int:
     h = int(hour)
     m = int(minute) if minute else (30 if whole.endswith("点半") else 0)
-    if period in ("下午", "晚上", "晚") and h < 12:
+    if period in ("晚上", "晚") and h == 12:
+        h = 24  # 晚上12点 is midnight, not noon
+    elif period == "凌晨" and h == 12:
+        h = 0
+    elif period in ("下午", "晚上", "晚") and h < 12:
         h += 12
     if period == "中午" and h < 11:
         h += 12
@@ -158,7 +164,12 @@ def parse_hours(text: str | None) -> OpeningHours | None:
     """
     if text is None:
         return None
-    raw = str(text).strip()
+    return _parse_hours(str(text))
+
+
+@lru_cache(maxsize=65536)
+def _parse_hours(text: str) -> OpeningHours | None:
+    raw = text.strip()
     if not raw or raw.lower() == "nan":
         return None
     t = _normalize(raw)
@@ -198,7 +209,14 @@ def parse_hours(text: str | None) -> OpeningHours | None:
         return None
     if all(s == 0 and e == 1440 for _, s, e in rules) and all(d == ALL_DAYS for d, _, _ in rules):
         return OpeningHours(((ALL_DAYS, 0, 1440),))
-    return OpeningHours(tuple(rules))
+    return OpeningHours(tuple(sorted(rules, key=_rule_order)))
+
+
+def _rule_order(rule: Rule) -> tuple[int, int, int, int]:
+    """Canonical order of rules: by first weekday, then start time (so equal hours compare equal)."""
+    d, s, e = rule
+    first_day = (d & -d).bit_length() - 1
+    return first_day, -d, s, e
 
 
 def parse_osm(text: str | None) -> OpeningHours | None:
@@ -229,7 +247,7 @@ def parse_osm(text: str | None) -> OpeningHours | None:
             if e <= s:
                 e += 1440
             rules.append((mask, s, e))
-    return OpeningHours(tuple(rules))
+    return OpeningHours(tuple(sorted(rules, key=_rule_order)))
 
 
 # --- many stations at once ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import shapely
 from pydantic import BaseModel, Field
 from scipy.spatial import cKDTree
 
@@ -324,6 +325,7 @@ def read_records(path: str | Path, *, profile: str | ImportProfile | None = None
     if fmt == "csv":
         df = _read_csv(path)
         df["__row"] = np.arange(len(df)) + 2
+        df = df[(df.drop(columns="__row") != "").any(axis=1)]  # blank lines are not records
         row_label = "row"
     elif fmt == "xlsx":
         df = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=str, keep_default_na=False)
@@ -363,8 +365,9 @@ def read_records(path: str | Path, *, profile: str | ImportProfile | None = None
         geoms = gdf.geometry
         is_point = (geoms.geom_type == "Point").to_numpy()
         df = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-        df["__lon"] = np.where(is_point, geoms.x.where(is_point), np.nan)
-        df["__lat"] = np.where(is_point, geoms.y.where(is_point), np.nan)
+        xy = shapely.get_coordinates(geoms.to_numpy()[is_point])
+        df["__lon"], df["__lat"] = np.nan, np.nan
+        df.loc[is_point, "__lon"], df.loc[is_point, "__lat"] = xy[:, 0], xy[:, 1]
         df.loc[~is_point, "__geom_problem"] = "geometry is not a point"
         df["__row"] = np.arange(len(df))
     else:
@@ -415,6 +418,12 @@ def _number(v: Any) -> float | None:
 
 _PRICE_IN_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*元")
 _NAME_NOISE = re.compile(r"[\s·・.,，、()（）\[\]【】\-_]+")
+
+
+def _in_china(lon: float, lat: float) -> bool:
+    """Scalar twin of :func:`geomap.coords.in_china` for the per-row checks (numpy scalars are slow)."""
+    w, s, e, n = coords.CHINA_BOX
+    return w <= lon <= e and s <= lat <= n
 
 
 def _name_key(name: str) -> str:
@@ -512,7 +521,7 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
                     err("lon/lat", "zero_coordinates", "坐标为 (0, 0)，多半是缺失值")
                     ok = False
                 else:
-                    if not coords.in_china(lon, lat) and coords.in_china(lat, lon):
+                    if not _in_china(lon, lat) and _in_china(lat, lon):
                         warn("lon/lat", "lat_lon_swapped",
                              f"经纬度疑似填反（经度={lon}, 纬度={lat}），已对调为 经度={lat}, 纬度={lon}")
                         lon, lat = lat, lon
@@ -520,7 +529,7 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
                         err("lon/lat", "coordinate_out_of_range",
                             f"坐标超出范围：经度 {lon} 应在 -180..180，纬度 {lat} 应在 -90..90")
                         ok = False
-                    elif not coords.in_china(lon, lat):
+                    elif not _in_china(lon, lat):
                         warn("lon/lat", "outside_china", f"点 ({lon}, {lat}) 不在中国境内，未做坐标偏移转换")
         # kinds
         kinds: list[str] = []
@@ -581,27 +590,39 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
             "opening_hours_raw": hours_raw, "amenities": amen, "services_raw": services_raw,
             "meal_price_yuan": price, "note": _text(rec.get("note")), "source": src,
             "source_crs": crs_name, "source_ref": source_id or f"{raw.row_label} {row}", "_row": row,
+            "_generated": source_id is None,
         })
 
-    df = pd.DataFrame(out, columns=[*STATION_COLUMNS, "_row"])
+    df = pd.DataFrame(out, columns=[*STATION_COLUMNS, "_row", "_generated"])
     if len(df):
         wlon, wlat = coords.to_wgs84(df["lon"].to_numpy(float), df["lat"].to_numpy(float), src=crs_name)
         df["lon"], df["lat"] = wlon, wlat
+        _disambiguate_generated_ids(df, prefix=prefix)
         _check_duplicate_ids(df, report, bad_rows)
         df = df[~df["_row"].isin(bad_rows)].reset_index(drop=True)
         _flag_outliers(df, report, min_km=settings.outlier_min_km, factor=settings.outlier_median_factor)
         df = _handle_duplicates(df, report, radius_m=settings.duplicate_radius_m, merge=merge_duplicates)
 
-    if report.errors and not skip_invalid:
+    file_level = any(p.row == 0 for p in report.errors)  # e.g. no 类型 column: skipping rows cannot help
+    if report.errors and (file_level or not skip_invalid):
         raise StationImportError(report)
-    report.skipped_rows = sorted(r for r in bad_rows if r > 0)
-    if report.errors and not any(r > 0 for r in bad_rows):
-        raise StationImportError(report)  # file-level error (e.g. no 类型 column): skipping rows cannot help
-    return df.drop(columns="_row").reset_index(drop=True), report
+    report.skipped_rows = sorted(bad_rows)
+    return df.drop(columns=["_row", "_generated"]).reset_index(drop=True), report
+
+
+def _disambiguate_generated_ids(df: pd.DataFrame, *, prefix: str) -> None:
+    """Rows without an id whose name and address hash alike (a chain shop with no address) get the
+    rounded position (about 10 m) into their hash, so two branches are two stations. Two rows at the
+    same spot stay alike and are then found as the same place listed twice."""
+    gen = df["_generated"].to_numpy(bool)
+    clash = gen & df["id"].duplicated(keep=False).to_numpy()
+    for i in np.flatnonzero(clash):
+        key = f"{df.at[i, 'name']}|{df.at[i, 'address'] or ''}|{df.at[i, 'lon']:.4f}|{df.at[i, 'lat']:.4f}"
+        df.at[i, "id"] = f"{prefix}st-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
 
 
 def _check_duplicate_ids(df: pd.DataFrame, report: ValidationReport, bad_rows: set[int]) -> None:
-    dup = df[df["id"].duplicated(keep=False)]
+    dup = df[df["id"].duplicated(keep=False) & ~df["_generated"].astype(bool)]
     for _id, grp in dup.groupby("id", sort=False):
         rows = grp["_row"].tolist()
         for r, name in zip(rows[1:], grp["name"].tolist()[1:], strict=True):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -140,10 +140,16 @@ def parse_amenities(text: str | None) -> tuple[list[str], list[str]]:
 
     Returns ``(amenity keys, unmapped items)``: the items of the list (split on 、，; …) in which no alias was
     found are returned so that the import report can name them; nothing is dropped silently. Text in
-    brackets is read too ("休息室（按摩椅）").
+    brackets is read too ("休息室（按摩椅）"). Results are cached per distinct text.
     """
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return [], []
+    keys, unmapped = _parse_amenities(str(text))
+    return list(keys), list(unmapped)
+
+
+@lru_cache(maxsize=65536)
+def _parse_amenities(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     vocab = amenities()
     keys: list[str] = []
     unmapped: list[str] = []
@@ -153,8 +159,7 @@ def parse_amenities(text: str | None) -> tuple[list[str], list[str]]:
             keys.extend(k for k in found if k not in keys)
         else:
             unmapped.append(item)
-    ordered = [k for k in vocab.terms if k in keys]
-    return ordered, unmapped
+    return tuple(k for k in vocab.terms if k in keys), tuple(unmapped)
 
 
 def parse_kinds(text: str | None) -> tuple[list[str], list[str]]:
@@ -179,6 +184,14 @@ def parse_kinds(text: str | None) -> tuple[list[str], list[str]]:
     return keys, unknown
 
 
+@cache
+def _name_markers() -> tuple[tuple[str, str], ...]:
+    return tuple((m, k) for k, t in kinds().terms.items() for m in t.name_markers)
+
+
 def kinds_from_name(name: str) -> list[str]:
     """Kinds that a station's own name declares ("安亭加油站（司机之家）" is a driver_home)."""
+    markers = _name_markers()
+    if not any(m in name for m, _ in markers):
+        return []
     return [k for k, t in kinds().terms.items() if any(m in name for m in t.name_markers)]

@@ -1,0 +1,95 @@
+"""The `geomap` command on real files: import, stations list/show, nearest; errors exit 2 with a message."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from geomap.cli import main
+
+
+@pytest.fixture
+def reg(tmp_path, sample_csv):
+    path = tmp_path / "reg.gpkg"
+    assert main(["--registry", str(path), "import", str(sample_csv), "--crs", "gcj02", "--quiet"]) == 0
+    return path
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_import_anting_with_profile_and_report(tmp_path, capsys, anting_json):
+    path, rep = tmp_path / "r.gpkg", tmp_path / "report.csv"
+    code, out, _ = run(capsys, "--registry", path, "import", anting_json, "--profile", "anting_miniprogram",
+                       "--report", rep)
+    assert code == 0
+    assert "duplicate_place" in out and "far_outlier" in out and "已导入 24 个站点" in out
+    table = pd.read_csv(rep, encoding="utf-8-sig")
+    assert set(table["code"]) >= {"duplicate_place", "far_outlier", "unmapped_service"}
+    assert table.loc[table["code"] == "far_outlier", "feature"].tolist() == [12]
+
+
+def test_import_without_profile_says_which(tmp_path, capsys, anting_json):
+    code, _, err = run(capsys, "--registry", tmp_path / "r.gpkg", "import", anting_json)
+    assert code == 2 and "--profile anting_miniprogram" in err
+
+
+def test_failed_import_prints_rows_and_changes_nothing(reg, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame([{"名称": "甲", "类型": "工会驿站", "经度": "abc", "纬度": 31.3},
+                  {"名称": "乙", "类型": "太空站", "经度": 121.5, "纬度": 31.3}]).to_csv(bad, index=False)
+    before = reg.read_bytes()
+    code, _, err = run(capsys, "--registry", reg, "import", bad, "--report", tmp_path / "r.csv")
+    assert code == 2
+    assert "row 2" in err and "bad_coordinate" in err and "row 3" in err and "unknown_kind" in err
+    assert reg.read_bytes() == before
+    code, _, err = run(capsys, "--registry", reg, "import", bad, "--skip-invalid")
+    assert code == 2 and "no valid station" in err
+    assert reg.read_bytes() == before
+
+
+def test_stations_list_and_show(reg, capsys):
+    code, out, _ = run(capsys, "--registry", reg, "stations", "list", "--kind", "司机之家")
+    assert code == 0 and "司机之家" in out
+    code, out, _ = run(capsys, "--registry", reg, "stations", "show", "YP001", "--json", "--crs", "gcj02")
+    d = json.loads(out)
+    assert d["id"] == "YP001" and d["crs"] == "gcj02"
+    code, _, err = run(capsys, "--registry", reg, "stations", "show", "NOPE")
+    assert code == 2 and "NOPE" in err
+
+
+def test_show_gives_back_the_source_gcj02_coordinates(reg, capsys, sample_csv):
+    raw = pd.read_csv(sample_csv, encoding="utf-8-sig").set_index("编号")
+    _, out, _ = run(capsys, "--registry", reg, "stations", "show", "YP001", "--json", "--crs", "gcj02")
+    d = json.loads(out)
+    assert d["lon"] == pytest.approx(raw.loc["YP001", "经度"], abs=1e-7)
+    assert d["lat"] == pytest.approx(raw.loc["YP001", "纬度"], abs=1e-7)
+
+
+def test_nearest_json_and_text(reg, capsys):
+    code, out, _ = run(capsys, "--registry", reg, "nearest", "--lon", 121.514, "--lat", 31.3005, "--crs", "gcj02",
+                       "--k", 3, "--kind", "canteen", "--json")
+    assert code == 0
+    d = json.loads(out)
+    dists = [r["distance_m"] for r in d["results"]]
+    assert len(dists) == 3 and dists == sorted(dists)
+    assert all("canteen" in r["station"]["kinds"] for r in d["results"])
+    code, out, _ = run(capsys, "--registry", reg, "nearest", "--lon", 121.514, "--lat", 31.3005, "--k", 1)
+    assert code == 0 and "最近 1 个站点" in out
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--lon", "121.5", "--lat", "95"], "latitude"),
+    (["--lon", "121.5", "--lat", "31.3", "--kind", "spaceport"], "unknown kind"),
+    (["--lon", "121.5", "--lat", "31.3", "--open-at", "tomorrowish"], "--open-at"),
+    (["--lon", "121.5", "--lat", "31.3", "--crs", "utm"], "wgs84, gcj02, bd09"),
+    (["--lon", "121.5", "--lat", "31.3", "--k", "0"], "--k"),
+])
+def test_nearest_bad_input_is_a_clear_error(reg, capsys, args, needle):
+    code, _, err = run(capsys, "--registry", reg, "nearest", *args)
+    assert code == 2 and needle in err and "Traceback" not in err
