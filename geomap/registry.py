@@ -135,24 +135,26 @@ class Registry:
 
     def get(self, station_id: str) -> Station | None:
         """One station by id, or None."""
-        with self._connect() as con:
-            con.row_factory = sqlite3.Row
-            row = con.execute(f"SELECT {', '.join(STATION_COLUMNS)} FROM {LAYER} WHERE id=?",
-                              (station_id,)).fetchone()
-        if row is None:
-            return None
-        d = dict(row)
-        for col in _LIST_COLUMNS:
-            d[col] = json.loads(d[col]) if d[col] else []
-        return Station.from_row(d)
+        return self.stations([station_id])[0]
 
     def stations(self, ids: Iterable[str]) -> list[Station | None]:
-        """Several stations by id, in the given order (None for unknown ids)."""
-        ids = list(ids)
+        """Several stations by id, in the given order (None for unknown ids); one indexed SQL query."""
+        ids = [str(i) for i in ids]
         if not ids:
             return []
-        df = self.frame().set_index("id", drop=False)
-        return [Station.from_row(df.loc[i].to_dict()) if i in df.index else None for i in ids]
+        found: dict[str, Station] = {}
+        with self._connect() as con:
+            con.row_factory = sqlite3.Row
+            for chunk in range(0, len(ids), 500):
+                part = ids[chunk:chunk + 500]
+                rows = con.execute(f"SELECT {', '.join(STATION_COLUMNS)} FROM {LAYER} WHERE id IN "
+                                   f"({', '.join('?' * len(part))})", part).fetchall()
+                for row in rows:
+                    d = dict(row)
+                    for col in _LIST_COLUMNS:
+                        d[col] = json.loads(d[col]) if d[col] else []
+                    found[d["id"]] = Station.from_row(d)
+        return [found.get(i) for i in ids]
 
     @property
     def index(self) -> StationIndex:
