@@ -15,17 +15,12 @@ from shapely.geometry import LineString, Point
 
 from geomap.stations import StationImportError, load_stations, read_records
 
-ROOT = Path(__file__).resolve().parent.parent
-ANTING = ROOT / "data" / "stations" / "anting_service_points.json"
-
 CN_HEADER = "名称,类型,地址,经度,纬度,开放时间,服务内容,电话"
 
 
 @pytest.fixture(scope="module")
-def anting_path() -> Path:
-    if not ANTING.exists():
-        pytest.skip(f"{ANTING.relative_to(ROOT)} missing: run `make data` (copies ../shared/data)")
-    return ANTING
+def anting_path(anting_json) -> Path:
+    return anting_json
 
 
 @pytest.fixture(scope="module")

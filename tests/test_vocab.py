@@ -15,15 +15,12 @@ from geomap.stations import load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCAB_DIR = ROOT / "geomap" / "vocab"
-ANTING = ROOT / "data" / "stations" / "anting_service_points.json"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @pytest.fixture(scope="module")
-def anting() -> dict:
-    if not ANTING.exists():
-        pytest.skip(f"{ANTING.relative_to(ROOT)} missing: run `make data` (copies ../shared/data)")
-    return json.loads(ANTING.read_text(encoding="utf-8"))
+def anting(anting_json) -> dict:
+    return json.loads(anting_json.read_text(encoding="utf-8"))
 
 
 # Every distinct 服务内容 of the Anting file, with the amenities (in vocabulary order) and unmapped items read
