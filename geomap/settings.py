@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     )
     default_minutes: float = Field(15.0, description="Service circle size (15分钟服务圈)")
     max_snap_m: float = Field(300.0, description="Farthest a point may be from the street network")
+    default_mode: str = Field("ebike", description="Travel mode of `geomap nearest` when none is given")
+    isochrone_buffer_m: float = Field(
+        30.0, description="Street half-width buffered around reachable street pieces in service circles (metres)"
+    )
+    isochrone_hole_fill_m2: float = Field(
+        20_000.0, description="Holes smaller than this (m²) inside a service circle are filled"
+    )
 
 
 _SETTINGS: Settings | None = None

@@ -1,0 +1,161 @@
+"""Nearest stations along the street network: travel time, distance and the route to ride.
+
+Coordinates are WGS84 longitude/latitude in degrees; ``travel_s`` seconds; ``distance_m`` metres along
+the network. The travel direction is *from the query point to the station* (one-way streets honoured).
+
+The first call for a (graph, station set, k) pair builds a :class:`~geomap.routing.TargetIndex` (per-node
+labels of the k quickest stations, see ``docs/network.md``) and keeps it in memory on the graph, keyed by
+a hash of the station ids and coordinates; later calls for the same stations are index look-ups plus
+the snapping of the query points. Callers filter stations (kind, amenity, open at) by passing only the
+matching ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from geomap.network import StreetGraph
+from geomap.routing import Answer, Snapped, TargetIndex, snap_points
+
+__all__ = ["NetworkNearest", "network_nearest", "station_index"]
+
+_MAX_CACHED_INDEXES = 16
+
+
+@dataclass
+class NetworkNearest:
+    """Answer of :func:`network_nearest`; arrays of shape ``(n_queries, k)``, rank 0 the quickest.
+
+    ``station_id`` (object array; None where no station is reachable), ``station_pos`` (position in the
+    station arrays passed in, -1 for none), ``travel_s`` (inf for none), ``distance_m`` (network metres),
+    ``route`` (WGS84 LineStrings from the query's snapped position to the station's, or None),
+    ``query_snap_m`` (straight-line metres from each query point to the network; inf if not snapped),
+    ``query_ok`` (the query point was within ``max_snap_m`` of a street).
+    """
+
+    station_id: npt.NDArray[np.object_]
+    station_pos: npt.NDArray[np.int64]
+    travel_s: npt.NDArray[np.float64]
+    distance_m: npt.NDArray[np.float64]
+    route: npt.NDArray[np.object_] | None
+    query_snap_m: npt.NDArray[np.float64]
+    query_ok: npt.NDArray[np.bool_]
+
+    def to_frame(self) -> Any:
+        """Long table, one row per (query, rank): a GeoDataFrame (EPSG:4326) with the route geometry."""
+        import geopandas as gpd
+
+        q, k = self.travel_s.shape
+        data = {
+            "query": np.repeat(np.arange(q), k),
+            "rank": np.tile(np.arange(k), q),
+            "station_id": self.station_id.ravel(),
+            "travel_s": self.travel_s.ravel(),
+            "distance_m": self.distance_m.ravel(),
+            "query_snap_m": np.repeat(self.query_snap_m, k),
+        }
+        geom = self.route.ravel() if self.route is not None else np.full(q * k, None, dtype=object)
+        return gpd.GeoDataFrame(data, geometry=list(geom), crs="EPSG:4326")
+
+
+def _stations_hash(
+    lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], ids: npt.NDArray[Any], extra: str
+) -> str:
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(lon, dtype=np.float64).tobytes())
+    h.update(np.ascontiguousarray(lat, dtype=np.float64).tobytes())
+    h.update("\x1f".join(map(str, ids.tolist())).encode())
+    h.update(extra.encode())
+    return h.hexdigest()
+
+
+def station_index(
+    graph: StreetGraph,
+    *,
+    station_lon: npt.ArrayLike,
+    station_lat: npt.ArrayLike,
+    station_ids: npt.ArrayLike | None = None,
+    k: int = 1,
+    limit_s: float | None = None,
+    max_snap_m: float | None = None,
+) -> tuple[TargetIndex, Snapped]:
+    """The (cached) :class:`TargetIndex` of a station set on ``graph``.
+
+    Stations farther than ``max_snap_m`` from every street are left out of the index (they are never
+    returned); ``Snapped.ok`` / ``distance_m`` of the second return value say which and how far.
+    """
+    lon = np.atleast_1d(np.asarray(station_lon, dtype=np.float64))
+    lat = np.atleast_1d(np.asarray(station_lat, dtype=np.float64))
+    ids = np.arange(len(lon)) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
+    if not (len(lon) == len(lat) == len(ids)):
+        raise ValueError("station_lon, station_lat and station_ids must have the same length")
+    key = _stations_hash(lon, lat, ids, f"k={k};limit={limit_s};snap={max_snap_m}")
+    cache: OrderedDict[str, tuple[TargetIndex, Snapped]] = graph.__dict__.setdefault(
+        "_station_indexes", OrderedDict()
+    )
+    hit = cache.get(key)
+    if hit is not None:
+        cache.move_to_end(key)
+        return hit
+    snapped = snap_points(graph, lon, lat, max_snap_m=max_snap_m, errors="ignore")
+    index = TargetIndex(graph, snapped, k=k, limit_s=limit_s)
+    cache[key] = (index, snapped)
+    while len(cache) > _MAX_CACHED_INDEXES:
+        cache.popitem(last=False)
+    return index, snapped
+
+
+def network_nearest(
+    graph: StreetGraph,
+    *,
+    station_lon: npt.ArrayLike,
+    station_lat: npt.ArrayLike,
+    station_ids: npt.ArrayLike | None = None,
+    query_lon: npt.ArrayLike,
+    query_lat: npt.ArrayLike,
+    k: int = 1,
+    return_routes: bool = True,
+    limit_s: float | None = None,
+    max_snap_m: float | None = None,
+    on_far: Literal["raise", "skip"] = "raise",
+) -> NetworkNearest:
+    """The ``k`` stations quickest to reach from each query point along ``graph`` (WGS84 degrees).
+
+    Exact: equal to a Dijkstra from each snapped query point to every snapped station (partial streets at
+    both ends; a station on the query's own street is reached directly along it where the direction
+    allows). ``limit_s`` optionally bounds the precompute: stations farther than that are reported as
+    unreachable. Query points farther than ``max_snap_m`` (default ``settings.max_snap_m``) from every
+    street raise :class:`~geomap.routing.SnapError` (message in Chinese and English, with the distance),
+    or, with ``on_far="skip"``, get no station (``query_ok`` False). Unreachable stations (another
+    component, one-way dead ends) give ``travel_s = inf`` and ``station_id = None``.
+    """
+    index, st_snap = station_index(
+        graph, station_lon=station_lon, station_lat=station_lat, station_ids=station_ids, k=k,
+        limit_s=limit_s, max_snap_m=max_snap_m,
+    )
+    ids = (
+        np.arange(len(st_snap)) if station_ids is None
+        else np.atleast_1d(np.asarray(station_ids, dtype=object))
+    )
+    qs = snap_points(
+        graph, query_lon, query_lat, max_snap_m=max_snap_m, errors="raise" if on_far == "raise" else "ignore"
+    )
+    ans: Answer = index.query(qs, k=k, return_routes=return_routes)
+    sid = np.full(ans.target.shape, None, dtype=object)
+    has = ans.target >= 0
+    sid[has] = ids[ans.target[has]]
+    return NetworkNearest(
+        station_id=sid,
+        station_pos=ans.target,
+        travel_s=ans.travel_s,
+        distance_m=ans.distance_m,
+        route=ans.geometry,
+        query_snap_m=qs.distance_m,
+        query_ok=qs.ok,
+    )

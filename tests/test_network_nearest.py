@@ -1,0 +1,177 @@
+"""Network nearest stations on the real extract: equal to brute force over all stations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from geomap.coords import haversine_m
+from geomap.network import StreetGraph, build_network
+from geomap.network_nearest import network_nearest
+from geomap.routing import SnapError, Snapped, snap_points, travel_times_from
+
+PBF = Path(__file__).resolve().parents[1] / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
+
+
+@pytest.fixture(scope="module")
+def graphs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StreetGraph]:
+    if not PBF.exists():
+        pytest.skip(f"sample OSM extract missing: {PBF} (run `make data` with ../shared/data present)")
+    return build_network(
+        PBF, modes=["walk", "ebike", "drive"], progress=False, cache_dir=tmp_path_factory.mktemp("cache")
+    )
+
+
+def _random_snappable(g: StreetGraph, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n random points of the extract's bounding box that lie within max_snap_m of a street."""
+    rng = np.random.default_rng(seed)
+    lons, lats = [], []
+    while sum(len(x) for x in lons) < n:
+        lon = rng.uniform(g.node_lon.min(), g.node_lon.max(), 2 * n)
+        lat = rng.uniform(g.node_lat.min(), g.node_lat.max(), 2 * n)
+        ok = snap_points(g, lon, lat, errors="ignore").ok
+        lons.append(lon[ok])
+        lats.append(lat[ok])
+    return np.concatenate(lons)[:n], np.concatenate(lats)[:n]
+
+
+def _brute_force(g: StreetGraph, q: Snapped, st: Snapped) -> np.ndarray:
+    """Travel time (s) from every query to every station: a Dijkstra from each snapped query point,
+    then the partial street into each station, and direct travel when both are on the same street."""
+    node_t = travel_times_from(g, q)  # (Q, N), one Dijkstra per query
+    out = np.full((len(q), len(st)), np.inf)
+    for j in range(len(st)):
+        if not st.ok[j]:
+            continue
+        s, f = st.street[j], st.fraction[j]
+        t = g.street_travel_s[s]
+        best = np.full(len(q), np.inf)
+        if g.street_forward[s]:
+            best = np.minimum(best, node_t[:, g.street_u[s]] + f * t)
+        if g.street_backward[s]:
+            best = np.minimum(best, node_t[:, g.street_v[s]] + (1 - f) * t)
+        same = q.street == s
+        ahead = f >= q.fraction
+        direct = np.where(
+            ahead,
+            np.where(g.street_forward[s], (f - q.fraction) * t, np.inf),
+            np.where(g.street_backward[s], (q.fraction - f) * t, np.inf),
+        )
+        out[:, j] = np.where(same, np.minimum(best, direct), best)
+    return out
+
+
+def _check_against(res_t: np.ndarray, res_id: np.ndarray, bf: np.ndarray, ids: np.ndarray, k: int) -> None:
+    order = np.argsort(bf, axis=1, kind="stable")[:, :k]
+    want_t = np.take_along_axis(bf, order, axis=1)
+    np.testing.assert_array_equal(np.isfinite(res_t), np.isfinite(want_t))
+    fin = np.isfinite(want_t)
+    np.testing.assert_allclose(res_t[fin], want_t[fin], rtol=1e-9, atol=1e-9)
+    # station identity wherever the brute force has no (near) tie for that rank
+    srt = np.sort(bf, axis=1)
+    with np.errstate(invalid="ignore"):  # inf - inf among unreachable stations
+        gap_prev = np.diff(np.concatenate([np.full((len(bf), 1), -np.inf), srt], axis=1), axis=1)[:, :k]
+        gap_next = np.diff(srt, axis=1)[:, :k] if srt.shape[1] > k else np.full((len(bf), k), np.inf)
+    clear = fin & (gap_prev > 1e-6) & (gap_next > 1e-6)
+    assert clear.sum() > 0.9 * fin.sum()
+    np.testing.assert_array_equal(res_id[clear], ids[order][clear])
+
+
+@pytest.mark.parametrize("mode", ["walk", "ebike", "drive"])
+def test_nearest_equals_brute_force_1000_points(graphs: dict[str, StreetGraph], mode: str) -> None:
+    g = graphs[mode]
+    st_lon, st_lat = _random_snappable(g, 50, seed=11)
+    ids = np.array([f"S{i:02d}" for i in range(50)], dtype=object)
+    q_lon, q_lat = _random_snappable(g, 1000, seed=12)
+    st = snap_points(g, st_lon, st_lat)
+    q = snap_points(g, q_lon, q_lat)
+    bf = _brute_force(g, q, st)
+    for k in (1, 3):
+        res = network_nearest(
+            g, station_lon=st_lon, station_lat=st_lat, station_ids=ids, query_lon=q_lon, query_lat=q_lat,
+            k=k, return_routes=(k == 3),
+        )
+        assert res.travel_s.shape == (1000, k)
+        got_ids = np.where(res.station_pos >= 0, ids[np.maximum(res.station_pos, 0)], None)
+        np.testing.assert_array_equal(got_ids, res.station_id)
+        _check_against(res.travel_s, res.station_id, bf, ids, k)
+        if k == 3:
+            _check_routes(g, res, q, st)
+
+
+def _check_routes(g: StreetGraph, res, q: Snapped, st: Snapped) -> None:  # type: ignore[no-untyped-def]
+    n_checked = 0
+    for i in range(0, len(q), 7):
+        for r in range(res.travel_s.shape[1]):
+            line = res.route[i, r]
+            if not np.isfinite(res.travel_s[i, r]):
+                assert line is None
+                continue
+            c = np.asarray(line.coords)
+            j = res.station_pos[i, r]
+            assert c[0] == pytest.approx([q.lon[i], q.lat[i]], abs=1e-9)
+            assert c[-1] == pytest.approx([st.lon[j], st.lat[j]], abs=1e-9)
+            length = haversine_m(c[:-1, 0], c[:-1, 1], c[1:, 0], c[1:, 1]).sum()
+            assert length == pytest.approx(res.distance_m[i, r], abs=0.5, rel=1e-4)
+            n_checked += 1
+    assert n_checked > 300
+
+
+def test_nearest_equals_networkx_with_virtual_nodes(graphs: dict[str, StreetGraph]) -> None:
+    """Independent check: networkx Dijkstra on the street table with the query and every station added
+    as nodes on their streets (partial edges at both ends, direct edge when on the same street)."""
+    g = graphs["ebike"]
+    st_lon, st_lat = _random_snappable(g, 50, seed=21)
+    q_lon, q_lat = _random_snappable(g, 100, seed=22)
+    st = snap_points(g, st_lon, st_lat)
+    q = snap_points(g, q_lon, q_lat)
+    res = network_nearest(
+        g, station_lon=st_lon, station_lat=st_lat, query_lon=q_lon, query_lat=q_lat, k=2, return_routes=False
+    )
+    h = nx.DiGraph()
+    for s in range(g.n_streets):
+        u, v, t = int(g.street_u[s]), int(g.street_v[s]), float(g.street_travel_s[s])
+        for a, b, ok in ((u, v, g.street_forward[s]), (v, u, g.street_backward[s])):
+            if ok and (not h.has_edge(a, b) or h[a][b]["w"] > t):
+                h.add_edge(a, b, w=t)
+
+    def add_point(name: object, s: int, f: float, *, leaving: bool) -> None:
+        u, v, t = int(g.street_u[s]), int(g.street_v[s]), float(g.street_travel_s[s])
+        if g.street_forward[s]:
+            h.add_edge(name, v, w=(1 - f) * t) if leaving else h.add_edge(u, name, w=f * t)
+        if g.street_backward[s]:
+            h.add_edge(name, u, w=f * t) if leaving else h.add_edge(v, name, w=(1 - f) * t)
+
+    for j in range(len(st)):
+        add_point(("s", j), int(st.street[j]), float(st.fraction[j]), leaving=False)
+    for i in range(len(q)):
+        name = ("q", i)
+        add_point(name, int(q.street[i]), float(q.fraction[i]), leaving=True)
+        for j in np.flatnonzero(st.street == q.street[i]):
+            s, fq, fs = int(q.street[i]), float(q.fraction[i]), float(st.fraction[j])
+            if (fs >= fq and g.street_forward[s]) or (fs <= fq and g.street_backward[s]):
+                h.add_edge(name, ("s", int(j)), w=abs(fs - fq) * float(g.street_travel_s[s]))
+        dist = nx.single_source_dijkstra_path_length(h, name, weight="w")
+        want = np.sort([dist.get(("s", j), np.inf) for j in range(len(st))])[:2]
+        h.remove_node(name)
+        fin = np.isfinite(want)
+        np.testing.assert_array_equal(np.isfinite(res.travel_s[i]), fin)
+        np.testing.assert_allclose(res.travel_s[i][fin], want[fin], rtol=1e-9)
+
+
+def test_far_query_point_raises_or_is_skipped(graphs: dict[str, StreetGraph]) -> None:
+    g = graphs["walk"]
+    kw = {"station_lon": [g.node_lon[0]], "station_lat": [g.node_lat[0]]}
+    far_lon, far_lat = g.node_lon.max() + 0.05, g.node_lat.max() + 0.05  # several km outside
+    with pytest.raises(SnapError, match="米"):
+        network_nearest(g, query_lon=[far_lon], query_lat=[far_lat], **kw)
+    res = network_nearest(
+        g, query_lon=[far_lon, g.node_lon[1]], query_lat=[far_lat, g.node_lat[1]], on_far="skip", **kw
+    )
+    assert not res.query_ok[0] and res.query_ok[1]
+    assert res.query_snap_m[0] > 3000 and res.station_id[0, 0] is None
+    frame = res.to_frame()
+    assert len(frame) == 2 and frame.crs.to_epsg() == 4326

@@ -1,0 +1,257 @@
+"""Routing kernels on tiny hand-made graphs: snapping, partial edges, one-way streets, islands, routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+
+from geomap._osm_read import RawWays
+from geomap.coords import haversine_m
+from geomap.network import StreetGraph, graph_from_ways, load_profiles
+from geomap.network_nearest import network_nearest
+from geomap.routing import (
+    SnapError,
+    TargetIndex,
+    node_travel_times,
+    route,
+    snap_points,
+    travel_times_from,
+)
+
+LON0, LAT0 = 121.50, 31.30
+DLON = 0.001  # about 95 m at this latitude
+
+
+def line_graph(**kw: object) -> StreetGraph:
+    """0 — 1 — 2 along a parallel, about 95 m apart."""
+    return StreetGraph.from_arrays(
+        node_lon=[LON0, LON0 + DLON, LON0 + 2 * DLON], node_lat=[LAT0] * 3, edge_u=[0, 1], edge_v=[1, 2], **kw
+    )
+
+
+def _line_length(line: shapely.LineString) -> float:
+    c = np.asarray(line.coords)
+    return float(haversine_m(c[:-1, 0], c[:-1, 1], c[1:, 0], c[1:, 1]).sum())
+
+
+def test_snap_mid_edge_counts_the_partial_edge() -> None:
+    g = line_graph()
+    t0 = g.street_travel_s[0]
+    sn = snap_points(g, LON0 + 0.25 * DLON, LAT0 + 0.0001)
+    assert sn.ok[0] and sn.street[0] == 0
+    assert sn.fraction[0] == pytest.approx(0.25, abs=1e-6)
+    assert sn.distance_m[0] == pytest.approx(11.1, abs=0.2)
+    times = travel_times_from(g, sn)[0]
+    # the fraction is exact up to the metric projection (~1e-6 relative at this scale)
+    np.testing.assert_allclose(times, [0.25 * t0, 0.75 * t0, 0.75 * t0 + g.street_travel_s[1]], rtol=1e-5)
+
+
+def test_snap_beyond_the_end_of_a_street_lands_on_the_node() -> None:
+    g = line_graph()
+    sn = snap_points(g, [LON0 - 0.0003, LON0 + 2 * DLON + 0.0002], [LAT0, LAT0 + 0.0001])
+    assert sn.street.tolist() == [0, 1]
+    assert sn.fraction[0] == 0.0 and sn.fraction[1] == 1.0
+    t = travel_times_from(g, sn)
+    assert t[0, 0] == 0.0 and t[1, 2] == 0.0
+
+
+def test_batch_snapping_equals_one_by_one() -> None:
+    g = line_graph()
+    rng = np.random.default_rng(0)
+    lon = LON0 + rng.uniform(-0.0005, 0.0025, 50)
+    lat = LAT0 + rng.uniform(-0.001, 0.001, 50)
+    batch = snap_points(g, lon, lat)
+    for i in range(50):
+        one = snap_points(g, lon[i], lat[i])
+        assert one.street[0] == batch.street[i]
+        assert one.fraction[0] == pytest.approx(batch.fraction[i])
+
+
+def test_fraction_follows_a_bent_geometry() -> None:
+    # one street 0 -> 1 going north then east: an L of two legs of equal length
+    corner = (LON0, LAT0 + 0.000855)  # ~95 m north
+    g = StreetGraph.from_arrays(
+        node_lon=[LON0, LON0 + DLON], node_lat=[LAT0, corner[1]], edge_u=[0], edge_v=[1],
+        geometry=[[(LON0, LAT0), corner, (LON0 + DLON, corner[1])]],
+    )
+    assert g.street_length_m[0] == pytest.approx(190.3, abs=1.0)
+    sn = snap_points(g, corner[0] - 0.0002, corner[1] + 0.0001)  # near the corner
+    assert sn.fraction[0] == pytest.approx(0.5, abs=0.01)
+
+
+def test_too_far_is_a_clear_error_with_the_distance() -> None:
+    g = line_graph()
+    with pytest.raises(SnapError) as exc:
+        snap_points(g, LON0 + DLON, LAT0 + 0.01)  # ~1.1 km north
+    err = exc.value
+    assert err.distance_m[0] == pytest.approx(1112, abs=5)
+    msg = str(err)
+    assert "1,112 m" in msg and "1,112 米" in msg and "300" in msg
+    ok = snap_points(g, LON0 + DLON, LAT0 + 0.01, errors="ignore")
+    assert not ok.ok[0] and ok.street[0] == -1 and ok.distance_m[0] == pytest.approx(1112, abs=5)
+    # the limit is a parameter
+    assert snap_points(g, LON0 + DLON, LAT0 + 0.01, max_snap_m=2000).ok[0]
+
+
+def _oneway_ways() -> RawWays:
+    """Node 1 -> 2 one-way (direct, ~95 m); 2 - 3 - 1 a two-way detour through node 3 to the north."""
+    coords = {1: (LON0, LAT0), 2: (LON0 + DLON, LAT0), 3: (LON0 + DLON / 2, LAT0 + 0.002)}
+    ways = [(10, {"highway": "residential", "oneway": "yes"}, [1, 2]),
+            (11, {"highway": "residential"}, [2, 3]), (12, {"highway": "residential"}, [3, 1])]
+    ids = np.array([n for _, _, ns in ways for n in ns])
+    return RawWays(
+        way_id=np.array([w for w, _, _ in ways]), tags=[t for _, t, _ in ways],
+        offsets=np.cumsum([0] + [len(ns) for _, _, ns in ways]), node_id=ids,
+        lon=np.array([coords[i][0] for i in ids]), lat=np.array([coords[i][1] for i in ids]),
+    )
+
+
+def test_one_way_walk_ignores_drive_obeys() -> None:
+    prof = load_profiles()
+    walk = graph_from_ways(_oneway_ways(), prof["walk"])
+    drive = graph_from_ways(_oneway_ways(), prof["drive"])
+    for g in (walk, drive):
+        assert g.node_osmid.tolist() == [1, 2, 3]
+    tw = node_travel_times(walk, [0, 1])
+    td = node_travel_times(drive, [0, 1])
+    direct_w = walk.street_travel_s[0]
+    assert tw[0, 1] == pytest.approx(direct_w) and tw[1, 0] == pytest.approx(direct_w)
+    direct_d = drive.street_travel_s[0]
+    detour_d = drive.street_travel_s[1] + drive.street_travel_s[2]
+    assert td[0, 1] == pytest.approx(direct_d)
+    assert td[1, 0] == pytest.approx(detour_d) and detour_d > 3 * direct_d
+    # snapped points in the middle of the one-way street: drive must go on to node 2 and around
+    sn = snap_points(drive, LON0 + DLON / 2, LAT0)
+    t = travel_times_from(drive, sn)[0]
+    assert t[1] == pytest.approx(0.5 * direct_d)
+    assert t[0] == pytest.approx(0.5 * direct_d + detour_d)
+    tt = travel_times_from(drive, sn, direction="to")[0]  # from nodes to the point
+    assert tt[0] == pytest.approx(0.5 * direct_d)
+    assert tt[1] == pytest.approx(detour_d + 0.5 * direct_d)
+
+
+def _island_graph() -> StreetGraph:
+    # main: 0 - 1 - 2; island (about 1 km east): 3 - 4
+    return StreetGraph.from_arrays(
+        node_lon=[LON0, LON0 + DLON, LON0 + 2 * DLON, LON0 + 12 * DLON, LON0 + 13 * DLON],
+        node_lat=[LAT0] * 5, edge_u=[0, 1, 3], edge_v=[1, 2, 4],
+    )
+
+
+def test_station_on_an_island_is_unreachable_not_a_crash() -> None:
+    g = _island_graph()
+    assert g.node_component.tolist() == [0, 0, 0, 1, 1]
+    res = network_nearest(
+        g, station_lon=[LON0 + 12.5 * DLON], station_lat=[LAT0], station_ids=["island"],
+        query_lon=[LON0 + 0.5 * DLON, LON0 + 12.2 * DLON], query_lat=[LAT0, LAT0], k=1,
+    )
+    assert np.isinf(res.travel_s[0, 0]) and res.station_id[0, 0] is None and res.route[0, 0] is None
+    assert res.station_id[1, 0] == "island"
+    assert res.travel_s[1, 0] == pytest.approx(0.3 * g.street_travel_s[2], rel=1e-6)
+    # with a second station on the main component, each query finds the one on its own component
+    res2 = network_nearest(
+        g, station_lon=[LON0 + 12.5 * DLON, LON0 + 1.9 * DLON], station_lat=[LAT0, LAT0],
+        station_ids=["island", "main"], query_lon=[LON0 + 0.5 * DLON, LON0 + 12.2 * DLON],
+        query_lat=[LAT0, LAT0], k=2,
+    )
+    assert res2.station_id[:, 0].tolist() == ["main", "island"]
+    assert res2.station_id[:, 1].tolist() == [None, None]
+    assert np.isinf(res2.travel_s[:, 1]).all()
+
+
+def _triangle_oneway() -> StreetGraph:
+    # 0 -> 1 one-way (east), 1 - 2 and 2 - 0 two-way (2 to the north)
+    return StreetGraph.from_arrays(
+        node_lon=[LON0, LON0 + DLON, LON0 + DLON / 2], node_lat=[LAT0, LAT0, LAT0 + 0.001],
+        edge_u=[0, 1, 2], edge_v=[1, 2, 0], forward=True, backward=[False, True, True], speed_kmh=15.0,
+    )
+
+
+def test_station_and_query_on_the_same_edge() -> None:
+    g = _triangle_oneway()
+    t = g.street_travel_s
+    length = g.street_length_m
+    # query at 0.2, station ahead at 0.6 on the one-way street: direct along it
+    res = network_nearest(
+        g, station_lon=[LON0 + 0.6 * DLON], station_lat=[LAT0], query_lon=[LON0 + 0.2 * DLON],
+        query_lat=[LAT0], k=1,
+    )
+    assert res.travel_s[0, 0] == pytest.approx(0.4 * t[0], rel=1e-6)
+    assert res.distance_m[0, 0] == pytest.approx(0.4 * length[0], rel=1e-6)
+    assert _line_length(res.route[0, 0]) == pytest.approx(0.4 * length[0], rel=1e-4)
+    # station behind the query on the one-way street: round the triangle
+    res = network_nearest(
+        g, station_lon=[LON0 + 0.2 * DLON], station_lat=[LAT0], query_lon=[LON0 + 0.6 * DLON],
+        query_lat=[LAT0], k=1,
+    )
+    want = 0.4 * t[0] + t[1] + t[2] + 0.2 * t[0]
+    assert res.travel_s[0, 0] == pytest.approx(want, rel=1e-6)
+    line = res.route[0, 0]
+    assert _line_length(line) == pytest.approx(res.distance_m[0, 0], rel=1e-4)
+    c = np.asarray(line.coords)
+    assert c[0] == pytest.approx([LON0 + 0.6 * DLON, LAT0], abs=1e-9)
+    assert c[-1] == pytest.approx([LON0 + 0.2 * DLON, LAT0], abs=1e-9)
+    assert c[:, 1].max() == pytest.approx(LAT0 + 0.001)  # it goes round by node 2
+
+
+def test_k_nearest_on_a_tiny_graph_with_ties_and_order() -> None:
+    g = line_graph()
+    st_lon = [LON0, LON0 + DLON, LON0 + 2 * DLON]
+    res = network_nearest(
+        g, station_lon=st_lon, station_lat=[LAT0] * 3, station_ids=["a", "b", "c"],
+        query_lon=[LON0 + 0.3 * DLON], query_lat=[LAT0], k=3,
+    )
+    assert res.station_id[0].tolist() == ["a", "b", "c"]
+    t0, t1 = g.street_travel_s
+    np.testing.assert_allclose(res.travel_s[0], [0.3 * t0, 0.7 * t0, 0.7 * t0 + t1], rtol=1e-6)
+    for r in range(3):
+        assert _line_length(res.route[0, r]) == pytest.approx(res.distance_m[0, r], rel=1e-4, abs=1e-6)
+
+
+def test_point_to_point_route() -> None:
+    g = _triangle_oneway()
+    r = route(g, from_lon=LON0 + 0.6 * DLON, from_lat=LAT0, to_lon=LON0 + 0.2 * DLON, to_lat=LAT0)
+    assert r.travel_s > g.street_travel_s[1]
+    assert r.geometry is not None and _line_length(r.geometry) == pytest.approx(r.distance_m, rel=1e-4)
+    back = route(g, from_lon=LON0 + 0.2 * DLON, from_lat=LAT0, to_lon=LON0 + 0.6 * DLON, to_lat=LAT0)
+    assert back.travel_s == pytest.approx(0.4 * g.street_travel_s[0], rel=1e-6)
+    island = _island_graph()
+    far = route(island, from_lon=LON0, from_lat=LAT0, to_lon=LON0 + 12.5 * DLON, to_lat=LAT0)
+    assert np.isinf(far.travel_s) and far.geometry is None
+
+
+def test_target_index_cache_and_empty_sets() -> None:
+    g = line_graph()
+    empty = snap_points(g, [], [])
+    idx = TargetIndex(g, empty, k=2)
+    ans = idx.query(snap_points(g, [LON0], [LAT0]))
+    assert (ans.target == -1).all() and np.isinf(ans.travel_s).all()
+    kw = {"station_lon": [LON0], "station_lat": [LAT0], "query_lon": [LON0 + DLON], "query_lat": [LAT0]}
+    network_nearest(g, **kw)
+    n_cached = len(g.__dict__["_station_indexes"])
+    network_nearest(g, **kw)
+    assert len(g.__dict__["_station_indexes"]) == n_cached  # same stations: index reused
+
+
+def test_save_and_load_roundtrip(tmp_path: Path) -> None:
+    g = _triangle_oneway()
+    g.save(tmp_path / "g.npz")
+    h = StreetGraph.load(tmp_path / "g.npz")
+    assert h.from_cache and not g.from_cache
+    for name in ("indptr", "indices", "edge_travel_s", "street_forward", "geom_lon"):
+        np.testing.assert_array_equal(getattr(g, name), getattr(h, name))
+
+
+def test_routes_without_kept_trees_equal_routes_with_them() -> None:
+    g = _triangle_oneway()
+    st = snap_points(g, [LON0 + 0.2 * DLON, LON0 + 0.5 * DLON], [LAT0, LAT0 + 0.0009])
+    q = snap_points(g, [LON0 + 0.6 * DLON, LON0 + 0.9 * DLON], [LAT0, LAT0])
+    with_trees = TargetIndex(g, st, k=2).query(q)
+    no_trees = TargetIndex(g, st, k=2, tree_budget=0).query(q)  # routes re-run a Dijkstra per station
+    np.testing.assert_array_equal(with_trees.target, no_trees.target)
+    np.testing.assert_allclose(with_trees.travel_s, no_trees.travel_s)
+    for a, b in zip(with_trees.geometry.ravel(), no_trees.geometry.ravel(), strict=True):
+        assert a.equals(b)
