@@ -137,35 +137,157 @@ def cmd_stations(args: argparse.Namespace, reg: Registry) -> int:
     return 0
 
 
+def _mode_label(mode: str) -> str:
+    from geomap.network import load_profiles
+    return load_profiles()[mode].label or mode
+
+
+def _resolve_mode(args: argparse.Namespace) -> str | None:
+    """--straight -> None; --mode X -> X; neither -> the default mode when a network is at hand."""
+    from geomap.active_network import active_source
+
+    if args.straight and args.mode:
+        raise CliError("--straight and --mode exclude each other: choose one")
+    if args.straight:
+        return None
+    if args.mode:
+        return args.mode
+    if args.osm or active_source() is not None:
+        return get_settings().default_mode
+    print("（未找到路网，按直线距离计算；`geomap network build` 可建立路网）", file=sys.stderr)
+    return None
+
+
+def _geojson_line(line, *, crs: str) -> dict[str, Any] | None:
+    if line is None:
+        return None
+    import shapely
+    xy = shapely.get_coordinates(line)
+    lon, lat = coords.from_wgs84(xy[:, 0], xy[:, 1], dst=crs)
+    return {"type": "LineString", "coordinates": [[round(float(a), 7), round(float(b), 7)]
+                                                  for a, b in zip(lon, lat, strict=True)]}
+
+
 def cmd_nearest(args: argparse.Namespace, reg: Registry) -> int:
     from geomap.nearest import nearest
 
     crs = coords.normalize_crs(args.crs)
     when = parse_when(args.open_at)
+    mode = _resolve_mode(args)
+    graph = None
+    if mode is not None:
+        from geomap.active_network import load_graph
+        graph = load_graph(mode, osm_path=args.osm)
     res = nearest(reg.index, args.lon, args.lat, k=args.k, kind=args.kind, amenity=args.amenity,
-                  open_at=when, crs=crs)
-    ids = [i for i in res.station_id[0] if i is not None]
-    sts = reg.stations(ids)
+                  open_at=when, crs=crs, mode=mode, graph=graph)
+    ranks = [r for r in range(res.k) if res.station_id[0, r] is not None]
+    sts = reg.stations([res.station_id[0, r] for r in ranks])
     if args.json:
-        out = {"query": {"lon": args.lon, "lat": args.lat, "crs": crs}, "mode": "straight",
+        results = []
+        for r, st in zip(ranks, sts, strict=True):
+            if st is None:
+                continue
+            item: dict[str, Any] = {"rank": len(results) + 1, "distance_m": round(float(res.distance_m[0, r]), 1)}
+            if res.travel_s is not None:
+                item["travel_s"] = round(float(res.travel_s[0, r]), 1)
+                item["route"] = _geojson_line(res.route[0, r], crs=crs) if res.route is not None else None
+            item["station"] = _station_json(st, crs=crs)
+            results.append(item)
+        out = {"query": {"lon": args.lon, "lat": args.lat, "crs": crs}, "mode": mode or "straight",
                "filters": {"kind": args.kind, "amenity": args.amenity,
                            "open_at": when.isoformat() if when else None},
-               "results": [
-                   {"rank": r + 1, "distance_m": round(float(res.distance_m[0, r]), 1),
-                    "station": _station_json(st, crs=crs)}
-                   for r, st in enumerate(sts) if st is not None]}
+               "results": results}
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     cond = [x for x in (args.kind and f"类型={args.kind}", args.amenity and f"设施={args.amenity}",
                         when and f"{when:%Y-%m-%d %H:%M} 开放") if x]
     print(f"查询点 ({args.lon}, {args.lat}) [{crs}]" + (f"，条件：{'，'.join(cond)}" if cond else ""))
-    if not sts:
-        print("附近没有符合条件的站点。")
+    if not ranks:
+        print("附近没有符合条件的站点。" if mode is None else "沿路网到达不了符合条件的站点。")
         return 0
-    print(f"最近 {len(sts)} 个站点（直线距离）：")
-    for r, st in enumerate(sts):
+    how = "直线距离" if mode is None else f"{_mode_label(mode)}，沿道路"
+    print(f"最近 {len(ranks)} 个站点（{how}）：")
+    for n, (r, st) in enumerate(zip(ranks, sts, strict=True)):
         assert st is not None
-        _print_station(st, crs=crs, prefix=f"{r + 1}. {_fmt_distance(float(res.distance_m[0, r]))}  ")
+        d = _fmt_distance(float(res.distance_m[0, r]))
+        head = d if res.travel_s is None else f"{float(res.travel_s[0, r]) / 60:.1f} 分钟（{d}）"
+        _print_station(st, crs=crs, prefix=f"{n + 1}. {head}  ")
+    return 0
+
+
+def cmd_network(args: argparse.Namespace, reg: Registry | None = None) -> int:
+    from geomap.active_network import remember_source
+    from geomap.network import MODES, build_network, network_from_bbox, network_from_place
+
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise CliError(f"--modes {','.join(bad)}: use some of {','.join(MODES)}")
+    given = [x for x in (args.osm, args.place, args.bbox) if x]
+    if len(given) != 1:
+        raise CliError("give exactly one source: --osm FILE, --place NAME or --bbox W,S,E,N")
+    if args.osm:
+        graphs = build_network(args.osm, modes=modes, progress=not args.quiet)
+        remember_source(osm_path=args.osm, label=Path(args.osm).name)
+    else:
+        import shapely
+        if args.place:
+            graphs = network_from_place(args.place, modes=modes, progress=not args.quiet)
+            label = args.place
+        else:
+            try:
+                w, s_, e, n = (float(x) for x in args.bbox.split(","))
+            except ValueError:
+                raise CliError(f"--bbox {args.bbox!r}: write west,south,east,north in WGS84 degrees") from None
+            graphs = network_from_bbox((w, s_, e, n), modes=modes, progress=not args.quiet)
+            label = args.bbox
+            remember_source(polygon_wkt=shapely.box(w, s_, e, n).wkt, label=label)
+        if args.place:
+            import osmnx as ox
+            remember_source(polygon_wkt=ox.geocode_to_gdf(args.place).geometry.iloc[0].wkt, label=label)
+    for mode, g in graphs.items():
+        origin = "cache" if g.from_cache else "built"
+        print(f"{mode:<6} {_mode_label(mode)}: {g.n_nodes:,} nodes, {g.n_streets:,} streets, "
+              f"{g.n_edges:,} directed edges ({origin})")
+    return 0
+
+
+def cmd_isochrone(args: argparse.Namespace, reg: Registry) -> int:
+    from geomap.active_network import load_graph
+    from geomap.isochrones import isochrones
+
+    crs = coords.normalize_crs(args.crs)
+    out_crs = coords.normalize_crs(args.out_crs or "wgs84")
+    try:
+        minutes = [float(m) for m in args.minutes.split(",") if m.strip()]
+    except ValueError:
+        raise CliError(f"--minutes {args.minutes!r}: write minutes like 5,10,15") from None
+    if not minutes or any(m <= 0 or m > 120 for m in minutes):
+        raise CliError("--minutes: give one or more values between 0 and 120, e.g. 5,10,15")
+    if args.station:
+        st = reg.get(args.station)
+        if st is None:
+            raise CliError(f"no station with id {args.station!r} in {reg.path}")
+        lon, lat, origin_id = st.lon, st.lat, st.id
+    elif args.lon is not None and args.lat is not None:
+        lon, lat = coords.to_wgs84(args.lon, args.lat, src=crs)
+        origin_id = f"{args.lon},{args.lat}"
+    else:
+        raise CliError("give --station ID, or --lon X --lat Y")
+    graph = load_graph(args.mode, osm_path=args.osm)
+    fc = isochrones(graph, lon=float(lon), lat=float(lat), minutes=minutes, origin_ids=[origin_id], crs=out_crs,
+                    as_geojson=True)
+    fc["properties"] = {"mode": args.mode, "coord_system": out_crs}
+    text = json.dumps(fc, ensure_ascii=False)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        print(text)
+    for f in fc["features"]:
+        p = f["properties"]
+        print(f"{p['minutes']:g} 分钟{_mode_label(args.mode)}服务圈：{p['area_km2']:.2f} km²", file=sys.stderr)
+    if args.out:
+        print(f"已写入 {args.out}（{out_crs}）", file=sys.stderr)
     return 0
 
 
@@ -216,8 +338,33 @@ def build_parser() -> argparse.ArgumentParser:
     nr.add_argument("--kind", default=None, help="station kind (key or Chinese name; comma for several)")
     nr.add_argument("--amenity", default=None, help="required amenities (comma-separated)")
     nr.add_argument("--open-at", default=None, help="'now' or '2026-11-23 12:30' (Asia/Shanghai)")
+    nr.add_argument("--mode", default=None, choices=["walk", "ebike", "drive", "truck"],
+                    help="travel mode along the street network (default: settings.default_mode, ebike)")
+    nr.add_argument("--straight", action="store_true", help="straight-line (great-circle) distance instead")
+    nr.add_argument("--osm", default=None, help="OSM file to route on (default: the active network)")
     nr.add_argument("--json", action="store_true")
     nr.set_defaults(func=cmd_nearest)
+
+    nw = sub.add_parser("network", help="build the street networks (cached) and make them the active ones")
+    nw.add_argument("action", choices=["build"])
+    nw.add_argument("--osm", default=None, help="an OSM .osm.pbf or .osm file")
+    nw.add_argument("--place", default=None, help="a place name to download (needs internet)")
+    nw.add_argument("--bbox", default=None, help="west,south,east,north in WGS84 degrees (needs internet)")
+    nw.add_argument("--modes", default="walk,ebike,drive,truck")
+    nw.add_argument("--quiet", action="store_true")
+    nw.set_defaults(func=cmd_network)
+
+    iso = sub.add_parser("isochrone", help="service circles (服务圈) around a station or a point, as GeoJSON")
+    iso.add_argument("--station", default=None, help="station id")
+    iso.add_argument("--lon", type=float, default=None)
+    iso.add_argument("--lat", type=float, default=None)
+    iso.add_argument("--crs", default="wgs84", help="coordinate system of --lon/--lat")
+    iso.add_argument("--minutes", default="5,10,15")
+    iso.add_argument("--mode", default="walk", choices=["walk", "ebike", "drive", "truck"])
+    iso.add_argument("--osm", default=None, help="OSM file to route on (default: the active network)")
+    iso.add_argument("--out", default=None, help="GeoJSON file to write (default: print)")
+    iso.add_argument("--out-crs", default=None, help="coordinate system of the output polygons (wgs84)")
+    iso.set_defaults(func=cmd_isochrone)
 
     pr = sub.add_parser("profiles", help="list the shipped import profiles")
     pr.set_defaults(func=cmd_profiles)
@@ -228,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "profiles":
+        if args.command in ("profiles", "network"):
             return args.func(args)
         reg = Registry(args.registry or get_settings().registry_path)
         if getattr(args, "k", 1) < 1:
@@ -237,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         return 0
-    except (CliError, ValueError, KeyError, FileNotFoundError) as exc:
+    except (CliError, ValueError, KeyError, FileNotFoundError, ConnectionError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"geomap: error: {msg}", file=sys.stderr)
         return 2

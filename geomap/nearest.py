@@ -1,9 +1,16 @@
 """Nearest stations to one point or to arrays of points, with kind / amenity / "open at" filters.
 
-Straight-line mode measures great-circle distance in metres on the WGS84 sphere (mean radius). Query
-points may be given in ``wgs84``, ``gcj02`` or ``bd09`` (``crs=``); results are WGS84. Opening hours are
-evaluated in Asia/Shanghai (settings.timezone); a naive ``open_at`` datetime is taken as local time there.
-Stations whose hours are unknown never count as open.
+Two modes:
+
+* straight line (``mode=None``): great-circle distance in metres on the WGS84 sphere (mean radius);
+* network (``mode="walk" | "ebike" | "drive" | "truck"``): travel time in seconds along the street graph
+  from the query point to the station, network distance in metres and the route (WGS84 LineString),
+  via :func:`geomap.network_nearest.network_nearest`. After a one-time precompute per (graph, station
+  set after filtering, k) a query is a label look-up (see ``docs/network.md``).
+
+Query points may be given in ``wgs84``, ``gcj02`` or ``bd09`` (``crs=``); results are WGS84. Opening hours
+are evaluated in Asia/Shanghai (settings.timezone); a naive ``open_at`` datetime is taken as local time
+there. Stations whose hours are unknown never count as open.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from geomap import coords
+from geomap.network import StreetGraph
 from geomap.settings import get_settings
 from geomap.station_index import StationFilter, StationIndex
 
@@ -35,7 +43,8 @@ class NearestResult:
     query_lat: npt.NDArray[np.float64]
     mode: str = "straight"
     travel_s: npt.NDArray[np.float64] | None = None
-    routes: list[list[object]] | None = None
+    route: npt.NDArray[np.object_] | None = None
+    query_snap_m: npt.NDArray[np.float64] | None = None
 
     @property
     def k(self) -> int:
@@ -57,19 +66,48 @@ class NearestResult:
 
 def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[str] | None = None,
             amenity: str | list[str] | None = None, open_at: datetime | None = None,
-            crs: str = "wgs84") -> NearestResult:
-    """The ``k`` nearest stations (straight line, great circle) to each query point.
+            crs: str = "wgs84", mode: str | None = None, graph: StreetGraph | None = None,
+            return_routes: bool = True) -> NearestResult:
+    """The ``k`` nearest stations to each query point, by straight line or along the street network.
 
     ``lon`` / ``lat``: one point or arrays, in ``crs``. ``kind``: a kind key or Chinese alias, or several
     (any of them matches). ``amenity``: one or several amenity keys/aliases (all must be present).
     ``open_at``: only stations open at that moment (Asia/Shanghai). Filters combine.
-    Raises ``ValueError`` with a readable message for bad input.
+    ``mode``: ``None`` for straight line, else a travel mode; ``graph`` is that mode's street graph
+    (default: the active network, see :mod:`geomap.active_network`). In network mode ``distance_m`` is
+    metres along the network and ``travel_s`` / ``route`` are filled; unreachable stations are left out.
+    Raises ``ValueError`` with a readable message for bad input, :class:`~geomap.routing.SnapError` for a
+    point too far from any street.
     """
+    if k < 1:
+        raise ValueError("k must be at least 1")
     lon_a, lat_a = _query_points(lon, lat, crs=crs)
     flt = StationFilter.make(kind=kind, amenity=amenity, open_at=open_at)
-    dist, slot = stations.query(lon_a, lat_a, k=k, flt=flt, tz=get_settings().timezone)
-    ids = np.array([*stations.ids, None], dtype=object)[np.where(slot >= 0, slot, len(stations.ids))]
-    return NearestResult(station_id=ids, slot=slot, distance_m=dist, query_lon=lon_a, query_lat=lat_a)
+    tz = get_settings().timezone
+    if mode is None:
+        dist, slot = stations.query(lon_a, lat_a, k=k, flt=flt, tz=tz)
+        return NearestResult(station_id=_ids_of(stations, slot), slot=slot, distance_m=dist,
+                             query_lon=lon_a, query_lat=lat_a)
+    from geomap.network import MODES
+    from geomap.network_nearest import network_nearest
+
+    if mode not in MODES:
+        raise ValueError(f"unknown travel mode {mode!r}; use one of: {', '.join(MODES)}")
+    if graph is None:
+        from geomap.active_network import load_graph
+        graph = load_graph(mode)
+    slots = np.flatnonzero(stations.mask(flt, tz=tz))
+    ans = network_nearest(graph, station_lon=stations.lon[slots], station_lat=stations.lat[slots],
+                          station_ids=np.asarray(stations.ids, dtype=object)[slots], query_lon=lon_a,
+                          query_lat=lat_a, k=k, return_routes=return_routes)
+    slot = np.where(ans.station_pos >= 0, slots[np.clip(ans.station_pos, 0, None)] if len(slots) else -1, -1)
+    return NearestResult(station_id=ans.station_id, slot=slot, distance_m=ans.distance_m, query_lon=lon_a,
+                         query_lat=lat_a, mode=mode, travel_s=ans.travel_s, route=ans.route,
+                         query_snap_m=ans.query_snap_m)
+
+
+def _ids_of(stations: StationIndex, slot: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+    return np.array([*stations.ids, None], dtype=object)[np.where(slot >= 0, slot, len(stations.ids))]
 
 
 def _query_points(lon, lat, *, crs: str) -> tuple[np.ndarray, np.ndarray]:
