@@ -170,6 +170,18 @@ class _SnapIndex:
         cell, seg = cell[order], seg[order]
         ptr = np.zeros(nx_ * ny_ + 1, dtype=np.int64)
         np.cumsum(np.bincount(cell, minlength=nx_ * ny_), out=ptr[1:])
+        # per candidate slot, its segment relative to the lower-left corner of its cell, in float32 (the
+        # values stay within a few hundred metres, so float32 resolves well under a millimetre): the
+        # look-up then reads contiguous memory and needs no division
+        a = self.seg_first[seg]
+        ox = x_min + (cell // ny_) * c
+        oy = y_min + (cell % ny_) * c
+        dx, dy = self.gx[a + 1] - self.gx[a], self.gy[a + 1] - self.gy[a]
+        den = dx * dx + dy * dy
+        inv = np.divide(1.0, den, out=np.zeros_like(den), where=den > 0)
+        self._slots = tuple(
+            v.astype(np.float32) for v in (self.gx[a] - ox, self.gy[a] - oy, dx, dy, inv)
+        )
         return float(x_min), float(y_min), nx_, ny_, ptr, seg.astype(np.int64)
 
     def fast_xy(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -194,8 +206,9 @@ class _SnapIndex:
         if self._grid is None:
             self._grid = self._build_grid()
         x_min, y_min, nx_, ny_, ptr, cseg = self._grid
-        ix = np.floor((px - x_min) / self.CELL_M)
-        iy = np.floor((py - y_min) / self.CELL_M)
+        c = self.CELL_M
+        ix = np.floor((px - x_min) / c)
+        iy = np.floor((py - y_min) / c)
         inside = (ix >= 0) & (ix < nx_) & (iy >= 0) & (iy < ny_)
         cell = np.where(inside, ix * ny_ + iy, 0).astype(np.int64)
         count = np.where(inside, ptr[cell + 1] - ptr[cell], 0)
@@ -203,23 +216,23 @@ class _SnapIndex:
         if len(has):
             cnt = count[has]
             flat = _ranges(ptr[cell[has]], cnt)  # candidate slots, ragged by query
-            row = np.repeat(np.arange(len(has)), cnt)
-            cand = cseg[flat]
-            a = self.seg_first[cand]
-            x0, y0, x1, y1 = self.gx[a], self.gy[a], self.gx[a + 1], self.gy[a + 1]
-            dx, dy = x1 - x0, y1 - y0
-            den = dx * dx + dy * dy
-            qx, qy = px[has][row], py[has][row]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                t = np.where(den > 0, ((qx - x0) * dx + (qy - y0) * dy) / np.where(den > 0, den, 1.0), 0.0)
-            t = np.clip(t, 0.0, 1.0)
-            d2 = (x0 + t * dx - qx) ** 2 + (y0 + t * dy - qy) ** 2
+            row = np.repeat(np.arange(len(has), dtype=np.int32), cnt)
+            x0, y0, dx, dy, inv = (np.take(v, flat) for v in self._slots)
+            qx = (px[has] - (x_min + ix[has] * c)).astype(np.float32)[row]  # relative to the cell corner
+            qy = (py[has] - (y_min + iy[has] * c)).astype(np.float32)[row]
+            qx -= x0
+            qy -= y0
+            t = (qx * dx + qy * dy) * inv
+            np.clip(t, 0.0, 1.0, out=t)
+            ex = t * dx - qx
+            ey = t * dy - qy
+            d2 = ex * ex + ey * ey
             starts = np.concatenate([[0], np.cumsum(cnt)[:-1]])
             rowmin = np.minimum.reduceat(d2, starts)
             at_min = np.flatnonzero(d2 <= rowmin[row])
             first = np.ones(len(at_min), dtype=bool)
             first[1:] = row[at_min[1:]] != row[at_min[:-1]]
-            best[has] = cand[at_min[first]]
+            best[has] = cseg[flat[at_min[first]]]
         rest = np.flatnonzero(best < 0)
         if len(rest):
             _, seg = self.tree.query_nearest(
@@ -467,8 +480,15 @@ def _accumulate(ptr: IntArray, val: FloatArray) -> FloatArray:
 # ------------------------------------------------------------------------------------------------------
 
 
-def _interp(graph: StreetGraph, street: IntArray, frac: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """WGS84 position at fraction ``frac`` of ``street`` (linear within the geometry segment)."""
+def _interp(
+    graph: StreetGraph,
+    street: IntArray,
+    frac: FloatArray,
+    xy: tuple[FloatArray, FloatArray] | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """WGS84 position at fraction ``frac`` of ``street`` (linear within the geometry segment); with ``xy``
+    (per-vertex coordinates in another frame, e.g. metres) the position in that frame."""
+    gx, gy = (graph.geom_lon, graph.geom_lat) if xy is None else xy
     cf = graph.geom_cumfrac
     start = graph.geom_offsets[street]
     end = graph.geom_offsets[street + 1] - 1
@@ -480,10 +500,7 @@ def _interp(graph: StreetGraph, street: IntArray, frac: FloatArray) -> tuple[Flo
     with np.errstate(invalid="ignore", divide="ignore"):
         t = np.where(den > 0, (frac - cf[i]) / np.where(den > 0, den, 1.0), 0.0)
     t = np.clip(t, 0.0, 1.0)
-    return (
-        graph.geom_lon[i] + t * (graph.geom_lon[j] - graph.geom_lon[i]),
-        graph.geom_lat[i] + t * (graph.geom_lat[j] - graph.geom_lat[i]),
-    )
+    return gx[i] + t * (gx[j] - gx[i]), gy[i] + t * (gy[j] - gy[i])
 
 
 def _vertex_keys(graph: StreetGraph) -> FloatArray:
@@ -497,11 +514,18 @@ def _vertex_keys(graph: StreetGraph) -> FloatArray:
 
 
 def pieces_coords(
-    graph: StreetGraph, street: IntArray, f_from: FloatArray, f_to: FloatArray
+    graph: StreetGraph,
+    street: IntArray,
+    f_from: FloatArray,
+    f_to: FloatArray,
+    *,
+    xy: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[FloatArray, FloatArray, IntArray]:
     """Coordinates of street pieces travelled from fraction ``f_from`` to ``f_to`` (backward when
     ``f_to < f_from``), following the street geometry. Returns ``(lon, lat, piece)`` arrays with the
-    piece index of every vertex, pieces in input order, each with its two (interpolated) end points."""
+    piece index of every vertex, pieces in input order, each with its two (interpolated) end points.
+    With ``xy`` (the geometry vertices in another frame, e.g. the local metric one) the coordinates are
+    in that frame instead of WGS84."""
     street = np.asarray(street, dtype=np.int64)
     f_from = np.asarray(f_from, dtype=np.float64)
     f_to = np.asarray(f_to, dtype=np.float64)
@@ -520,8 +544,9 @@ def pieces_coords(
     piece_of_inner = np.repeat(np.arange(m), n_in)
     bw = backward[piece_of_inner]
     inner = np.where(bw, (i0 + i1 - 1)[piece_of_inner] - inner, inner)
-    alon, alat = _interp(graph, street, f_from)
-    blon, blat = _interp(graph, street, f_to)
+    gx, gy = (graph.geom_lon, graph.geom_lat) if xy is None else xy
+    alon, alat = _interp(graph, street, f_from, xy)
+    blon, blat = _interp(graph, street, f_to, xy)
     counts = n_in + 2
     total = int(counts.sum())
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -532,8 +557,8 @@ def pieces_coords(
     ends = starts + counts - 1
     lon[ends], lat[ends] = blon, blat
     pos = _ranges(starts + 1, n_in)
-    lon[pos] = graph.geom_lon[inner]
-    lat[pos] = graph.geom_lat[inner]
+    lon[pos] = gx[inner]
+    lat[pos] = gy[inner]
     return lon, lat, piece
 
 
@@ -645,10 +670,9 @@ class TargetIndex:
                 )
                 dist = np.atleast_2d(dist)
                 pred = np.atleast_2d(pred).astype(np.int64)
-                dms = np.empty((len(ids), n))
-                for r, j in enumerate(ids):
-                    dms[r] = self._tree_lengths(pred[r])[:n]
-                    if keep_trees:
+                dms = self._tree_lengths(pred)[:, :n]
+                if keep_trees:
+                    for r, j in enumerate(ids):
                         self.trees[int(j)] = pred[r].astype(np.int32)
                 t_all = np.concatenate([self.label_time_s, dist[:, :n].T], axis=1)
                 j_all = np.concatenate([self.label_target, np.broadcast_to(ids, (n, len(ids)))], axis=1)
@@ -666,26 +690,30 @@ class TargetIndex:
 
     # -- precompute helpers ---------------------------------------------------------------------------
     def _tree_lengths(self, pred: IntArray) -> FloatArray:
-        """Metres from every node along its predecessor chain to the target root (inf if unreached)."""
+        """Metres from every node along its predecessor chain to the target root (inf if unreached).
+
+        ``pred``: one predecessor tree (1-D) or several (2-D, one per row, all done in one pass)."""
         n = self.graph.n_nodes
-        size = len(pred)
-        ptr = np.arange(size, dtype=np.int64)
-        val = np.zeros(size)
-        has = (pred >= 0) & (np.arange(size) < n)
-        x = np.flatnonzero(has)
-        y = pred[x]
-        ptr[x] = y
-        val[x] = _hop_lengths(self.graph, x, y, self._acc_keys, self._acc_len)
-        acc = _accumulate(ptr, val)
-        root_ok = np.zeros(size, dtype=bool)
-        root_ok[n:] = True
-        final = ptr.copy()
-        for _ in range(64):
-            nxt = final[final]
-            if np.array_equal(nxt, final):
+        trees = np.atleast_2d(pred)
+        n_rows, size = trees.shape
+        base = (np.arange(n_rows, dtype=np.int64) * size)[:, None]
+        ptr = np.arange(size, dtype=np.int64)[None, :] + base  # flat indices into the (rows, size) array
+        val = np.zeros((n_rows, size))
+        has = (trees >= 0) & (np.arange(size) < n)[None, :]
+        r, x = np.nonzero(has)
+        y = trees[r, x]
+        ptr[r, x] = y + base[r, 0]
+        val[r, x] = _hop_lengths(self.graph, x, y, self._acc_keys, self._acc_len)
+        ptr, acc = ptr.ravel(), val.ravel()
+        for _ in range(64):  # pointer jumping: sum along the chains, ptr ends at each chain's root
+            nxt = ptr[ptr]
+            if np.array_equal(nxt, ptr):
                 break
-            final = nxt
-        return np.where(root_ok[final], acc, np.inf)
+            acc = acc + acc[ptr]
+            ptr = nxt
+        root_ok = (ptr % size) >= n
+        out = np.where(root_ok, acc, np.inf).reshape(n_rows, size)
+        return out if np.ndim(pred) == 2 else out[0]
 
     def _prepare_same_street(self) -> None:
         ok = np.flatnonzero(self.targets.ok)
@@ -743,9 +771,29 @@ class TargetIndex:
             tv = np.where(later, np.inf, tv)
             tu = np.where(later, np.inf, tu)
             fr = np.where(later, np.nan, fr)
-        tables = (jj, tv, tu, mv, mu, fr)
+        # compact: the kept entries of each row first (still in target order), then drop empty columns
+        keep = np.argsort(jj < 0, axis=1, kind="stable")
+        jj, tv, tu, mv, mu, fr = (np.take_along_axis(a, keep, axis=1) for a in (jj, tv, tu, mv, mu, fr))
+        width = max(int((jj >= 0).sum(axis=1).max()) if ns else 0, 1)
+        tables = tuple(np.ascontiguousarray(a[:, :width]) for a in (jj, tv, tu, mv, mu, fr))
         self.__dict__["_tables"] = tables
-        return tables
+        return tables  # type: ignore[return-value]
+
+    def _query_terms(self) -> tuple[FloatArray, FloatArray, BoolArray]:
+        """Per street and table column: ``a`` with time = ``a - f * travel_s`` through v (inf where the
+        street is not open forward), ``b`` with time = ``b + f * travel_s`` through u (inf where not open
+        backward), and whether the street holds any target (direct travel along it then counts)."""
+        cached = self.__dict__.get("_terms")
+        if cached is not None:
+            return cached
+        g = self.graph
+        _, tv, tu, _, _, fr = self._street_tables()
+        t = g.street_travel_s[:, None]
+        a = np.where(g.street_forward[:, None], t + tv, np.inf)
+        b = np.where(g.street_backward[:, None], tu, np.inf)
+        terms = (a, b, ~np.isnan(fr).all(axis=1))
+        self.__dict__["_terms"] = terms
+        return terms
 
     def query(self, snapped: Snapped, *, k: int | None = None, return_routes: bool = True) -> Answer:
         """The ``k`` (default: the index's k; at most that) nearest targets of each snapped point.
@@ -766,43 +814,51 @@ class TargetIndex:
         best_via = np.zeros((q, k), dtype=np.int8)
         rows = np.flatnonzero(snapped.ok)
         if len(rows) and g.n_nodes and self.n_targets:
-            jj, tv, tu, mv, mu, fr = self._street_tables()
-            s = snapped.street[rows]
-            f = snapped.fraction[rows][:, None]
-            t = g.street_travel_s[s][:, None]
-            length = g.street_length_m[s][:, None]
-            fw = g.street_forward[s][:, None]
-            bw = g.street_backward[s][:, None]
-            tv_q = np.where(fw, (1 - f) * t + tv[s], np.inf)
-            tu_q = np.where(bw, f * t + tu[s], np.inf)
-            fr_s = fr[s]
-            with np.errstate(invalid="ignore"):
-                ahead = fr_s >= f
-                behind = fr_s <= f
-            d_ok = (ahead & fw) | (behind & bw)
-            td_q = np.where(d_ok, np.abs(fr_s - f) * t, np.inf)
-            via = np.where(tv_q <= tu_q, 0, 1).astype(np.int8)
-            tt = np.minimum(tv_q, tu_q)
-            via = np.where(td_q <= tt, 2, via).astype(np.int8)
-            tt = np.minimum(tt, td_q)
-            o = np.argsort(tt, axis=1, kind="stable")[:, :k]  # columns in target order: ties by index
-            bt = np.take_along_axis(tt, o, axis=1)
+            jj, _, _, mv, mu, fr = self._street_tables()
+            a_tab, b_tab, has_on = self._query_terms()
+            width = jj.shape[1]
+            all_rows = len(rows) == q
+            s = snapped.street if all_rows else snapped.street[rows]
+            f = snapped.fraction if all_rows else snapped.fraction[rows]
+            t = g.street_travel_s[s]
+            tf = (t * f)[:, None]
+            tv_q = np.take(a_tab, s, axis=0)
+            tv_q -= tf  # (1 - f) * t + time(v -> j), street open forward
+            tt = np.take(b_tab, s, axis=0)
+            tt += tf  # f * t + time(u -> j), street open backward
+            via = (tt < tv_q).astype(np.int8)  # 0: through v (preferred on ties), 1: through u
+            np.minimum(tt, tv_q, out=tt)
+            on = np.flatnonzero(has_on[s])  # direct travel along the street to a target on it
+            if len(on):
+                so, fo = s[on], f[on][:, None]
+                d = fr[so] - fo
+                with np.errstate(invalid="ignore"):
+                    ok = ((d >= 0) & g.street_forward[so][:, None]) | ((d <= 0) & g.street_backward[so][:, None])
+                td = np.where(ok, np.abs(d) * t[on][:, None], np.inf)
+                direct = td <= tt[on]
+                via[on] = np.where(direct, 2, via[on])
+                tt[on] = np.where(direct, td, tt[on])
+            n_cols = min(k, width)
+            nq = len(s)
+            # columns are in target order, so a stable sort breaks ties by target index
+            o = np.argsort(tt, axis=1, kind="stable")[:, :n_cols]
+            at_q = np.arange(nq)[:, None] * width + o
+            at_s = s[:, None] * width + o
+            bt = np.take(tt, at_q)
+            bvia = np.take(via, at_q)
             reach = np.isfinite(bt)
-            bvia = np.take_along_axis(via, o, axis=1)
+            fcol = f[:, None]
+            length = g.street_length_m[s][:, None]
             dist = np.where(
                 bvia == 0,
-                (1 - f) * length + np.take_along_axis(mv[s], o, axis=1),
-                np.where(
-                    bvia == 1,
-                    f * length + np.take_along_axis(mu[s], o, axis=1),
-                    np.abs(np.take_along_axis(fr_s, o, axis=1) - f) * length,
-                ),
+                (1 - fcol) * length + np.take(mv, at_s),
+                np.where(bvia == 1, fcol * length + np.take(mu, at_s), np.abs(np.take(fr, at_s) - fcol) * length),
             )
-            n_cols = bt.shape[1]
-            best_t[rows, :n_cols] = bt
-            best_j[rows, :n_cols] = np.where(reach, np.take_along_axis(jj[s], o, axis=1), -1)
-            best_m[rows, :n_cols] = np.where(reach, dist, np.inf)
-            best_via[rows, :n_cols] = bvia
+            sel = slice(None) if all_rows else rows
+            best_t[sel, :n_cols] = bt
+            best_j[sel, :n_cols] = np.where(reach, np.take(jj, at_s), -1)
+            best_m[sel, :n_cols] = np.where(reach, dist, np.inf)
+            best_via[sel, :n_cols] = bvia
         geom = None
         if return_routes:
             geom = self._routes(snapped, best_j, best_via, np.isfinite(best_t))

@@ -159,3 +159,40 @@ def test_far_origin_raises() -> None:
     g = _line_graph()
     with pytest.raises(SnapError):
         isochrones(g, lon=LON0, lat=LAT0 + 0.05, minutes=[5])
+
+
+@pytest.mark.parametrize("mode", ["walk", "ebike"])
+def test_buffer_tree_equals_plain_union_of_pieces(graphs: dict[str, StreetGraph], mode: str) -> None:
+    """The cached subtree unions give the same polygon as buffering and unioning every reachable piece."""
+    from geomap.isochrones import _buffer_tree, reachable_pieces
+    from geomap.routing import pieces_coords
+
+    g = graphs[mode]
+    tree = _buffer_tree(g, 30.0, 4)
+    rng = np.random.default_rng(11)
+    for o in rng.choice(np.flatnonzero(g.node_component == 0), 3, replace=False):
+        snap = snap_points(g, g.node_lon[o] + 0.0002, g.node_lat[o] - 0.0001)
+        node_t = travel_times_from(g, snap, limit_s=900.0)[0]
+        for T in (120.0, 480.0, 900.0):
+            st, lo, hi = reachable_pieces(g, node_t, snap, 0, T)
+            x, y, piece = pieces_coords(g, st, lo, hi, xy=tree.xy)
+            lines = shapely.linestrings(np.column_stack([x, y]), indices=piece)
+            plain = shapely.union_all(shapely.buffer(lines, 30.0, quad_segs=4))
+            fast = tree.polygon(st, lo, hi)
+            assert shapely.is_valid(fast)
+            assert shapely.symmetric_difference(fast, plain).area < 1e-6 * plain.area + 1.0
+
+
+def test_prepare_then_query_same_polygon(graphs: dict[str, StreetGraph]) -> None:
+    from geomap.isochrones import prepare_isochrones
+
+    g = graphs["walk"]
+    o = np.flatnonzero(g.node_component == 0)[50]
+    kw = {"lon": g.node_lon[o], "lat": g.node_lat[o], "minutes": [5, 10]}
+    before = isochrones(g, **kw)
+    g.__dict__.pop("_buffer_trees", None)
+    prepare_isochrones(g)
+    after = isochrones(g, **kw)
+    np.testing.assert_allclose(after.area_km2, before.area_km2, rtol=1e-9)
+    for a, b in zip(after.geometry, before.geometry, strict=True):
+        assert a.symmetric_difference(b).area < 1e-9 * a.area
