@@ -116,9 +116,10 @@ class Snapped:
 
 
 class _SnapIndex:
-    """STRtree over every straight segment of every street, in the graph's local metric frame."""
+    """STRtree over every straight segment of every street (or of the streets in ``street_mask``), in the
+    graph's local metric frame."""
 
-    def __init__(self, graph: StreetGraph) -> None:
+    def __init__(self, graph: StreetGraph, street_mask: BoolArray | None = None) -> None:
         lon0, lat0 = graph.centre_lonlat
         # accurate local frame (pyproj, azimuthal equidistant) for geometry output such as isochrones
         self.to_xy = Transformer.from_crs("EPSG:4326", local_metric_crs(lon0, lat0), always_xy=True)
@@ -135,6 +136,9 @@ class _SnapIndex:
         last[graph.geom_offsets[1:] - 1] = True
         self.seg_first = np.flatnonzero(~last)
         self.seg_street = np.repeat(np.arange(graph.n_streets), np.diff(graph.geom_offsets) - 1)
+        if street_mask is not None:
+            keep = street_mask[self.seg_street]
+            self.seg_first, self.seg_street = self.seg_first[keep], self.seg_street[keep]
         a = self.seg_first
         coords = np.stack(
             [np.column_stack([self.gx[a], self.gy[a]]), np.column_stack([self.gx[a + 1], self.gy[a + 1]])], axis=1
@@ -250,6 +254,35 @@ def _snap_index(graph: StreetGraph) -> _SnapIndex:
     return idx
 
 
+def core_streets(graph: StreetGraph) -> BoolArray:
+    """Streets whose two ends lie in the largest strongly connected part of the directed graph.
+
+    From a point on such a street every other core street can be reached and back. Streets outside it
+    are one-way dead ends (often cut by the edge of the extract), roads that only lead out of the
+    network, or small islands.
+    """
+    core = graph.__dict__.get("_core_streets")
+    if core is None:
+        from scipy.sparse.csgraph import connected_components
+
+        core = np.zeros(graph.n_streets, dtype=bool)
+        if graph.n_nodes:
+            _, lab = connected_components(graph.csr(), directed=True, connection="strong")
+            big = np.argmax(np.bincount(lab))
+            if np.count_nonzero(lab == big) > 1:
+                core = (lab[graph.street_u] == big) & (lab[graph.street_v] == big)
+        graph.__dict__["_core_streets"] = core
+    return core
+
+
+def _core_snap_index(graph: StreetGraph) -> _SnapIndex:
+    idx = graph.__dict__.get("_snap_index_core")
+    if idx is None:
+        idx = _SnapIndex(graph, core_streets(graph))
+        graph.__dict__["_snap_index_core"] = idx
+    return idx
+
+
 def snap_points(
     graph: StreetGraph,
     lon: npt.ArrayLike,
@@ -257,8 +290,15 @@ def snap_points(
     *,
     max_snap_m: float | None = None,
     errors: Literal["raise", "ignore"] = "raise",
+    prefer_core: bool = True,
 ) -> Snapped:
     """Snap WGS84 points (degrees; scalars or arrays) onto the nearest street of ``graph``.
+
+    With ``prefer_core`` (default), a point whose nearest street lies outside the graph's strongly
+    connected core (:func:`core_streets`: a one-way street leading out of the network, a small island)
+    snaps instead onto the nearest core street when that one is within ``max_snap_m`` too — as routing
+    engines do — so that a rider standing by a dead-end slip road is not told nothing can be reached.
+    A point with no core street within ``max_snap_m`` keeps its nearest street (islands still work).
 
     Points farther than ``max_snap_m`` metres (default ``settings.max_snap_m``) from every street raise
     :class:`SnapError` (``errors="raise"``) or come back with ``ok=False`` and ``street=-1``
@@ -289,6 +329,18 @@ def snap_points(
     rows = np.flatnonzero(valid)
     seg = si.nearest_segments(px[rows], py[rows])
     _project_onto(graph, si, out, rows, seg, lon_a, lat_a, px, py)
+    if prefer_core:
+        core = core_streets(graph)
+        off = rows[~core[out.street[rows]]]
+        if len(off) and core.any():
+            csi = _core_snap_index(graph)
+            alt = Snapped(*(np.empty_like(getattr(out, f)) for f in ("street", "fraction", "distance_m", "lon",
+                                                                     "lat", "ok")))
+            cseg = csi.nearest_segments(px[off], py[off])
+            _project_onto(graph, csi, alt, off, cseg, lon_a, lat_a, px, py)
+            use = off[alt.distance_m[off] <= max_snap_m]
+            for f in ("street", "fraction", "distance_m", "lon", "lat"):
+                getattr(out, f)[use] = getattr(alt, f)[use]
     out.ok[rows] = out.distance_m[rows] <= max_snap_m
     far = np.flatnonzero(~out.ok)
     if len(far):

@@ -255,3 +255,32 @@ def test_routes_without_kept_trees_equal_routes_with_them() -> None:
     np.testing.assert_allclose(with_trees.travel_s, no_trees.travel_s)
     for a, b in zip(with_trees.geometry.ravel(), no_trees.geometry.ravel(), strict=True):
         assert a.equals(b)
+
+
+def _square_with_exit_graph() -> StreetGraph:
+    """A two-way square block 0-1-2-3 (the core) and a one-way exit street 4 -> 5 north of it that
+    leads nowhere (as where an extract cuts a one-way road)."""
+    return StreetGraph.from_arrays(
+        node_lon=[LON0, LON0 + DLON, LON0 + DLON, LON0, LON0 + 0.5 * DLON, LON0 + 0.5 * DLON],
+        node_lat=[LAT0, LAT0, LAT0 + DLON, LAT0 + DLON, LAT0 + 1.6 * DLON, LAT0 + 3 * DLON],
+        edge_u=[0, 1, 2, 3, 4], edge_v=[1, 2, 3, 0, 5],
+        forward=[True] * 5, backward=[True, True, True, True, False],
+    )
+
+
+def test_points_by_a_dead_end_one_way_snap_onto_the_connected_core() -> None:
+    g = _square_with_exit_graph()
+    q_lon, q_lat = [LON0 + 0.5 * DLON + 0.0001], [LAT0 + 1.5 * DLON]  # 10 m from the exit, ~50 m from the block
+    plain = snap_points(g, q_lon, q_lat, prefer_core=False)
+    assert int(plain.street[0]) == 4
+    core = snap_points(g, q_lon, q_lat)
+    assert int(core.street[0]) == 2  # the top side of the block (nodes 2-3)
+    assert core.distance_m[0] > plain.distance_m[0]
+    res = network_nearest(g, station_lon=[LON0], station_lat=[LAT0], station_ids=["s"], query_lon=q_lon,
+                          query_lat=q_lat, k=1)
+    assert res.station_id[0, 0] == "s" and np.isfinite(res.travel_s[0, 0])
+    # with the exit as the only street within the snapping distance, the point stays on it (nothing reachable)
+    stuck = network_nearest(g, station_lon=[LON0], station_lat=[LAT0], station_ids=["s"],
+                            query_lon=q_lon, query_lat=q_lat, k=1, max_snap_m=30.0)
+    assert stuck.station_id[0, 0] is None and np.isinf(stuck.travel_s[0, 0])
+
