@@ -215,9 +215,31 @@ def cmd_nearest(args: argparse.Namespace, reg: Registry) -> int:
     return 0
 
 
+def _bbox_polygon(text: str):
+    import shapely
+
+    try:
+        w, s_, e, n = (float(x) for x in text.split(","))
+    except ValueError:
+        raise CliError(f"--bbox {text!r}: write west,south,east,north in WGS84 degrees") from None
+    if not (w < e and s_ < n):
+        raise CliError(f"--bbox {text!r}: west must be < east and south < north")
+    return shapely.box(w, s_, e, n)
+
+
+def _place_polygon(name: str):
+    try:
+        import osmnx as ox
+
+        return ox.geocode_to_gdf(name).geometry.iloc[0]
+    except Exception as exc:
+        raise ConnectionError(f"cannot look up {name!r} (needs internet, Nominatim) / 无法查询地名，请改用 "
+                              f"--osm 本地文件: {exc}") from exc
+
+
 def cmd_network(args: argparse.Namespace, reg: Registry | None = None) -> int:
     from geomap.active_network import remember_source
-    from geomap.network import MODES, build_network, network_from_bbox, network_from_place
+    from geomap.network import MODES, build_network, network_from_polygon
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     bad = [m for m in modes if m not in MODES]
@@ -230,21 +252,9 @@ def cmd_network(args: argparse.Namespace, reg: Registry | None = None) -> int:
         graphs = build_network(args.osm, modes=modes, progress=not args.quiet)
         remember_source(osm_path=args.osm, label=Path(args.osm).name)
     else:
-        import shapely
-        if args.place:
-            graphs = network_from_place(args.place, modes=modes, progress=not args.quiet)
-            label = args.place
-        else:
-            try:
-                w, s_, e, n = (float(x) for x in args.bbox.split(","))
-            except ValueError:
-                raise CliError(f"--bbox {args.bbox!r}: write west,south,east,north in WGS84 degrees") from None
-            graphs = network_from_bbox((w, s_, e, n), modes=modes, progress=not args.quiet)
-            label = args.bbox
-            remember_source(polygon_wkt=shapely.box(w, s_, e, n).wkt, label=label)
-        if args.place:
-            import osmnx as ox
-            remember_source(polygon_wkt=ox.geocode_to_gdf(args.place).geometry.iloc[0].wkt, label=label)
+        polygon = _place_polygon(args.place) if args.place else _bbox_polygon(args.bbox)
+        graphs = network_from_polygon(polygon, modes=modes, progress=not args.quiet)
+        remember_source(polygon_wkt=polygon.wkt, label=args.place or args.bbox)
     for mode, g in graphs.items():
         origin = "cache" if g.from_cache else "built"
         print(f"{mode:<6} {_mode_label(mode)}: {g.n_nodes:,} nodes, {g.n_streets:,} streets, "
