@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from geomap import coords, vocab
+from geomap.network import MODES
 from geomap.registry import Registry
 from geomap.settings import get_settings
 from geomap.stations import Station, StationImportError, list_profiles
@@ -348,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     nr.add_argument("--kind", default=None, help="station kind (key or Chinese name; comma for several)")
     nr.add_argument("--amenity", default=None, help="required amenities (comma-separated)")
     nr.add_argument("--open-at", default=None, help="'now' or '2026-11-23 12:30' (Asia/Shanghai)")
-    nr.add_argument("--mode", default=None, choices=["walk", "ebike", "drive", "truck"],
+    nr.add_argument("--mode", default=None, choices=MODES,
                     help="travel mode along the street network (default: settings.default_mode, ebike)")
     nr.add_argument("--straight", action="store_true", help="straight-line (great-circle) distance instead")
     nr.add_argument("--osm", default=None, help="OSM file to route on (default: the active network)")
@@ -370,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     iso.add_argument("--lat", type=float, default=None)
     iso.add_argument("--crs", default="wgs84", help="coordinate system of --lon/--lat")
     iso.add_argument("--minutes", default="5,10,15")
-    iso.add_argument("--mode", default="walk", choices=["walk", "ebike", "drive", "truck"])
+    iso.add_argument("--mode", default="walk", choices=MODES)
     iso.add_argument("--osm", default=None, help="OSM file to route on (default: the active network)")
     iso.add_argument("--out", default=None, help="GeoJSON file to write (default: print)")
     iso.add_argument("--out-crs", default=None, help="coordinate system of the output polygons (wgs84)")

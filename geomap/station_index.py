@@ -30,7 +30,7 @@ import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 from geomap import coords, vocab
-from geomap.hours import HoursTable, OpeningHours, parse_osm
+from geomap.hours import HoursTable, OpeningHours, local_weekday_minute, parse_osm
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -150,9 +150,8 @@ class StationIndex:
         self._base = cKDTree(self.xyz) if len(keep) else None
         self._n_base = len(keep)
         self._delta = None
-        self._delta_dirty = False
-        self._edited()
-        self._delta_dirty = False
+        self._edited()  # slots moved: cached subsets and hours table are stale
+        self._delta_dirty = False  # the delta is empty now
 
     @property
     def pending_edits(self) -> int:
@@ -201,7 +200,7 @@ class StationIndex:
         return coords.chord_to_m(chord), slot
 
     def _query_subset(self, q: FloatArray, k: int, flt: StationFilter, *, tz: str) -> tuple[FloatArray, IntArray]:
-        key = (flt.kind, flt.amenity, None if flt.open_at is None else self.open_key(flt.open_at, tz=tz))
+        key = (flt.kind, flt.amenity, None if flt.open_at is None else local_weekday_minute(flt.open_at, tz=tz))
         cached = self._subset_cache.get(key)
         if cached is None:
             slots = np.flatnonzero(self.mask(flt, tz=tz))
@@ -211,11 +210,6 @@ class StationIndex:
             self._subset_cache[key] = cached
         tree, slots = cached
         return _tree_query(tree, q, k, slots)
-
-    @staticmethod
-    def open_key(at: datetime, *, tz: str) -> tuple[int, int]:
-        from geomap.hours import local_weekday_minute
-        return local_weekday_minute(at, tz=tz)
 
     def _query_live(self, q: FloatArray, k: int) -> tuple[FloatArray, IntArray]:
         n_q = q.shape[0]
