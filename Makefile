@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 SHARED  ?= ../shared/data
 REGISTRY ?= data/registry.gpkg
 
-.PHONY: install data serve test bench lint clean
+.PHONY: install sysdeps data serve test bench lint clean
 
 install: $(STAMP)
 
@@ -15,6 +15,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# System packages the tests need: Debian's Chromium (browser tests) and a CJK font (posters, screenshots).
+# Installed only when missing; needs root (CI and the project's machines) or prints what to install.
+sysdeps:
+	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q 'Noto Sans CJK'; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium and fonts-noto-cjk (Debian packages)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	else echo "browser tests need Chromium and a CJK font: sudo apt-get install chromium fonts-noto-cjk" >&2; exit 1; fi
+
 # Copy the third-party sample data from ../shared/data (never committed) and build the sample registry.
 data: $(STAMP)
 	$(BIN)/python scripts/prepare_data.py --shared $(SHARED) --registry $(REGISTRY)
@@ -22,7 +31,7 @@ data: $(STAMP)
 serve: data
 	$(BIN)/python scripts/serve.py --registry $(REGISTRY)
 
-test: data
+test: data sysdeps
 	$(BIN)/python -m ruff check geomap tests scripts benchmarks
 	$(BIN)/python -m pytest -q
 
