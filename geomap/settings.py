@@ -53,6 +53,16 @@ class Settings(BaseSettings):
         20_000.0, description="Holes smaller than this (m²) inside a service circle are filled"
     )
 
+    # --- planning (coverage issue) ----------------------------------------------------------------
+    h3_resolution: int = Field(9, ge=0, le=15, description="H3 resolution of the gap grid (9: cells of ~0.1 km²)")
+    population_path: Path = Field(
+        PROJECT_ROOT / "data" / "population" / "yangpu_subdistricts_2020.csv",
+        description="Census residents per 街道 (subdistrict_name, population…, area_km2); used when present",
+    )
+    exact_max_pairs: int = Field(
+        2_000_000, description="The exact site solver (MILP) runs only when candidates × demand cells fit this"
+    )
+
 
 _SETTINGS: Settings | None = None
 
