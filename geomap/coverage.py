@@ -173,6 +173,8 @@ class CoverageResult:
     covered_area: shapely.Geometry | None
     street_covered_fraction: FloatArray
     notes: list[str] = field(default_factory=list)
+    stations_zh: str = "站点"
+    stations_en: str = "a station"
 
     def share(self, layer: str) -> float:
         """Covered share (0–1) of a demand layer's total weight."""
@@ -184,11 +186,11 @@ class CoverageResult:
         m = f"{self.minutes:g}"
         if lang == "zh":
             parts = [f"{lay.label_zh}的 {100 * self.share(k):.1f}%" for k, lay in self.demand.items()]
-            who = "、".join(parts[:-1]) + ("和" if len(parts) > 1 else "") + parts[-1] if parts else "街道"
-            return f"{who}在{mode_label(self.mode)}{m}分钟内可到达站点（共 {self.n_stations} 个站点）"
+            who = "、".join(parts[:-1]) + (" 和" if len(parts) > 1 else "") + parts[-1] if parts else "街道"
+            return f"{who} 在{mode_label(self.mode)}{m}分钟内可到达{self.stations_zh}（共 {self.n_stations} 个）"
         parts = [f"{100 * self.share(k):.1f}% of {k}" for k in self.demand]
         who = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] if parts else "streets"
-        return f"{who} are within {m} minutes by {self.mode} of a station ({self.n_stations} stations)"
+        return f"{who} are within {m} minutes by {self.mode} of {self.stations_en} ({self.n_stations} stations)"
 
     def layers_geojson(self) -> dict[str, dict[str, Any]]:
         """GeoJSON FeatureCollections (WGS84): ``covered_area`` and one point layer per demand layer with
@@ -345,6 +347,8 @@ def gap_grid(result: CoverageResult, graph: StreetGraph, stations: Stations, stu
     unc = np.flatnonzero(~data["covered"] & (data["demand"] > 0))
     order = unc[np.argsort(-data["demand"][unc], kind="stable")]
     rank[order] = np.arange(1, len(order) + 1)
-    data["gap_rank"] = rank
+    import pandas as pd
+
+    data["gap_rank"] = pd.array(np.where(np.isfinite(rank), rank, np.nan), dtype="Int64")
     polys = [shapely.Polygon([(b, a) for a, b in h3.cell_to_boundary(c)]) for c in cells]
     return gpd.GeoDataFrame(data, geometry=polys, crs="EPSG:4326")

@@ -23,8 +23,10 @@ from geomap import demand as demand_mod
 from geomap import subdistricts as sd_mod
 from geomap._osm_features import OsmFeatures, read_osm_features
 from geomap.coords import to_wgs84
+from geomap.coverage import CoverageResult, coverage, filter_stations, gap_grid
 from geomap.network import StreetGraph
 from geomap.settings import get_settings
+from geomap.siting import Candidates, SitePlan, file_candidates, h3_candidates, osm_candidates, propose_sites
 
 __all__ = ["Study", "load_study", "read_area"]
 
@@ -54,6 +56,54 @@ class Study:
             if lay.name == name:
                 return lay
         raise KeyError(name)
+
+    def coverage(self, index: Any, *, minutes: float | None = None, mode: str | None = None, kind: Any = None,
+                 amenity: Any = None, open_at: Any = None, with_area: bool = True) -> CoverageResult:
+        """Coverage of a StationIndex's stations matching kind / amenity / open-at filters, by ``mode``
+        (default ``settings.default_mode``) within ``minutes`` (default ``settings.default_minutes``)."""
+        mode = mode or get_settings().default_mode
+        stations = filter_stations(index, kind=kind, amenity=amenity, open_at=open_at)
+        res = coverage(self.graph(mode), stations, minutes=minutes, demand=self.demand,
+                       subdistricts=self.subdistricts, with_area=with_area)
+        res.stations_zh, res.stations_en = _describe(kind, amenity, open_at)
+        return res
+
+    def gaps(self, index: Any, *, minutes: float | None = None, mode: str | None = None, kind: Any = None,
+             amenity: Any = None, open_at: Any = None, resolution: int | None = None,
+             result: CoverageResult | None = None) -> Any:
+        """The H3 gap grid (:func:`geomap.coverage.gap_grid`) of the filtered stations over the study area."""
+        if result is None:
+            result = self.coverage(index, minutes=minutes, mode=mode, kind=kind, amenity=amenity,
+                                   open_at=open_at, with_area=False)
+        stations = filter_stations(index, kind=kind, amenity=amenity, open_at=open_at)
+        return gap_grid(result, self.graph(result.mode), stations, self.study_area, resolution=resolution,
+                        subdistricts=self.subdistricts)
+
+    def candidates(self, *, sources: tuple[str, ...] = ("osm", "h3"), path: str | Path | None = None,
+                   crs: str = "wgs84", resolution: int | None = None) -> Candidates:
+        """Candidate sites: ``osm`` host places, ``h3`` cell centres, and/or a user file ``path`` in ``crs``."""
+        parts = []
+        if "osm" in sources and self.features is not None:
+            parts.append(osm_candidates(self.features.pois, study_area=self.study_area))
+        if "h3" in sources:
+            parts.append(h3_candidates(self.study_area, resolution=resolution))
+        if path is not None:
+            parts.append(file_candidates(path, crs=crs))
+        if not parts:
+            raise ValueError("no candidate sites: give sources ('osm', 'h3') or a candidates file")
+        return Candidates.concat(parts)
+
+    def plan(self, index: Any, *, p: int, minutes: float | None = None, mode: str | None = None,
+             kind: Any = None, amenity: Any = None, open_at: Any = None, candidates: Candidates | None = None,
+             solver: str = "greedy", result: CoverageResult | None = None) -> SitePlan:
+        """Propose ``p`` new sites (:func:`geomap.siting.propose_sites`) keeping the filtered stations."""
+        if result is None:
+            result = self.coverage(index, minutes=minutes, mode=mode, kind=kind, amenity=amenity,
+                                   open_at=open_at, with_area=False)
+        stations = filter_stations(index, kind=kind, amenity=amenity, open_at=open_at)
+        cands = candidates if candidates is not None else self.candidates()
+        return propose_sites(self.graph(result.mode), stations, result, cands, p=p, solver=solver,
+                             subdistricts=self.subdistricts)
 
 
 def read_area(path: str | Path, *, crs: str = "wgs84") -> shapely.Geometry:
@@ -135,3 +185,20 @@ def load_study(*, osm_path: str | Path | None = None, study_area: str | Path | s
         layers.append(demand_mod.points_layer(path, subdistricts=sds, **spec))
     return Study(osm_path=osm_path, study_area=area, subdistricts=sds, demand=layers, features=features,
                  notes=notes, _graphs={"walk": walk})
+
+
+def _describe(kind: Any, amenity: Any, open_at: Any) -> tuple[str, str]:
+    """Chinese and English words for the filtered station set ("营业中的司机之家" / "an open driver_home")."""
+    from geomap.station_index import StationFilter
+    from geomap.vocab import amenities, kinds
+
+    flt = StationFilter.make(kind=kind, amenity=amenity, open_at=open_at)
+    zh = "、".join(kinds().terms[k].label for k in flt.kind) if flt.kind else "站点"
+    en = " or ".join(flt.kind) if flt.kind else "station"
+    if flt.amenity:
+        zh = f"有{'、'.join(amenities().terms[a].label for a in flt.amenity)}的{zh}"
+        en = f"{en} with {', '.join(flt.amenity)}"
+    if open_at is not None:
+        zh = f"营业中的{zh}"
+        en = f"open {en}"
+    return zh, f"an {en}" if en[0] in "aeiou" else f"a {en}"
