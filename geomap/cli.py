@@ -379,6 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("profiles", help="list the shipped import profiles")
     pr.set_defaults(func=cmd_profiles)
+
+    from geomap.cli_plan import add_parsers as add_planner_parsers
+
+    add_planner_parsers(sub)
     return p
 
 
