@@ -227,8 +227,17 @@ def exact_mclp(cover: sp.csr_matrix, weight: npt.ArrayLike, p: int, *, time_limi
                ) -> tuple[list[int], float]:
     """Exact maximal covering by integer programming (PuLP + CBC): choose ``p`` rows of ``cover`` maximising
     the covered client ``weight``. Returns the chosen rows and the objective (covered weight)."""
+    import warnings
+
     import pulp
 
+    with warnings.catch_warnings():  # PuLP 3.x announces its 4.0 API; the model below works on both
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _exact_mclp(pulp, cover, weight, p, time_limit_s)
+
+
+def _exact_mclp(pulp: Any, cover: sp.csr_matrix, weight: npt.ArrayLike, p: int, time_limit_s: float
+                ) -> tuple[list[int], float]:
     w = np.asarray(weight, float)
     cover = sp.csc_matrix(cover, dtype=bool)
     n_cand, n_cli = cover.shape
