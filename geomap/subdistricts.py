@@ -10,7 +10,7 @@ Three sources, in this order of preference:
    at every junction where boundary ways meet, the sector between two neighbouring ways belongs to the
    街道 both of them bound, which tells each way's left and right 街道; every place of the study area
    then takes the side of its nearest boundary way. The study area is tiled with H3 cells (resolution
-   ``resolution``, default 10, ≈ 0.015 km² each) and cells are dissolved by 街道. Exact next to the ways,
+   ``resolution``, default 11, ≈ 2,100 m² each, 25 m edges) and cells are dissolved by 街道. Exact next to the ways,
    an extrapolation far from them (see ``docs/coverage.md``).
 
 All geometries are WGS84 lon/lat degrees (EPSG:4326). Areas are measured in a local azimuthal
@@ -160,7 +160,7 @@ def _side_of_nearest_way(ways_m: list[npt.NDArray[np.float64]], sides: dict[int,
     return out
 
 
-def rebuild_from_ways(ways: Any, study_area: shapely.Geometry, *, resolution: int = 10) -> Any:
+def rebuild_from_ways(ways: Any, study_area: shapely.Geometry, *, resolution: int = 11) -> Any:
     """Approximate 街道 polygons over ``study_area`` (WGS84) from the boundary ways present in an extract.
 
     ``ways``: GeoDataFrame ``way_id, names (the relations each way bounds), geometry`` (WGS84
@@ -193,7 +193,7 @@ def rebuild_from_ways(ways: Any, study_area: shapely.Geometry, *, resolution: in
     return _frame(rows, source="osm-partial")
 
 
-def subdistricts_from_osm(features: Any, study_area: shapely.Geometry, *, resolution: int = 10) -> Any:
+def subdistricts_from_osm(features: Any, study_area: shapely.Geometry, *, resolution: int = 11) -> Any:
     """街道 polygons from an extract's features: complete admin_level=8 areas (clipped to the study area)
     when the extract has them, else :func:`rebuild_from_ways`."""
     areas = features.subdistrict_areas
