@@ -45,7 +45,6 @@ HOST_PLACES: dict[tuple[str, str], str] = {
     ("amenity", "post_office"): "邮局",
     ("amenity", "fuel"): "加油站",
     ("amenity", "community_centre"): "社区中心",
-    ("amenity", "townhall"): "街道/社区办公点",
     ("shop", "convenience"): "便利店",
     ("shop", "supermarket"): "超市",
 }
