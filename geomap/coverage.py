@@ -2,8 +2,8 @@
 
 Travel direction: from the place (a resident's home, a restaurant, a point of a street) *to* the station,
 one-way streets honoured, as a rider would ride. One multi-source Dijkstra on the reversed graph
-(:class:`~geomap.routing.TargetIndex`, k = 1, cached per station set) gives every network node its
-travel time to the nearest station; then, all array-at-a-time:
+(:func:`time_field`: scipy ``min_only``, cached per station set) gives every network node its travel
+time to the nearest station; then, all array-at-a-time:
 
 - a demand point is snapped onto its street and its time is the best of leaving through either street
   end or riding along the street to a station on it — exactly the network-nearest answer;
@@ -32,13 +32,12 @@ import shapely
 
 from geomap.demand import DemandLayer
 from geomap.network import StreetGraph
-from geomap.network_nearest import station_index
-from geomap.routing import Snapped, TargetIndex, snap_points
+from geomap.routing import Snapped, snap_points
 from geomap.settings import get_settings
 from geomap.subdistricts import assign_subdistrict
 
-__all__ = ["CoverageResult", "Stations", "coverage", "coverage_of_points", "covered_street_pieces",
-           "filter_stations", "gap_grid", "mode_label"]
+__all__ = ["CoverageResult", "Stations", "TimeField", "coverage", "coverage_of_points", "covered_street_pieces",
+           "filter_stations", "gap_grid", "mode_label", "point_times", "time_field"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -76,8 +75,113 @@ def mode_label(mode: str) -> str:
     return getattr(prof, "label", mode) if prof is not None else mode
 
 
-def _target_index(graph: StreetGraph, stations: Stations) -> tuple[TargetIndex, Snapped]:
-    return station_index(graph, station_lon=stations.lon, station_lat=stations.lat, station_ids=stations.ids, k=1)
+@dataclass
+class TimeField:
+    """Every node's travel time (s) to its nearest station along a graph, and which station that is.
+
+    ``node_time_s`` (inf: none reachable), ``node_station`` (position in the station set, -1: none),
+    ``snap``: the stations' snapped positions (``ok`` False: farther than ``max_snap_m`` from a street).
+    """
+
+    node_time_s: FloatArray
+    node_station: IntArray
+    snap: Snapped
+
+
+_MAX_CACHED_FIELDS = 16
+
+
+def time_field(graph: StreetGraph, stations: Stations, *, max_snap_m: float | None = None) -> TimeField:
+    """The (cached) :class:`TimeField` of a station set: one multi-source Dijkstra (scipy ``min_only``) on
+    the reversed graph from the stations' snapped positions, partial streets included. Cached on the
+    graph per station set (ids and coordinates) and ``max_snap_m``."""
+    from collections import OrderedDict
+
+    from scipy.sparse.csgraph import dijkstra
+
+    from geomap.network_nearest import _stations_hash
+    from geomap.routing import _access_edges, _augmented
+
+    key = _stations_hash(stations.lon, stations.lat, stations.ids, f"field;snap={max_snap_m}")
+    cache: OrderedDict[str, TimeField] = graph.__dict__.setdefault("_time_fields", OrderedDict())
+    hit = cache.get(key)
+    if hit is not None:
+        cache.move_to_end(key)
+        return hit
+    n, nt = graph.n_nodes, len(stations)
+    snap = snap_points(graph, stations.lon, stations.lat, max_snap_m=max_snap_m, errors="ignore")
+    node_time = np.full(n, np.inf)
+    node_station = np.full(n, -1, dtype=np.int64)
+    if nt and n and snap.ok.any():
+        pts, nodes, cost, _ = _access_edges(graph, snap, inbound=True)
+        mat = _augmented(graph, reverse=True, pts=pts, nodes=nodes, cost=cost, n_virtual=nt)
+        src_nodes = n + np.flatnonzero(snap.ok)
+        dist, _, src = dijkstra(mat, directed=True, indices=src_nodes, min_only=True, return_predecessors=True)
+        node_time = np.asarray(dist[:n], dtype=np.float64)
+        reach = np.isfinite(node_time)
+        node_station[reach] = src[:n][reach] - n
+    field_ = TimeField(node_time_s=node_time, node_station=node_station, snap=snap)
+    cache[key] = field_
+    while len(cache) > _MAX_CACHED_FIELDS:
+        cache.popitem(last=False)
+    return field_
+
+
+def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
+    """Concatenated ``arange(s, s + c)`` for each start / count."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offs = np.repeat(starts - np.cumsum(np.r_[0, counts[:-1]]), counts)
+    return offs + np.arange(total)
+
+
+def point_times(graph: StreetGraph, field_: TimeField, snapped: Snapped) -> tuple[FloatArray, IntArray]:
+    """Time (s) from each snapped point to its nearest station and that station's position (-1: none).
+
+    Leaving through either end of the point's street (where its direction allows) and then the node's
+    time, or riding along the street to a station on the same street — the exact network-nearest answer.
+    """
+    n_pts = len(snapped)
+    best = np.full(n_pts, np.inf)
+    who = np.full(n_pts, -1, dtype=np.int64)
+    ok = np.flatnonzero(snapped.ok)
+    if not len(ok):
+        return best, who
+    s = snapped.street[ok]
+    f = snapped.fraction[ok]
+    t = graph.street_travel_s[s]
+    u, v = graph.street_u[s], graph.street_v[s]
+    fw, bw = graph.street_forward[s], graph.street_backward[s]
+    tv = np.where(fw, (1.0 - f) * t + field_.node_time_s[v], np.inf)
+    tu = np.where(bw, f * t + field_.node_time_s[u], np.inf)
+    use_v = tv <= tu
+    best[ok] = np.where(use_v, tv, tu)
+    who[ok] = np.where(use_v, field_.node_station[v], field_.node_station[u])
+    who[ok[~np.isfinite(best[ok])]] = -1
+    # stations on the point's own street, reached along it without passing a node
+    st_ok = np.flatnonzero(field_.snap.ok)
+    if len(st_ok):
+        order = st_ok[np.argsort(field_.snap.street[st_ok], kind="stable")]
+        st_street = field_.snap.street[order]
+        lo = np.searchsorted(st_street, s, side="left")
+        cnt = np.searchsorted(st_street, s, side="right") - lo
+        has = np.flatnonzero(cnt > 0)
+        if len(has):
+            pair_st = order[_ranges(lo[has], cnt[has])]
+            pair_pt = np.repeat(has, cnt[has])
+            fs = field_.snap.fraction[pair_st]
+            fp = f[pair_pt]
+            sp_ = s[pair_pt]
+            ahead = fs >= fp
+            allowed = np.where(ahead, graph.street_forward[sp_], graph.street_backward[sp_])
+            direct = np.where(allowed, np.abs(fs - fp) * graph.street_travel_s[sp_], np.inf)
+            tgt = ok[pair_pt]
+            prev = best.copy()
+            np.minimum.at(best, tgt, direct)  # several stations on one street: the quickest wins
+            win = (direct == best[tgt]) & (direct < prev[tgt])
+            who[tgt[win]] = pair_st[win]
+    return best, who
 
 
 def coverage_of_points(graph: StreetGraph, stations: Stations, lon: npt.ArrayLike, lat: npt.ArrayLike,
@@ -85,7 +189,7 @@ def coverage_of_points(graph: StreetGraph, stations: Stations, lon: npt.ArrayLik
     """Travel time (s) from each WGS84 point to its nearest station along ``graph``, and that station's id.
 
     ``inf`` / None for points off the network (farther than ``max_snap_m`` from a street) or that reach
-    no station.
+    no station. Stations snap with the same ``max_snap_m``.
     """
     lon = np.atleast_1d(np.asarray(lon, dtype=float))
     lat = np.atleast_1d(np.asarray(lat, dtype=float))
@@ -93,13 +197,11 @@ def coverage_of_points(graph: StreetGraph, stations: Stations, lon: npt.ArrayLik
         return np.zeros(0), np.zeros(0, dtype=object)
     if len(stations) == 0:
         return np.full(len(lon), np.inf), np.full(len(lon), None, dtype=object)
-    index, _ = _target_index(graph, stations)
+    field_ = time_field(graph, stations, max_snap_m=max_snap_m)
     snapped = snap_points(graph, lon, lat, max_snap_m=max_snap_m, errors="ignore")
-    ans = index.query(snapped, k=1, return_routes=False)
-    t = ans.travel_s[:, 0]
+    t, pos = point_times(graph, field_, snapped)
     sid = np.full(len(lon), None, dtype=object)
-    has = ans.target[:, 0] >= 0
-    sid[has] = stations.ids[ans.target[has, 0]]
+    sid[pos >= 0] = stations.ids[pos[pos >= 0]]
     return t, sid
 
 
@@ -233,8 +335,8 @@ def coverage(graph: StreetGraph, stations: Stations, *, minutes: float | None = 
     limit_s = minutes * 60.0
     notes: list[str] = []
     if len(stations):
-        index, st_snap = _target_index(graph, stations)
-        node_time = index.label_time_s[:, 0]
+        field_ = time_field(graph, stations, max_snap_m=max_snap_m)
+        node_time, st_snap = field_.node_time_s, field_.snap
         far = int((~st_snap.ok).sum())
         if far:
             notes.append(f"{far} station(s) farther than max_snap_m from every street: left out")
@@ -269,7 +371,8 @@ def coverage(graph: StreetGraph, stations: Stations, *, minutes: float | None = 
         from geomap.isochrones import DEFAULT_BUFFER_M, DEFAULT_HOLE_FILL_M2, _buffer_tree, _fill_small_holes
 
         tree = _buffer_tree(graph, float(getattr(settings, "isochrone_buffer_m", DEFAULT_BUFFER_M)), 4)
-        keep = hi > lo
+        # zero-length pieces stay: they stand for nodes reached with no time left (a disc each)
+        keep = hi >= lo
         poly_m = tree.polygon(street[keep], lo[keep], hi[keep]) if keep.any() else shapely.Polygon()
         poly_m = _fill_small_holes(poly_m, float(getattr(settings, "isochrone_hole_fill_m2", DEFAULT_HOLE_FILL_M2)))
         total_area_km2 = float(shapely.area(poly_m)) / 1e6

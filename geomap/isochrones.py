@@ -85,17 +85,31 @@ def reachable_pieces(
 
 
 def _fill_small_holes(geom: shapely.Geometry, hole_fill_m2: float) -> shapely.Geometry:
+    """Fill the interior rings smaller than ``hole_fill_m2`` (m², metric frame); all rings at once."""
     if hole_fill_m2 <= 0 or geom.is_empty:
         return geom
     polys = shapely.get_parts(geom)
-    out = []
-    for p in polys:
-        rings = shapely.get_interior_ring(p, np.arange(shapely.get_num_interior_rings(p)))
-        if len(rings):
-            areas = shapely.area(shapely.polygons(rings))
-            rings = rings[areas >= hole_fill_m2]
-        out.append(shapely.polygons(shapely.get_exterior_ring(p), holes=rings if len(rings) else None))
-    return shapely.multipolygons(out) if len(out) > 1 else out[0]
+    n_holes = shapely.get_num_interior_rings(polys)
+    if not n_holes.any():
+        return geom
+    owner = np.repeat(np.arange(len(polys)), n_holes)
+    ring_no = np.arange(len(owner)) - np.repeat(np.cumsum(n_holes) - n_holes, n_holes)
+    rings = shapely.get_interior_ring(polys[owner], ring_no)
+    small = shapely.area(shapely.polygons(rings)) < hole_fill_m2
+    if not small.any():
+        return geom
+    touched = np.unique(owner[small])
+    keep = ~small & np.isin(owner, touched)
+    # rebuild the touched polygons: their shell first, then the holes they keep
+    shells = shapely.get_exterior_ring(polys[touched])
+    ring_geoms = np.concatenate([shells, rings[keep]])
+    ring_index = np.concatenate([touched, owner[keep]])
+    order = np.argsort(np.concatenate([np.zeros(len(touched)), np.ones(int(keep.sum()))]), kind="stable")
+    order = order[np.argsort(ring_index[order], kind="stable")]
+    rebuilt = shapely.polygons(ring_geoms[order], indices=np.searchsorted(touched, ring_index[order]))
+    polys = polys.copy()
+    polys[touched] = rebuilt
+    return shapely.multipolygons(polys) if len(polys) > 1 else polys[0]
 
 
 def prepare_isochrones(graph: StreetGraph, *, buffer_m: float | None = None, quad_segs: int = 4) -> None:
@@ -321,7 +335,8 @@ class _BufferTree:
                 parts.append(self._node_geoms(lv, idx))
         if part.any():
             parts.append(self._buffer(street[part], f_lo[part], f_hi[part]))
-        return shapely.union_all(np.concatenate(parts))
+        allp = np.concatenate(parts)
+        return allp[0] if len(allp) == 1 else shapely.union_all(allp)
 
 
 @functools.cache

@@ -145,48 +145,61 @@ class _SnapIndex:
         )
         self.segments = shapely.linestrings(coords)
         self.tree = shapely.STRtree(self.segments)
-        self._grid: tuple[float, float, int, int, IntArray, IntArray] | None = None
-
-    CELL_M = 25.0  # grid cell size of the nearest-segment look-up
-    GRID_MIN_BATCH = 2000  # the grid is built on the first batch at least this large
-    NEAR_M = 350.0  # cells farther than this from every street keep no candidates (STRtree fallback)
-
-    def _build_grid(self) -> tuple[float, float, int, int, IntArray, IntArray]:
-        """Per grid cell, the segments that can be nearest to some point of the cell: all within
-        ``d(centre) + cell diagonal`` of the cell centre, where d(centre) is the centre's distance to
-        its nearest segment (for any point p of the cell, d(p) <= d(centre) + half diagonal, and a
-        segment nearest to p lies within d(p) + half diagonal of the centre)."""
+        # the look-up grid: its frame is fixed here, its cells are filled only where queries fall
         c = self.CELL_M
         pad = self.NEAR_M + c
-        x_min, y_min = self.gx.min() - pad, self.gy.min() - pad
-        nx_ = int(np.ceil((self.gx.max() + pad - x_min) / c))
-        ny_ = int(np.ceil((self.gy.max() + pad - y_min) / c))
-        ix, iy = np.meshgrid(np.arange(nx_), np.arange(ny_), indexing="ij")
-        cx = x_min + (ix.ravel() + 0.5) * c
-        cy = y_min + (iy.ravel() + 0.5) * c
+        self.grid_x0 = float(self.gx.min() - pad) if nv else 0.0
+        self.grid_y0 = float(self.gy.min() - pad) if nv else 0.0
+        self.grid_nx = int(np.ceil((self.gx.max() + pad - self.grid_x0) / c)) if nv else 0
+        self.grid_ny = int(np.ceil((self.gy.max() + pad - self.grid_y0) / c)) if nv else 0
+        self._cells = np.zeros(0, dtype=np.int64)  # filled cells, sorted
+        self._ptr = np.zeros(1, dtype=np.int64)  # their candidate slots: _ptr[i]:_ptr[i+1]
+        self._cseg = np.zeros(0, dtype=np.int64)  # candidate segment per slot
+        self._slots: tuple[npt.NDArray[np.float32], ...] = tuple(np.zeros(0, np.float32) for _ in range(5))
+
+    CELL_M = 25.0  # grid cell size of the nearest-segment look-up
+    GRID_MIN_BATCH = 2000  # batches smaller than this use the STRtree alone
+    NEAR_M = 350.0  # cells farther than this from every street keep no candidates (STRtree fallback)
+
+    def _fill_cells(self, need: IntArray) -> None:
+        """Fill the grid cells ``need`` (sorted unique cell numbers) not filled yet.
+
+        A cell's candidates are all segments within ``d(centre) + cell diagonal`` of its centre, where
+        d(centre) is the centre's distance to its nearest segment (for any point p of the cell, d(p) <=
+        d(centre) + half diagonal, and a segment nearest to p lies within d(p) + half diagonal of the
+        centre), so the nearest candidate is the exact nearest segment. Only cells that queries touch
+        are filled: the cost follows the points asked, not the extent of the network.
+        """
+        missing = need[~np.isin(need, self._cells, assume_unique=True)]
+        if not len(missing):
+            return
+        c, ny_ = self.CELL_M, self.grid_ny
+        cx = self.grid_x0 + (missing // ny_ + 0.5) * c
+        cy = self.grid_y0 + (missing % ny_ + 0.5) * c
         centres = shapely.points(cx, cy)
         _, dist = self.tree.query_nearest(centres, return_distance=True, all_matches=False)
         near = np.flatnonzero(dist <= self.NEAR_M)
         radius = dist[near] + c * np.sqrt(2.0) + 1e-6
         q_i, seg = self.tree.query(centres[near], predicate="dwithin", distance=radius)
-        cell = near[q_i]
+        old_cell = np.repeat(self._cells, np.diff(self._ptr))
+        cells = np.concatenate([self._cells, missing])
+        cell = np.concatenate([old_cell, missing[near[q_i]]])
+        seg = np.concatenate([self._cseg, seg.astype(np.int64)])
         order = np.lexsort((seg, cell))
         cell, seg = cell[order], seg[order]
-        ptr = np.zeros(nx_ * ny_ + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cell, minlength=nx_ * ny_), out=ptr[1:])
+        self._cells = np.sort(cells)
+        self._ptr = np.append(np.searchsorted(cell, self._cells, side="left"), len(cell)).astype(np.int64)
+        self._cseg = seg
         # per candidate slot, its segment relative to the lower-left corner of its cell, in float32 (the
         # values stay within a few hundred metres, so float32 resolves well under a millimetre): the
         # look-up then reads contiguous memory and needs no division
         a = self.seg_first[seg]
-        ox = x_min + (cell // ny_) * c
-        oy = y_min + (cell % ny_) * c
+        ox = self.grid_x0 + (cell // ny_) * c
+        oy = self.grid_y0 + (cell % ny_) * c
         dx, dy = self.gx[a + 1] - self.gx[a], self.gy[a + 1] - self.gy[a]
         den = dx * dx + dy * dy
         inv = np.divide(1.0, den, out=np.zeros_like(den), where=den > 0)
-        self._slots = tuple(
-            v.astype(np.float32) for v in (self.gx[a] - ox, self.gy[a] - oy, dx, dy, inv)
-        )
-        return float(x_min), float(y_min), nx_, ny_, ptr, seg.astype(np.int64)
+        self._slots = tuple(v.astype(np.float32) for v in (self.gx[a] - ox, self.gy[a] - oy, dx, dy, inv))
 
     def fast_xy(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Equirectangular metres around the graph centre (for nearest-segment search only)."""
@@ -197,25 +210,27 @@ class _SnapIndex:
     def nearest_segments(self, px: FloatArray, py: FloatArray) -> IntArray:
         """Exact nearest segment (in the frame of :meth:`fast_xy`) of each finite point.
 
-        A grid look-up gives each point's candidate segments (see :meth:`_build_grid`); the nearest of
+        A grid look-up gives each point's candidate segments (see :meth:`_fill_cells`); the nearest of
         them is exact. Points in cells without candidates (far from every street) use the STRtree.
         """
         n = len(px)
         best = np.full(n, -1, dtype=np.int64)
         if n == 0:
             return best
-        if self._grid is None and n < self.GRID_MIN_BATCH:  # a few points: the STRtree alone is quicker
+        if n < self.GRID_MIN_BATCH or self.grid_nx == 0:  # a few points: the STRtree alone is quicker
             _, seg = self.tree.query_nearest(shapely.points(px, py), return_distance=False, all_matches=False)
             return seg.astype(np.int64)
-        if self._grid is None:
-            self._grid = self._build_grid()
-        x_min, y_min, nx_, ny_, ptr, cseg = self._grid
+        x_min, y_min, nx_, ny_ = self.grid_x0, self.grid_y0, self.grid_nx, self.grid_ny
         c = self.CELL_M
         ix = np.floor((px - x_min) / c)
         iy = np.floor((py - y_min) / c)
         inside = (ix >= 0) & (ix < nx_) & (iy >= 0) & (iy < ny_)
-        cell = np.where(inside, ix * ny_ + iy, 0).astype(np.int64)
-        count = np.where(inside, ptr[cell + 1] - ptr[cell], 0)
+        cell_no = np.where(inside, ix * ny_ + iy, -1).astype(np.int64)
+        self._fill_cells(np.unique(cell_no[inside]))
+        pos = np.clip(np.searchsorted(self._cells, cell_no), 0, max(len(self._cells) - 1, 0))
+        ptr, cseg = self._ptr, self._cseg
+        count = np.where(inside, ptr[pos + 1] - ptr[pos], 0)
+        cell = pos  # index into the filled cells
         has = np.flatnonzero(count > 0)
         if len(has):
             cnt = count[has]

@@ -173,8 +173,8 @@ def test_real_extract_coverage_equals_networkx_brute_force(study, registry, mode
 @pytest.mark.realdata
 def test_real_extract_street_coverage_equals_sampled_points(study, registry) -> None:  # type: ignore[no-untyped-def]
     """Covered street length equals sampling 20 points on each street and asking each its time."""
-    from geomap.coverage import filter_stations
-    from geomap.routing import pieces_coords
+    from geomap.coverage import filter_stations, point_times, time_field
+    from geomap.routing import Snapped
 
     g = study.graph("ebike")
     stations = filter_stations(registry.index, kind="driver_home")
@@ -184,9 +184,10 @@ def test_real_extract_street_coverage_equals_sampled_points(study, registry) -> 
     fr = (np.arange(20) + 0.5) / 20
     s_rep = np.repeat(streets, 20)
     f_rep = np.tile(fr, len(streets))
-    x, y, piece = pieces_coords(g, s_rep, f_rep, f_rep)  # zero-length pieces: the sample points
-    first = np.r_[0, np.flatnonzero(np.diff(piece)) + 1]
-    t, _ = coverage_of_points(g, stations, x[first], y[first], max_snap_m=0.5)
+    zeros = np.zeros(len(s_rep))
+    samples = Snapped(street=s_rep, fraction=f_rep, distance_m=zeros, lon=zeros, lat=zeros,
+                      ok=np.ones(len(s_rep), dtype=bool))
+    t, _ = point_times(g, time_field(g, stations), samples)
     sampled = (t <= 240).reshape(len(streets), 20).mean(1)
     diff = np.abs(sampled - res.street_covered_fraction[streets])
     assert diff.max() <= 0.05 + 1e-9  # one sample step (1/20) of resolution
@@ -239,3 +240,23 @@ def test_real_extract_gap_grid(study, registry) -> None:  # type: ignore[no-unty
     props = fc["features"][0]["properties"]
     want = {"h3", "subdistrict", "travel_min", "covered", "residents", "restaurants", "demand", "gap_rank"}
     assert want <= set(props)
+
+
+@pytest.mark.parametrize("backward,stations_f,want_s,want_j", [
+    (True, [0.2, 0.7], 20.0, 1),   # two-way: the nearer one along the street, either side
+    (True, [0.45, 0.7], 5.0, 0),
+    (False, [0.2, 0.9], 40.0, 1),  # one-way forward: only the one ahead, though farther
+])
+def test_point_times_with_several_stations_on_its_street(backward: bool, stations_f: list[float], want_s: float,
+                                                         want_j: int) -> None:
+    from geomap.coverage import point_times, time_field
+
+    g = StreetGraph.from_arrays(node_lon=[LON0, LON0 + DLON], node_lat=[LAT0] * 2, edge_u=[0], edge_v=[1],
+                                backward=backward, travel_s=[100.0])
+    st = _stations([LON0 + f * DLON for f in stations_f], [LAT0] * len(stations_f))
+    pts = snap_points(g, [LON0 + 0.5 * DLON], [LAT0])
+    t, who = point_times(g, time_field(g, st), pts)
+    assert t[0] == pytest.approx(want_s, abs=1e-6)
+    assert who[0] == want_j
+    t2, ids = coverage_of_points(g, st, [LON0 + 0.5 * DLON], [LAT0])
+    assert t2[0] == pytest.approx(want_s, abs=1e-6) and ids[0] == f"S{want_j}"

@@ -197,3 +197,32 @@ def test_prepare_then_query_same_polygon(graphs: dict[str, StreetGraph]) -> None
     np.testing.assert_allclose(after.area_km2, before.area_km2, rtol=1e-9)
     for a, b in zip(after.geometry, before.geometry, strict=True):
         assert a.symmetric_difference(b).area < 1e-9 * a.area
+
+
+def test_fill_small_holes_equals_a_polygon_by_polygon_reference() -> None:
+    import shapely
+
+    from geomap.isochrones import _fill_small_holes
+
+    def reference(geom, fill):  # type: ignore[no-untyped-def]
+        out = []
+        for p in shapely.get_parts(geom):
+            rings = [r for r in p.interiors if shapely.Polygon(r).area >= fill]
+            out.append(shapely.Polygon(p.exterior, rings))
+        return shapely.MultiPolygon(out) if len(out) > 1 else out[0]
+
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        polys = []
+        for k in range(int(rng.integers(1, 5))):
+            x0 = k * 100.0
+            holes = []
+            for h in range(int(rng.integers(0, 5))):
+                cx, cy, size = x0 + 10 + h * 16, 10 + rng.uniform(0, 60), rng.uniform(1, 8)
+                holes.append(shapely.box(cx, cy, cx + size, cy + size).exterior)
+            polys.append(shapely.Polygon(shapely.box(x0, 0, x0 + 90, 90).exterior, holes))
+        geom = shapely.MultiPolygon(polys) if len(polys) > 1 else polys[0]
+        got, want = _fill_small_holes(geom, 20.0), reference(geom, 20.0)
+        assert got.equals(want)
+        assert shapely.get_num_interior_rings(shapely.get_parts(got)).sum() == sum(
+            len(p.interiors) for p in shapely.get_parts(want))

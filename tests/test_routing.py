@@ -70,6 +70,34 @@ def test_batch_snapping_equals_one_by_one() -> None:
         assert one.fraction[0] == pytest.approx(batch.fraction[i])
 
 
+def test_grid_lookup_equals_strtree_on_a_random_street_grid() -> None:
+    """Large batches go through the lazily filled look-up grid; small ones through the STRtree. Both give
+    the exact nearest street: the same distances for 6,000 points, asked in two large batches (the second
+    reuses and extends the filled cells) and in small chunks."""
+    rng = np.random.default_rng(11)
+    n = 30
+    xs, ys = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    lon = LON0 + xs.ravel() * 0.0012 + rng.normal(0, 0.0002, n * n)
+    lat = LAT0 + ys.ravel() * 0.0011 + rng.normal(0, 0.0002, n * n)
+    idx = np.arange(n * n).reshape(n, n)
+    u = np.r_[idx[:-1, :].ravel(), idx[:, :-1].ravel()]
+    v = np.r_[idx[1:, :].ravel(), idx[:, 1:].ravel()]
+    keep = rng.random(len(u)) < 0.8
+    g = StreetGraph.from_arrays(node_lon=lon, node_lat=lat, edge_u=u[keep], edge_v=v[keep])
+    qlon = rng.uniform(lon.min() - 0.003, lon.max() + 0.003, 6000)
+    qlat = rng.uniform(lat.min() - 0.003, lat.max() + 0.003, 6000)
+    first = snap_points(g, qlon[:3000], qlat[:3000], errors="ignore", prefer_core=False, max_snap_m=1e6)
+    second = snap_points(g, qlon[3000:], qlat[3000:], errors="ignore", prefer_core=False, max_snap_m=1e6)
+    big_d = np.r_[first.distance_m, second.distance_m]
+    small_d = np.concatenate([
+        snap_points(g, qlon[i:i + 100], qlat[i:i + 100], errors="ignore", prefer_core=False,
+                    max_snap_m=1e6).distance_m for i in range(0, 6000, 100)
+    ])
+    np.testing.assert_allclose(big_d, small_d, rtol=1e-9, atol=1e-6)
+    si = g.__dict__["_snap_index"]
+    assert 0 < len(si._cells) < si.grid_nx * si.grid_ny  # only the cells asked about are filled
+
+
 def test_fraction_follows_a_bent_geometry() -> None:
     # one street 0 -> 1 going north then east: an L of two legs of equal length
     corner = (LON0, LAT0 + 0.000855)  # ~95 m north
