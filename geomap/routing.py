@@ -152,10 +152,15 @@ class _SnapIndex:
         self.grid_y0 = float(self.gy.min() - pad) if nv else 0.0
         self.grid_nx = int(np.ceil((self.gx.max() + pad - self.grid_x0) / c)) if nv else 0
         self.grid_ny = int(np.ceil((self.gy.max() + pad - self.grid_y0) / c)) if nv else 0
-        self._cells = np.zeros(0, dtype=np.int64)  # filled cells, sorted
-        self._ptr = np.zeros(1, dtype=np.int64)  # their candidate slots: _ptr[i]:_ptr[i+1]
-        self._cseg = np.zeros(0, dtype=np.int64)  # candidate segment per slot
-        self._slots: tuple[npt.NDArray[np.float32], ...] = tuple(np.zeros(0, np.float32) for _ in range(5))
+        # filled cells (sorted), their candidate slots (ptr[i]:ptr[i+1]), the candidate segment per slot and
+        # the per-slot float32 geometry; replaced as one tuple so a concurrent reader sees one consistent grid
+        self._grid: tuple[IntArray, IntArray, IntArray, tuple[npt.NDArray[np.float32], ...]] = (
+            np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64),
+            tuple(np.zeros(0, np.float32) for _ in range(5)))
+
+    @property
+    def _cells(self) -> IntArray:
+        return self._grid[0]
 
     CELL_M = 25.0  # grid cell size of the nearest-segment look-up
     GRID_MIN_BATCH = 2000  # batches smaller than this use the STRtree alone
@@ -170,7 +175,8 @@ class _SnapIndex:
         centre), so the nearest candidate is the exact nearest segment. Only cells that queries touch
         are filled: the cost follows the points asked, not the extent of the network.
         """
-        missing = need[~np.isin(need, self._cells, assume_unique=True)]
+        old_cells, old_ptr, old_cseg, _ = self._grid
+        missing = need[~np.isin(need, old_cells, assume_unique=True)]
         if not len(missing):
             return
         c, ny_ = self.CELL_M, self.grid_ny
@@ -181,15 +187,13 @@ class _SnapIndex:
         near = np.flatnonzero(dist <= self.NEAR_M)
         radius = dist[near] + c * np.sqrt(2.0) + 1e-6
         q_i, seg = self.tree.query(centres[near], predicate="dwithin", distance=radius)
-        old_cell = np.repeat(self._cells, np.diff(self._ptr))
-        cells = np.concatenate([self._cells, missing])
+        old_cell = np.repeat(old_cells, np.diff(old_ptr))
+        cells = np.sort(np.concatenate([old_cells, missing]))
         cell = np.concatenate([old_cell, missing[near[q_i]]])
-        seg = np.concatenate([self._cseg, seg.astype(np.int64)])
+        seg = np.concatenate([old_cseg, seg.astype(np.int64)])
         order = np.lexsort((seg, cell))
         cell, seg = cell[order], seg[order]
-        self._cells = np.sort(cells)
-        self._ptr = np.append(np.searchsorted(cell, self._cells, side="left"), len(cell)).astype(np.int64)
-        self._cseg = seg
+        ptr = np.append(np.searchsorted(cell, cells, side="left"), len(cell)).astype(np.int64)
         # per candidate slot, its segment relative to the lower-left corner of its cell, in float32 (the
         # values stay within a few hundred metres, so float32 resolves well under a millimetre): the
         # look-up then reads contiguous memory and needs no division
@@ -199,7 +203,8 @@ class _SnapIndex:
         dx, dy = self.gx[a + 1] - self.gx[a], self.gy[a + 1] - self.gy[a]
         den = dx * dx + dy * dy
         inv = np.divide(1.0, den, out=np.zeros_like(den), where=den > 0)
-        self._slots = tuple(v.astype(np.float32) for v in (self.gx[a] - ox, self.gy[a] - oy, dx, dy, inv))
+        slots = tuple(v.astype(np.float32) for v in (self.gx[a] - ox, self.gy[a] - oy, dx, dy, inv))
+        self._grid = (cells, ptr, seg, slots)
 
     def fast_xy(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Equirectangular metres around the graph centre (for nearest-segment search only)."""
@@ -227,8 +232,8 @@ class _SnapIndex:
         inside = (ix >= 0) & (ix < nx_) & (iy >= 0) & (iy < ny_)
         cell_no = np.where(inside, ix * ny_ + iy, -1).astype(np.int64)
         self._fill_cells(np.unique(cell_no[inside]))
-        pos = np.clip(np.searchsorted(self._cells, cell_no), 0, max(len(self._cells) - 1, 0))
-        ptr, cseg = self._ptr, self._cseg
+        cells, ptr, cseg, slots = self._grid  # one consistent grid for this whole look-up
+        pos = np.clip(np.searchsorted(cells, cell_no), 0, max(len(cells) - 1, 0))
         count = np.where(inside, ptr[pos + 1] - ptr[pos], 0)
         cell = pos  # index into the filled cells
         has = np.flatnonzero(count > 0)
@@ -236,7 +241,7 @@ class _SnapIndex:
             cnt = count[has]
             flat = _ranges(ptr[cell[has]], cnt)  # candidate slots, ragged by query
             row = np.repeat(np.arange(len(has), dtype=np.int32), cnt)
-            x0, y0, dx, dy, inv = (np.take(v, flat) for v in self._slots)
+            x0, y0, dx, dy, inv = (np.take(v, flat) for v in slots)
             qx = (px[has] - (x_min + ix[has] * c)).astype(np.float32)[row]  # relative to the cell corner
             qy = (py[has] - (y_min + iy[has] * c)).astype(np.float32)[row]
             qx -= x0

@@ -361,5 +361,7 @@ def propose_sites(graph: StreetGraph, stations: Stations, result: CoverageResult
                     serves[sd] = serves.get(sd, 0.0) + float(wgt)
         row["serves"] = "、".join(k for k, _ in sorted(serves.items(), key=lambda kv: -kv[1]))
         rows.append(row)
-    return SitePlan(solver=solver, minutes=result.minutes, mode=result.mode, table=pd.DataFrame(rows),
-                    objective=objective, notes=notes)
+    columns = ["rank", "site_id", "name", "source", "lon", "lat", "subdistrict", "score_new",
+               *[f"{n}_{c}" for n in names for c in ("new", "share_after")], "serves"]
+    return SitePlan(solver=solver, minutes=result.minutes, mode=result.mode,
+                    table=pd.DataFrame(rows, columns=columns), objective=objective, notes=notes)

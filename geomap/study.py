@@ -42,13 +42,15 @@ class Study:
     features: OsmFeatures | None
     notes: list[str] = field(default_factory=list)
     _graphs: dict[str, StreetGraph] = field(default_factory=dict, repr=False)
+    _explicit_osm: bool = field(default=False, repr=False)
 
     def graph(self, mode: str) -> StreetGraph:
-        """The street graph of ``mode`` for this study's extract (cached)."""
+        """The street graph of ``mode`` for this study's extract (the active network's, shared with the
+        rest of the process, unless the study was given its own extract)."""
         if mode not in self._graphs:
             from geomap.active_network import load_graph
 
-            self._graphs[mode] = load_graph(mode, osm_path=self.osm_path)
+            self._graphs[mode] = load_graph(mode, osm_path=self.osm_path if self._explicit_osm else None)
         return self._graphs[mode]
 
     def layer(self, name: str) -> demand_mod.DemandLayer:
@@ -140,12 +142,13 @@ def load_study(*, osm_path: str | Path | None = None, study_area: str | Path | s
     from geomap.active_network import active_source, load_graph
 
     notes: list[str] = []
+    explicit = osm_path is not None
     if osm_path is None:
         src = active_source() or {}
         osm_path = src.get("osm_path")  # None for a downloaded network: no buildings / POIs then
     osm_path = Path(osm_path) if osm_path else None
     features = read_osm_features(osm_path) if osm_path is not None else None
-    walk = load_graph("walk", osm_path=osm_path)
+    walk = load_graph("walk", osm_path=osm_path if explicit else None)
     if study_area is None:
         area = shapely.convex_hull(shapely.multipoints(np.column_stack([walk.node_lon, walk.node_lat])))
         notes.append("study area: convex hull of the walking network")
@@ -184,7 +187,7 @@ def load_study(*, osm_path: str | Path | None = None, study_area: str | Path | s
         path = spec.pop("path")
         layers.append(demand_mod.points_layer(path, subdistricts=sds, **spec))
     return Study(osm_path=osm_path, study_area=area, subdistricts=sds, demand=layers, features=features,
-                 notes=notes, _graphs={"walk": walk})
+                 notes=notes, _graphs={"walk": walk}, _explicit_osm=explicit)
 
 
 def _describe(kind: Any, amenity: Any, open_at: Any) -> tuple[str, str]:

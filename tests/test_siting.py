@@ -144,3 +144,15 @@ def test_sample_plan_greedy_and_exact_side_by_side(study, registry) -> None:  # 
         assert plan.table["serves"].str.len().gt(0).all()
     with pytest.raises(ValueError, match="p must be"):
         propose_sites(g, stations, res, cands, p=0)
+
+
+@pytest.mark.realdata
+def test_plan_when_everything_is_covered_proposes_nothing(study, registry) -> None:  # type: ignore[no-untyped-def]
+    g = study.graph("ebike")
+    stations = filter_stations(registry.index)
+    res = coverage(g, stations, minutes=15, demand=study.demand, with_area=False)
+    assert all(res.share(n) == 1.0 for n in res.demand)
+    plan = propose_sites(g, stations, res, study.candidates(sources=("osm",)), p=2)
+    assert len(plan.table) == 0 and plan.objective == 0
+    assert any("only 0 site" in n for n in plan.notes)
+    assert plan.to_geojson()["features"] == []
