@@ -29,7 +29,7 @@ data: $(STAMP)
 	$(BIN)/python scripts/prepare_data.py --shared $(SHARED) --registry $(REGISTRY)
 
 serve: data
-	$(BIN)/python scripts/serve.py --registry $(REGISTRY)
+	$(BIN)/python scripts/serve.py --registry $(REGISTRY) --port $(or $(PORT),8000)
 
 test: data sysdeps
 	$(BIN)/python -m ruff check geomap tests scripts benchmarks

@@ -302,11 +302,55 @@ def cmd_isochrone(args: argparse.Namespace, reg: Registry) -> int:
     return 0
 
 
+def _minutes_list(text: str) -> list[float]:
+    try:
+        minutes = [float(m) for m in text.split(",") if m.strip()]
+    except ValueError:
+        raise CliError(f"--minutes {text!r}: write minutes like 5,10,15") from None
+    if not minutes or any(m <= 0 or m > 120 for m in minutes):
+        raise CliError("--minutes: give one or more values between 0 and 120, e.g. 5,10,15")
+    return minutes
+
+
+def cmd_map(args: argparse.Namespace, reg: Registry) -> int:
+    """`geomap map`: the self-contained service map (geomap.maps.write_map)."""
+    from geomap.maps import DEFAULT_TITLE, write_map
+
+    s = write_map(args.out, reg, tiles=args.tiles, layers=args.layers, mode=args.mode,
+                  minutes=_minutes_list(args.minutes), gaps=args.gaps, osm_path=args.osm,
+                  title=args.title or DEFAULT_TITLE)
+    print(f"已写入 {s.path}：{s.stations} 个站点，图层 {', '.join(s.layers)}，底图 {s.tiles}（{s.coord_system}），"
+          f"{s.size_bytes / 1e6:.2f} MB")
+    return 0
+
+
+def cmd_poster(args: argparse.Namespace, reg: Registry) -> int:
+    """`geomap poster`: the print poster, PNG or PDF (geomap.poster.make_poster)."""
+    from geomap.poster import DEFAULT_TITLE, make_poster
+
+    s = make_poster(reg, args.out, title=args.title or DEFAULT_TITLE, mode=args.mode,
+                    minutes=_minutes_list(args.minutes), circles=not args.no_circles, osm_path=args.osm,
+                    paper=args.paper, landscape=args.landscape, dpi=args.dpi)
+    if s.missing_glyphs:
+        print(f"注意：字体缺少这些字符的字形：{''.join(sorted(s.missing_glyphs))}", file=sys.stderr)
+    print(f"已写入 {s.path}：{s.stations} 个站点，{s.paper}" + (f"，{s.dpi} dpi" if s.dpi else "（矢量 PDF）"))
+    return 0
+
+
 def cmd_profiles(args: argparse.Namespace, reg: Registry | None = None) -> int:
     from geomap.stations import load_profile
 
     for name in list_profiles():
         print(f"{name}: {load_profile(name).description}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, reg: Registry | None = None) -> int:
+    from geomap.api.serve import serve
+
+    if not 0 < args.port < 65536:
+        raise CliError(f"--port {args.port}: use 1–65535")
+    serve(config=args.config, host=args.host, port=args.port, registry=args.registry)
     return 0
 
 
@@ -377,8 +421,39 @@ def build_parser() -> argparse.ArgumentParser:
     iso.add_argument("--out-crs", default=None, help="coordinate system of the output polygons (wgs84)")
     iso.set_defaults(func=cmd_isochrone)
 
+    mp = sub.add_parser("map", help="the self-contained service map (综合服务地图) as one HTML file")
+    mp.add_argument("--out", required=True, help="HTML file to write, e.g. service_map.html")
+    mp.add_argument("--tiles", default=None, choices=["none", "osm", "amap", "tianditu"],
+                    help="base map (default settings.map_tiles = none: streets from the OSM extract, no network)")
+    mp.add_argument("--layers", default=None, help="comma list of stations,circles,gaps (default stations,circles "
+                    "and gaps when --gaps is given)")
+    mp.add_argument("--mode", default=None, choices=MODES, help="travel mode of the service circles")
+    mp.add_argument("--minutes", default="5,10,15", help="service-circle bands in minutes")
+    mp.add_argument("--gaps", default=None, help="gap grid GeoJSON (output of `geomap gaps --out`)")
+    mp.add_argument("--osm", default=None, help="OSM extract for streets and circles (default: the active one)")
+    mp.add_argument("--title", default=None, help="page title")
+    mp.set_defaults(func=cmd_map)
+
+    po = sub.add_parser("poster", help="print poster of the service map (PNG or PDF)")
+    po.add_argument("--out", required=True, help="map.png or map.pdf")
+    po.add_argument("--title", default=None, help="poster title")
+    po.add_argument("--mode", default=None, choices=MODES, help="travel mode of the service circles")
+    po.add_argument("--minutes", default="5,10,15", help="service-circle bands in minutes")
+    po.add_argument("--no-circles", action="store_true", help="leave the service circles out")
+    po.add_argument("--osm", default=None, help="OSM extract for streets and circles (default: the active one)")
+    po.add_argument("--paper", default="A3", help="A0-A4 (default A3)")
+    po.add_argument("--landscape", action="store_true", help="landscape instead of portrait")
+    po.add_argument("--dpi", type=int, default=None, help="PNG resolution (default settings.poster_dpi = 300)")
+    po.set_defaults(func=cmd_poster)
+
     pr = sub.add_parser("profiles", help="list the shipped import profiles")
     pr.set_defaults(func=cmd_profiles)
+
+    sv = sub.add_parser("serve", help="run the HTTP service and the rider page (uvicorn)")
+    sv.add_argument("--config", type=Path, default=None, help="TOML settings file (keys as in geomap.settings)")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.set_defaults(func=cmd_serve)
 
     from geomap.cli_plan import add_parsers as add_planner_parsers
 
@@ -390,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command in ("profiles", "network"):
+        if args.command in ("profiles", "network", "serve"):
             return args.func(args)
         reg = Registry(args.registry or get_settings().registry_path)
         if getattr(args, "k", 1) < 1:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -53,14 +53,29 @@ class Settings(BaseSettings):
         20_000.0, description="Holes smaller than this (m²) inside a service circle are filled"
     )
 
+    # --- published map and poster (maps issue) --------------------------------------------------------
+    map_tiles: str = Field(
+        "none", description="Base map of `geomap map`: none (streets from the OSM extract, no network request), "
+        "osm, amap (GCJ-02 tiles) or tianditu"
+    )
+    tianditu_key: str | None = Field(
+        None, description="天地图 browser key for `--tiles tianditu` (GEOMAP_TIANDITU_KEY)"
+    )
+    poster_dpi: int = Field(300, description="Resolution of `geomap poster` PNG output (dots per inch)", ge=72, le=1200)
+
     # --- planning (coverage issue) ----------------------------------------------------------------
     h3_resolution: int = Field(9, ge=0, le=15, description="H3 resolution of the gap grid (9: cells of ~0.1 km²)")
     population_path: Path = Field(
         PROJECT_ROOT / "data" / "population" / "yangpu_subdistricts_2020.csv",
-        description="Census residents per 街道 (subdistrict_name, population…, area_km2); used when present",
+        description="Census residents per 街道 (subdistrict_name, population, area_km2); used when present",
     )
     exact_max_pairs: int = Field(
         2_000_000, description="The exact site solver (MILP) runs only when candidates × demand cells fit this"
+    )
+
+    # --- service (API issue) ----------------------------------------------------------------------
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token for the service's admin endpoints (GEOMAP_ADMIN_TOKEN); unset = writes refused"
     )
 
 
@@ -73,3 +88,10 @@ def get_settings() -> Settings:
     if _SETTINGS is None:
         _SETTINGS = Settings()
     return _SETTINGS
+
+
+def use_settings(settings: Settings) -> Settings:
+    """Make ``settings`` the process-wide settings (e.g. read from ``geomap serve --config``)."""
+    global _SETTINGS
+    _SETTINGS = settings
+    return settings

@@ -1,0 +1,191 @@
+"""Load test of the HTTP service (loopback only, bounded): `/nearest` against `/healthz` on one server.
+
+Starts `geomap serve` on a copy of the sample registry on a free 127.0.0.1 port, then with an httpx
+async client measures throughput and p50 / p99 latency at 1, 16 and 64 concurrent clients, for
+`/healthz` (the HTTP floor: routing, JSON, no work) and `/nearest` (e-bike, k=3, with routes, random
+query points on the street network, in GCJ-02). Each (endpoint, clients) run is time-bounded and
+repeated; the two endpoints alternate within each repeat, and the median over repeats is reported.
+
+Then a mixed run: 16 readers on `/nearest` while one admin client adds stations and renames one, and
+checks that no edit is lost (every added station is served and stored; the last name wins).
+
+The client runs on the same machine and shares its cores with the server, so absolute numbers are a
+floor for what a separate client would see; the ratio `/nearest` / `/healthz` is the figure to watch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import machine, write_section  # noqa: E402
+from geomap.api._process import start_server  # noqa: E402
+
+TOKEN = "bench-token"
+CLIENTS = (1, 16, 64)
+RUN_S = 3.0          # wall-time bound of one (endpoint, clients) run
+MAX_REQUESTS = 3000  # count bound of one run
+REPEATS = 3
+
+
+def query_points(n: int = 256) -> list[tuple[float, float]]:
+    """Random e-bike network nodes of the sample extract, as GCJ-02 (what a phone sends)."""
+    from geomap import coords
+    from geomap.active_network import load_graph
+
+    g = load_graph("ebike")
+    rng = np.random.default_rng(42)
+    idx = rng.choice(g.n_nodes, size=n, replace=False)
+    lon, lat = coords.from_wgs84(g.node_lon[idx], g.node_lat[idx], dst="gcj02")
+    return list(zip(lon.tolist(), lat.tolist(), strict=True))
+
+
+async def _run(url: str, path: str, clients: int, points: list[tuple[float, float]]) -> dict[str, float]:
+    lat_s: list[float] = []
+    errors = 0
+    counter = 0
+    deadline = time.perf_counter() + RUN_S
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        async def worker(w: int) -> None:
+            nonlocal errors, counter
+            i = w
+            while time.perf_counter() < deadline and counter < MAX_REQUESTS:
+                counter += 1
+                params = None
+                if path == "/nearest":
+                    lon, lat = points[i % len(points)]
+                    params = {"lon": f"{lon:.6f}", "lat": f"{lat:.6f}", "crs": "gcj02", "k": 3}
+                i += clients
+                t0 = time.perf_counter()
+                try:
+                    r = await client.get(path, params=params)
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                lat_s.append(time.perf_counter() - t0)
+                errors += not ok
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(w) for w in range(clients)))
+        wall = time.perf_counter() - t0
+    arr = np.array(lat_s)
+    return {"n": len(arr), "rps": len(arr) / wall, "p50_ms": float(np.percentile(arr, 50) * 1e3),
+            "p99_ms": float(np.percentile(arr, 99) * 1e3), "errors": errors}
+
+
+async def _mixed(url: str, points: list[tuple[float, float]]) -> dict[str, float]:
+    """16 readers on /nearest + one admin writer: 40 new stations and 40 renames of one station."""
+    n_new, n_rename = 40, 40
+    stop = asyncio.Event()
+    reads = {"n": 0, "errors": 0}
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        async def reader(w: int) -> None:
+            i = w
+            while not stop.is_set():
+                lon, lat = points[i % len(points)]
+                i += 16
+                r = await client.get("/nearest", params={"lon": lon, "lat": lat, "crs": "gcj02", "k": 3})
+                reads["n"] += 1
+                reads["errors"] += r.status_code != 200
+
+        async def writer() -> dict[str, float]:
+            t0 = time.perf_counter()
+            errors = 0
+            for i in range(n_new):
+                lon, lat = points[(7 * i) % len(points)]
+                r = await client.post("/stations", headers={"Authorization": f"Bearer {TOKEN}"}, json={
+                    "id": f"BENCH{i:03d}", "name": f"压测站点{i}", "kinds": ["驿站"], "lon": lon, "lat": lat,
+                    "crs": "gcj02", "opening_hours_raw": "24小时"})
+                errors += r.status_code != 201
+                r = await client.patch("/stations/YP001", headers={"Authorization": f"Bearer {TOKEN}"},
+                                       json={"name": f"改名{i}"})
+                errors += r.status_code != 200
+            stop.set()
+            return {"edits": n_new + n_rename, "edit_errors": errors, "edit_s": time.perf_counter() - t0}
+
+        tasks = [asyncio.create_task(reader(w)) for w in range(16)]
+        res = await writer()
+        await asyncio.gather(*tasks)
+        served = {f["id"] for f in (await client.get("/stations")).json()["features"]}
+        last_name = (await client.get("/stations/YP001")).json()["properties"]["name"]
+    res.update(reads=reads["n"], read_errors=reads["errors"],
+               lost_served=sum(f"BENCH{i:03d}" not in served for i in range(n_new)),
+               last_name_ok=last_name == f"改名{n_rename - 1}")
+    return res
+
+
+def main() -> str:
+    points = query_points()
+    tmp = Path(tempfile.mkdtemp(prefix="geomap-bench-api-"))
+    try:
+        reg = tmp / "registry.gpkg"
+        shutil.copy(ROOT / "data" / "registry.gpkg", reg)
+        srv = start_server(registry=reg, log_path=tmp / "server.log", admin_token=TOKEN)
+        try:
+            runs: dict[tuple[str, int], list[dict[str, float]]] = {}
+            asyncio.run(_run(srv.url, "/nearest", 4, points))  # warm up (label indexes, connections)
+            for _ in range(REPEATS):
+                for clients in CLIENTS:
+                    for path in ("/healthz", "/nearest"):
+                        runs.setdefault((path, clients), []).append(asyncio.run(_run(srv.url, path, clients, points)))
+            mixed = asyncio.run(_mixed(srv.url, points))
+        finally:
+            srv.stop()
+        from geomap.registry import Registry
+
+        stored = Registry(reg)
+        lost_stored = sum(stored.get(f"BENCH{i:03d}") is None for i in range(40))
+        name_stored_ok = stored.get("YP001").name == "改名39"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def med(path: str, clients: int, key: str) -> float:
+        return statistics.median(r[key] for r in runs[(path, clients)])
+
+    lines = [
+        "## HTTP service: `/nearest` vs `/healthz` (bench_api.py)",
+        "",
+        f"Machine: {machine()}. One uvicorn worker; the httpx async client runs on the same machine and "
+        "shares its cores. Each run is bounded by "
+        f"{RUN_S:.0f} s or {MAX_REQUESTS} requests; medians over {REPEATS} repeats, the endpoints alternating "
+        "within each repeat (noisy machine: treat differences under ~10 % as noise). `/nearest`: e-bike, "
+        "k=3, with routes, 256 random street-network points in GCJ-02.",
+        "",
+        "| clients | /healthz req/s | /nearest req/s | ratio | /healthz p50 / p99 ms | /nearest p50 / p99 ms "
+        "| errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in CLIENTS:
+        h, n = med("/healthz", c, "rps"), med("/nearest", c, "rps")
+        errs = sum(r["errors"] for k, v in runs.items() if k[1] == c for r in v)
+        lines.append(f"| {c} | {h:,.0f} | {n:,.0f} | {n / h:.0%} | {med('/healthz', c, 'p50_ms'):.1f} / "
+                     f"{med('/healthz', c, 'p99_ms'):.1f} | {med('/nearest', c, 'p50_ms'):.1f} / "
+                     f"{med('/nearest', c, 'p99_ms'):.1f} | {errs} |")
+    lines += [
+        "",
+        f"Mixed run: 16 readers on `/nearest` ({mixed['reads']:,} reads, {mixed['read_errors']} errors) while one "
+        f"admin client made {mixed['edits']} edits (40 POST + 40 PATCH, {mixed['edit_errors']} errors) in "
+        f"{mixed['edit_s']:.1f} s: added stations missing from `/stations`: {mixed['lost_served']}, from the "
+        f"registry file: {lost_stored}; last rename served: {mixed['last_name_ok']}, stored: {name_stored_ok}.",
+        "",
+        "Goal (issue 6): `/nearest` ≥ 70 % of `/healthz` throughput and p99 < 50 ms at 64 clients.",
+    ]
+    text = "\n".join(lines)
+    write_section("api", text)
+    return text
+
+
+if __name__ == "__main__":
+    print(main())

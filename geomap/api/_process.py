@@ -1,0 +1,66 @@
+"""Run ``geomap serve`` as a child process on a free loopback port (tests and benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    proc: subprocess.Popen
+    url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def start_server(*, registry: str | Path, log_path: str | Path, admin_token: str | None = None,
+                 env: dict[str, str] | None = None, timeout_s: float = 120.0) -> ServerProcess:
+    """Start ``python -m geomap.cli --registry R serve`` on a free port and wait until ``/healthz`` answers."""
+    port = free_port()
+    child_env = {k: v for k, v in os.environ.items() if k != "GEOMAP_ADMIN_TOKEN"}
+    if admin_token is not None:
+        child_env["GEOMAP_ADMIN_TOKEN"] = admin_token
+    child_env.update(env or {})
+    log_path = Path(log_path)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "geomap.cli", "--registry", str(registry), "serve", "--host", "127.0.0.1",
+             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=child_env)
+    server = ServerProcess(proc=proc, url=f"http://127.0.0.1:{port}", log_path=log_path)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"geomap serve exited with {proc.returncode}:\n{server.log()}")
+        try:
+            with urllib.request.urlopen(server.url + "/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.2)
+    server.stop()
+    raise TimeoutError(f"geomap serve did not answer within {timeout_s} s:\n{server.log()}")

@@ -1,0 +1,155 @@
+"""Admin endpoints: create, change, delete and import stations. All need ``Authorization: Bearer <token>``.
+
+Each write is one registry transaction (run in a worker thread), then a snapshot swap (see
+:mod:`geomap.api.state`); writers are serialised by ``state.write_lock``. An import whose file has
+errors is refused as a whole (registry untouched) unless ``skip_invalid``; its validation report is the
+answer either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from geomap import coords
+from geomap.api.deps import Admin, ApiError, State, StationId
+from geomap.api.models import Crs, DeleteResult, ImportReport, StationCreate, StationFeature, StationPatch
+from geomap.api.read import _stations_fc
+from geomap.hours import parse_hours
+from geomap.stations import STATION_COLUMNS, Station, StationImportError, ValidationReport, stable_id
+
+router = APIRouter(tags=["admin"], dependencies=[Admin], responses={
+    401: {"description": "Missing or wrong bearer token"},
+    403: {"description": "The service was started without GEOMAP_ADMIN_TOKEN: writes are disabled"},
+})
+
+log = logging.getLogger("geomap.api")
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".geojson", ".json", ".gpkg")
+
+
+def _frame(st: Station) -> pd.DataFrame:
+    return pd.DataFrame([{c: getattr(st, c) for c in STATION_COLUMNS}])
+
+
+def _hours(raw: str | None) -> str | None:
+    parsed = parse_hours(raw) if raw else None
+    return parsed.to_osm() if parsed else None
+
+
+@router.post("/stations", status_code=201, response_model=StationFeature,
+             responses={409: {"description": "A station with this id exists (use PATCH)"}, 422: {}},
+             summary="Add a station (admin)")
+async def create_station(body: StationCreate, state: State) -> JSONResponse:
+    lon, lat = coords.to_wgs84(body.lon, body.lat, src=body.crs)
+    sid = body.id or stable_id(source_id=None, name=body.name, address=body.address)
+    fields = body.model_dump(exclude={"crs", "id", "lon", "lat"})
+    st = Station(id=sid, lon=float(lon), lat=float(lat), opening_hours=_hours(body.opening_hours_raw),
+                 source="api", source_crs=body.crs, **fields)
+    async with state.write_lock:
+        if sid in state.snapshot.stations:
+            raise ApiError(409, "exists", f"编号 {sid!r} 已存在，请用 PATCH 修改 / station id exists; use PATCH")
+        frame = _frame(st)
+        await run_in_threadpool(state.registry.upsert, frame)
+        snap = state.apply_upsert(frame)
+    return JSONResponse(_stations_fc(state, snap, np.array([snap.index.slot_of[sid]]), body.crs)["features"][0],
+                        status_code=201)
+
+
+@router.patch("/stations/{station_id}", response_model=StationFeature,
+              responses={404: {"description": "No station with this id"}, 422: {}}, summary="Change a station (admin)")
+async def patch_station(station_id: StationId, body: StationPatch, state: State) -> JSONResponse:
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"crs", "lon", "lat"})
+    if body.lon is not None and body.lat is not None:
+        lon, lat = coords.to_wgs84(body.lon, body.lat, src=body.crs)
+        changes.update(lon=float(lon), lat=float(lat), source_crs=body.crs)
+    if "opening_hours_raw" in changes:
+        changes["opening_hours"] = _hours(changes["opening_hours_raw"])
+    if any(changes.get(f, "") is None for f in ("name", "kinds")):
+        raise ApiError(422, "required", "name 和 kinds 不能为空 / name and kinds cannot be null")
+    async with state.write_lock:
+        current = state.snapshot.stations.get(station_id)
+        if current is None:
+            raise ApiError(404, "no_such_station", f"没有编号为 {station_id!r} 的站点 / no station with this id")
+        if changes.get("amenities") is None and "amenities" in changes:
+            changes["amenities"] = []
+        st = Station.model_validate({**current.model_dump(), **changes})
+        frame = _frame(st)
+        await run_in_threadpool(state.registry.upsert, frame)
+        snap = state.apply_upsert(frame)
+    return JSONResponse(_stations_fc(state, snap, np.array([snap.index.slot_of[station_id]]), body.crs)["features"][0])
+
+
+@router.delete("/stations/{station_id}", response_model=DeleteResult,
+               responses={404: {"description": "No station with this id"}}, summary="Delete a station (admin)")
+async def delete_station(station_id: StationId, state: State) -> JSONResponse:
+    async with state.write_lock:
+        if station_id not in state.snapshot.stations:
+            raise ApiError(404, "no_such_station", f"没有编号为 {station_id!r} 的站点 / no station with this id")
+        await run_in_threadpool(state.registry.delete, [station_id])
+        snap = state.apply_delete([station_id])
+    return JSONResponse({"deleted": station_id, "stations": len(snap.stations)})
+
+
+def _report(report: ValidationReport, *, ok: bool, imported: int, stations: int) -> dict[str, Any]:
+    problems = [{"severity": p.severity, "row": p.row, "field": p.field, "code": p.code, "message": p.message,
+                 "station_name": p.station_name} for p in report.problems]
+    return {"ok": ok, "imported": imported, "stations": stations, "records": report.records,
+            "errors": len(report.errors), "warnings": len(report.warnings), "skipped_rows": report.skipped_rows,
+            "merged": report.merged, "summary": report.summary(), "problems": problems}
+
+
+@router.post("/stations/import", response_model=ImportReport,
+             responses={422: {"model": ImportReport, "description": "The file has errors: nothing was imported; "
+                              "the report lists every problem with its row and field"},
+                        413: {"description": "File larger than 50 MB"}},
+             summary="Import a station list file (admin); the validation report is the answer")
+async def import_stations(
+    state: State,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8/GBK), XLSX, GeoJSON, GeoPackage or profile JSON")],
+    crs: Annotated[Crs | None, Form(description="Coordinate system of the file (default: the profile's, "
+                                               "else wgs84)")] = None,
+    profile: Annotated[str | None, Form(description="Import profile name (e.g. anting_miniprogram)",
+                                        max_length=100)] = None,
+    skip_invalid: Annotated[bool, Form(description="Import the valid rows and list the others")] = False,
+) -> JSONResponse:
+    from geomap.stations import list_profiles
+
+    name = Path(file.filename or "upload.csv").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise ApiError(422, "bad_file_type", f"不支持的文件类型 {suffix or '(无扩展名)'} / unsupported file type; "
+                       f"use one of {', '.join(_SUFFIXES)}")
+    if profile is not None and profile not in list_profiles():
+        raise ApiError(422, "unknown_profile", f"未知的导入模板 {profile!r} / unknown profile; valid values: "
+                       f"{', '.join(list_profiles())}")
+    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ApiError(413, "too_large", "文件超过 50 MB / file larger than 50 MB")
+    with tempfile.TemporaryDirectory(prefix="geomap-import-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        async with state.write_lock:
+            try:
+                stations, report = await run_in_threadpool(
+                    state.registry.import_file, path, crs=crs, profile=profile, skip_invalid=skip_invalid)
+            except StationImportError as exc:
+                body = _report(exc.report, ok=False, imported=0, stations=len(state.snapshot.stations))
+                body["message"] = f"导入失败，登记册未改动 / import refused, registry unchanged: {exc}"
+                return JSONResponse(body, status_code=422)
+            except sqlite3.Error:
+                raise  # the registry itself failed: a server error, not the file's fault
+            except Exception as exc:  # any reader failure on an uploaded file is the file's problem
+                log.info("import of %s refused: %r", name, exc)
+                raise ApiError(422, "unreadable_file", f"无法读取该文件 / cannot read the file: {exc}") from None
+            snap = state.apply_upsert(stations) if len(stations) else state.snapshot
+    return JSONResponse(_report(report, ok=True, imported=len(stations), stations=len(snap.stations)))

@@ -1,0 +1,219 @@
+"""Read endpoints: stations, nearest, service circles, health. Thin: each calls one library function.
+
+Handlers that answer from memory in a few milliseconds (``/stations``, ``/nearest``) are ``async`` and
+run on the event loop (no thread hop; they read one :class:`~geomap.api.state.Snapshot`); service
+circles run in a worker thread (see :mod:`geomap.api.state`).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import numpy as np
+import shapely
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from geomap import coords, vocab
+from geomap.api.deps import ApiError, State, StationId
+from geomap.api.models import (
+    CrsQuery,
+    Health,
+    IsochroneCollection,
+    IsochroneQuery,
+    NearestCollection,
+    NearestQuery,
+    StationCollection,
+    StationFeature,
+    StationsQuery,
+    parse_open_at,
+)
+from geomap.api.state import LABEL_K, ServiceState, Snapshot
+from geomap.routing import SnapError
+from geomap.station_index import StationFilter
+from geomap.stations import Station
+
+router = APIRouter()
+
+_AMAP_MODE = {"walk": "walk", "ebike": "ride", "drive": "car", "truck": "car", "straight": "ride"}
+_ERR = {422: {"description": "Invalid parameter (the message lists the valid values), or the point is too "
+                             "far from the street network (detail.distance_m says how far)"}}
+
+
+def _r(x: float, nd: int = 7) -> float:
+    return round(float(x), nd)
+
+
+def station_properties(st: Station, *, now: datetime, tz: str) -> dict[str, Any]:
+    """GeoJSON properties of one station (all Station fields except lon/lat, plus labels and open_now)."""
+    from geomap.hours import parse_osm
+
+    d = st.model_dump(exclude={"lon", "lat"})
+    kinds, amen = vocab.kinds(), vocab.amenities()
+    d["kind_labels"] = [kinds.terms[k].label for k in st.kinds if k in kinds.terms]
+    d["amenity_labels"] = [amen.terms[k].label for k in st.amenities if k in amen.terms]
+    hours = parse_osm(st.opening_hours) if st.opening_hours else None
+    d["open_now"] = None if hours is None else bool(hours.is_open(now, tz=tz))
+    return d
+
+
+def amap_nav_url(st: Station, *, mode: str) -> str:
+    """AMap URI API navigation link (https://lbs.amap.com/api/uri-api/guide/travel/route), GCJ-02 target."""
+    lon, lat = coords.from_wgs84(st.lon, st.lat, dst="gcj02")
+    name = quote(st.name.replace(",", " "), safe="")
+    return (f"https://uri.amap.com/navigation?to={float(lon):.6f},{float(lat):.6f},{name}"
+            f"&mode={_AMAP_MODE[mode]}&coordinate=gaode&callnative=1&src=geomap")
+
+
+def _lines(geoms: list[Any], crs: str) -> list[dict[str, Any] | None]:
+    """GeoJSON LineStrings in ``crs`` for WGS84 shapely lines (None stays None); one vectorised conversion."""
+    present = [g for g in geoms if g is not None]
+    if not present:
+        return [None] * len(geoms)
+    xy, part = shapely.get_coordinates(np.asarray(present, dtype=object), return_index=True)
+    lon, lat = coords.from_wgs84(xy[:, 0], xy[:, 1], dst=crs)
+    pts = np.round(np.column_stack([lon, lat]), 7)
+    cuts = np.searchsorted(part, np.arange(1, len(present)))
+    it = iter(np.split(pts, cuts))
+    return [None if g is None else {"type": "LineString", "coordinates": next(it).tolist()} for g in geoms]
+
+
+def _filter(q: Any) -> StationFilter:
+    return StationFilter.make(kind=q.kind, amenity=q.amenity, open_at=parse_open_at(q.open_at))
+
+
+def _now(state: ServiceState) -> datetime:
+    from zoneinfo import ZoneInfo
+    return datetime.now(ZoneInfo(state.settings.timezone))
+
+
+def _stations_fc(state: ServiceState, snap: Snapshot, slots: np.ndarray, crs: str) -> dict[str, Any]:
+    ids = [snap.index.ids[i] for i in slots.tolist()]
+    lon, lat = coords.from_wgs84(snap.index.lon[slots], snap.index.lat[slots], dst=crs)
+    now, tz = _now(state), state.settings.timezone
+    feats = [{"type": "Feature", "id": sid, "geometry": {"type": "Point", "coordinates": [_r(a), _r(b)]},
+              "properties": station_properties(snap.stations[sid], now=now, tz=tz)}
+             for sid, a, b in zip(ids, lon.tolist(), lat.tolist(), strict=True)]
+    return {"type": "FeatureCollection", "coord_system": crs, "count": len(feats), "features": feats}
+
+
+@router.get("/stations", response_model=StationCollection, tags=["stations"], responses=_ERR,
+            summary="List stations (GeoJSON), filtered by kind, amenity, open at, bbox")
+async def list_stations(state: State, q: Annotated[StationsQuery, Query()]) -> JSONResponse:
+    snap = state.snapshot
+    mask = snap.index.mask(_filter(q), tz=state.settings.timezone)
+    slots = np.flatnonzero(mask)
+    if q.bbox:
+        w, s, e, n = (float(x) for x in q.bbox.split(","))
+        lon, lat = coords.from_wgs84(snap.index.lon[slots], snap.index.lat[slots], dst=q.crs)
+        slots = slots[(lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)]
+    return JSONResponse(_stations_fc(state, snap, slots, q.crs))
+
+
+@router.get("/stations/{station_id}", response_model=StationFeature, tags=["stations"],
+            responses={404: {"description": "No station with this id"}}, summary="One station (GeoJSON Feature)")
+async def get_station(station_id: StationId, state: State, q: Annotated[CrsQuery, Query()]) -> JSONResponse:
+    snap = state.snapshot
+    slot = snap.index.slot_of.get(station_id)
+    if slot is None:
+        raise ApiError(404, "no_such_station", f"没有编号为 {station_id!r} 的站点 / no station with this id")
+    return JSONResponse(_stations_fc(state, snap, np.array([slot]), q.crs)["features"][0])
+
+
+def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
+    """The ``/nearest`` answer as a GeoJSON dict (also usable without HTTP)."""
+    from geomap.nearest import nearest
+
+    snap = state.snapshot
+    flt_open = parse_open_at(q.open_at)
+    mode = None if q.mode == "straight" else q.mode
+    out_crs = q.out_crs or q.crs
+    if mode is not None and mode not in state.graphs:
+        raise ApiError(422, "no_network", f"该服务没有加载 {mode} 路网 / no street network loaded for mode "
+                       f"{mode!r}; loaded: {', '.join(state.graphs) or 'none'} (or use mode=straight)")
+    k_ask = max(q.k, LABEL_K) if mode is not None else q.k  # one cached label index serves every k ≤ 5
+    try:
+        res = nearest(snap.index, q.lon, q.lat, k=k_ask, kind=q.kind, amenity=q.amenity, open_at=flt_open,
+                      crs=q.crs, mode=mode, graph=state.graphs.get(mode) if mode else None,
+                      return_routes=q.route)
+    except SnapError as exc:
+        raise ApiError(422, "far_from_network", str(exc), distance_m=_r(exc.distance_m[0], 1),
+                       max_snap_m=exc.max_snap_m) from None
+    now, tz = _now(state), state.settings.timezone
+    ranks = [r for r in range(res.k) if res.station_id[0, r] is not None][: q.k]
+    feats = []
+    if ranks:
+        sts = [snap.stations[res.station_id[0, r]] for r in ranks]
+        lon, lat = coords.from_wgs84(np.array([s.lon for s in sts]), np.array([s.lat for s in sts]), dst=out_crs)
+        routes = (_lines([res.route[0, r] for r in ranks], out_crs) if res.route is not None
+                  else [None] * len(ranks))
+        for n, (r, st) in enumerate(zip(ranks, sts, strict=True)):
+            p = station_properties(st, now=now, tz=tz)
+            travel = None if res.travel_s is None else _r(res.travel_s[0, r], 1)
+            p.update(rank=n + 1, travel_s=travel, travel_minutes=None if travel is None else round(travel / 60, 1),
+                     distance_m=_r(res.distance_m[0, r], 1),
+                     route=routes[n],
+                     amap_nav_url=amap_nav_url(st, mode=q.mode))
+            feats.append({"type": "Feature", "id": st.id, "properties": p,
+                          "geometry": {"type": "Point", "coordinates": [_r(lon[n]), _r(lat[n])]}})
+    snap_m = None if res.query_snap_m is None else _r(res.query_snap_m[0], 1)
+    return {"type": "FeatureCollection", "coord_system": out_crs, "mode": q.mode,
+            "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs, "snap_m": snap_m},
+            "open_at": flt_open.isoformat() if flt_open else None, "count": len(feats), "features": feats}
+
+
+@router.get("/nearest", response_model=NearestCollection, tags=["nearest"], responses=_ERR,
+            summary="Nearest stations by travel time along the streets (or straight line)")
+async def get_nearest(state: State, q: Annotated[NearestQuery, Query()]) -> JSONResponse:
+    """Ranked stations quickest to reach from the point (travel seconds, network metres, open now, route).
+
+    Filters combine: `kind` (any of), `amenity` (all of), `open_at`. Stations that cannot be reached
+    along the streets are left out, so `count` may be less than `k`."""
+    return JSONResponse(nearest_collection(state, q))
+
+
+def _isochrones(state: ServiceState, q: IsochroneQuery) -> dict[str, Any]:
+    from geomap.isochrones import isochrones
+
+    if q.mode not in state.graphs:
+        raise ApiError(422, "no_network", f"no street network loaded for mode {q.mode!r} / 未加载该路网")
+    if q.station:
+        st = state.snapshot.stations.get(q.station)
+        if st is None:
+            raise ApiError(404, "no_such_station", f"没有编号为 {q.station!r} 的站点 / no station with this id")
+        lon, lat, origin = st.lon, st.lat, st.id
+    else:
+        lon, lat = coords.to_wgs84(q.lon, q.lat, src=q.crs)
+        origin = f"{q.lon},{q.lat}"
+    try:
+        with state.iso_lock:
+            fc = isochrones(state.graphs[q.mode], lon=float(lon), lat=float(lat), minutes=q.minutes_list,
+                            origin_ids=[origin], crs=q.crs, as_geojson=True)
+    except SnapError as exc:
+        raise ApiError(422, "far_from_network", str(exc), distance_m=_r(exc.distance_m[0], 1),
+                       max_snap_m=exc.max_snap_m) from None
+    feats = [{"type": "Feature", "geometry": f["geometry"],
+              "properties": {"origin_id": str(f["properties"]["origin_id"]), "minutes": f["properties"]["minutes"],
+                             "area_km2": round(f["properties"]["area_km2"], 4), "mode": q.mode}}
+             for f in fc["features"]]
+    return {"type": "FeatureCollection", "coord_system": q.crs, "features": feats}
+
+
+@router.get("/isochrones", response_model=IsochroneCollection, tags=["service circles"],
+            responses={**_ERR, 404: {"description": "No station with this id"}},
+            summary="Service circles (服务圈) around a station or a point, as polygons")
+async def get_isochrones(state: State, q: Annotated[IsochroneQuery, Query()]) -> JSONResponse:
+    """Areas reachable within each of `minutes` along the streets by `mode` (not a straight-line buffer)."""
+    return JSONResponse(await run_in_threadpool(_isochrones, state, q))
+
+
+@router.get("/healthz", response_model=Health, tags=["service"], summary="Liveness and what is loaded")
+async def healthz(state: State) -> JSONResponse:
+    snap = state.snapshot
+    return JSONResponse({"status": "ok", "stations": len(snap.stations), "version": snap.version,
+                         "modes": list(state.graphs), "admin_enabled": state.admin_token is not None,
+                         "uptime_s": round(time.time() - state.started_at, 1)})

@@ -1,0 +1,165 @@
+"""What the service loads once at start and shares between requests: registry, graphs, station snapshot.
+
+Concurrency model (one uvicorn worker process, one event loop):
+
+* **Readers** (``/stations``, ``/nearest``) run on the event loop and take ``state.snapshot`` once per
+  request: an immutable-by-convention :class:`Snapshot` of the station index and station records. A
+  reader therefore sees the stations either entirely before or entirely after an edit.
+* **Writers** (admin endpoints) are serialised by an ``asyncio.Lock``. The registry transaction (the
+  slow, blocking part: SQLite with ``synchronous=FULL``) runs in a worker thread; only after it has
+  committed does the writer build a *new* snapshot (copy of the index + the edit, compacted) and swap
+  the reference on the event loop. So the registry file and what readers see never disagree by more
+  than one pending edit, and no edit is lost or applied twice.
+* The network-nearest labels (:mod:`geomap.network_nearest`) are cached per station set, so a swapped
+  snapshot gives a new set; the writer builds the new unfiltered labels for every mode on the loop
+  before answering, so the first reader after an edit does not pay for them. Those caches live on the
+  graphs and are touched only from the event loop thread.
+* Service circles (``/isochrones``) are slower (≈0.1 s) and run in a worker thread under
+  ``iso_lock``; they read graph arrays built at start (snapping index, buffer tree), not the station
+  snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geomap.network import MODES, StreetGraph
+from geomap.registry import Registry
+from geomap.settings import Settings
+from geomap.station_index import StationIndex
+from geomap.stations import Station
+
+log = logging.getLogger("geomap.api")
+
+LABEL_K = 5
+"""k of the cached network-nearest labels; queries with k ≤ 5 share one index per station set."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent view of the stations: the index (WGS84 arrays) and the records by id."""
+
+    version: int
+    index: StationIndex
+    stations: dict[str, Station]
+
+    def ids(self) -> list[str]:
+        return list(self.stations)
+
+
+@dataclass
+class ServiceState:
+    """Everything a request needs; held in ``app.state.geomap``."""
+
+    settings: Settings
+    registry: Registry
+    graphs: dict[str, StreetGraph]
+    snapshot: Snapshot
+    started_at: float = field(default_factory=time.time)
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    iso_lock: threading.Lock = field(default_factory=threading.Lock)
+    cache: dict[Any, Any] = field(default_factory=dict)
+    map_html: str | None = None
+    map_version: int = 0
+    map_building: bool = False
+    map_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def admin_token(self) -> str | None:
+        tok = self.settings.admin_token
+        value = tok.get_secret_value() if tok is not None else ""
+        return value or None
+
+    # --- building -----------------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, settings: Settings, *, modes: list[str] | None = None, prewarm: bool = True) -> ServiceState:
+        """Open the registry, load the street graphs of ``modes`` (default all) and prepare their indexes."""
+        from geomap.active_network import NoNetworkError, load_graph
+
+        t0 = time.perf_counter()
+        registry = Registry(settings.registry_path)
+        snapshot = snapshot_from_frame(registry.frame(), version=1)
+        graphs: dict[str, StreetGraph] = {}
+        for mode in modes or list(MODES):
+            try:
+                graphs[mode] = load_graph(mode)
+            except NoNetworkError as exc:
+                log.warning("no street network (%s); /nearest answers by straight line only", exc)
+                break
+        state = cls(settings=settings, registry=registry, graphs=graphs, snapshot=snapshot)
+        if prewarm:
+            state.prewarm()
+        log.info("loaded %d stations from %s and %d street graphs (%s) in %.1f s", len(snapshot.stations),
+                 registry.path, len(graphs), ", ".join(graphs), time.perf_counter() - t0)
+        if state.admin_token is None:
+            log.warning("GEOMAP_ADMIN_TOKEN is not set: admin writes (POST/PATCH/DELETE /stations, "
+                        "POST /stations/import) are refused with 403 / 未设置管理令牌，写入操作被拒绝")
+        return state
+
+    def prewarm(self) -> None:
+        """Build the lazily-built parts once (snapping grids, buffer trees, unfiltered station labels)."""
+        from geomap.isochrones import prepare_isochrones
+
+        for mode, graph in self.graphs.items():
+            self.warm_labels(mode)
+            prepare_isochrones(graph)
+
+    def warm_labels(self, mode: str, snapshot: Snapshot | None = None) -> None:
+        """Build the network-nearest labels of the unfiltered station set of ``snapshot`` for ``mode``."""
+        from geomap.nearest import nearest
+
+        snap = snapshot or self.snapshot
+        graph = self.graphs[mode]
+        if not snap.stations:
+            return
+        lon, lat = graph.centre_lonlat
+        # the centre may be off-street (SnapError): the labels are built before the query is snapped
+        with contextlib.suppress(ValueError):
+            nearest(snap.index, lon, lat, k=LABEL_K, mode=mode, graph=graph, return_routes=True)
+
+    # --- edits (called by the writer holding write_lock, on the event loop) ----------------------------
+    def apply_upsert(self, stations: pd.DataFrame) -> Snapshot:
+        """New snapshot with ``stations`` (a validated WGS84 station table) added or replaced."""
+        old = self.snapshot
+        index = copy.deepcopy(old.index)
+        index.upsert(stations)
+        index.compact()
+        recs = dict(old.stations)
+        for row in stations.to_dict("records"):
+            st = Station.from_row(row)
+            recs[st.id] = st
+        return self._swap(Snapshot(version=old.version + 1, index=index, stations=recs))
+
+    def apply_delete(self, ids: list[str]) -> Snapshot:
+        """New snapshot without ``ids``."""
+        old = self.snapshot
+        index = copy.deepcopy(old.index)
+        index.delete(ids)
+        index.compact()
+        recs = {k: v for k, v in old.stations.items() if k not in set(ids)}
+        return self._swap(Snapshot(version=old.version + 1, index=index, stations=recs))
+
+    def _swap(self, snap: Snapshot) -> Snapshot:
+        for mode in self.graphs:
+            self.warm_labels(mode, snap)
+        self.snapshot = snap  # one reference assignment: readers see the old or the new view, never a mix
+        self.cache.clear()
+        return snap
+
+
+def snapshot_from_frame(frame: pd.DataFrame, *, version: int) -> Snapshot:
+    """A snapshot from a registry table (WGS84)."""
+    index = StationIndex.from_frame(frame)
+    recs = {str(r["id"]): Station.from_row(r) for r in frame.to_dict("records")}
+    assert list(recs) == list(np.asarray(index.ids, dtype=object)), "index and records out of step"
+    return Snapshot(version=version, index=index, stations=recs)
