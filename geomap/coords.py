@@ -14,6 +14,7 @@ Great-circle distances use a sphere of radius :data:`EARTH_RADIUS_M` (IUGG mean 
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -63,8 +64,40 @@ def in_china(lon: ArrayLike, lat: ArrayLike) -> npt.NDArray[np.bool_]:
     return (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
 
 
+def _gcj_delta_scalar(lon: float, lat: float) -> tuple[float, float]:
+    """:func:`_gcj_delta` for one point with the math module (a phone's query: ~10× quicker than numpy on
+    one-element arrays). Same formula, same float64 arithmetic."""
+    x = lon - 105.0
+    y = lat - 35.0
+    sx = math.sqrt(abs(x))
+    pi = math.pi
+    dlat = (
+        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sx
+        + (20.0 * math.sin(6.0 * x * pi) + 20.0 * math.sin(2.0 * x * pi)) * 2.0 / 3.0
+        + (20.0 * math.sin(y * pi) + 40.0 * math.sin(y / 3.0 * pi)) * 2.0 / 3.0
+        + (160.0 * math.sin(y / 12.0 * pi) + 320.0 * math.sin(y * pi / 30.0)) * 2.0 / 3.0
+    )
+    dlon = (
+        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sx
+        + (20.0 * math.sin(6.0 * x * pi) + 20.0 * math.sin(2.0 * x * pi)) * 2.0 / 3.0
+        + (20.0 * math.sin(x * pi) + 40.0 * math.sin(x / 3.0 * pi)) * 2.0 / 3.0
+        + (150.0 * math.sin(x / 12.0 * pi) + 300.0 * math.sin(x / 30.0 * pi)) * 2.0 / 3.0
+    )
+    radlat = lat / 180.0 * pi
+    magic = 1.0 - _EE * math.sin(radlat) ** 2
+    sqrtmagic = math.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrtmagic) * pi)
+    dlon = (dlon * 180.0) / (_A / sqrtmagic * math.cos(radlat) * pi)
+    return dlon, dlat
+
+
 def _gcj_delta(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
     """GCJ-02 offset (degrees) to add to a WGS84 point, by the published formula."""
+    if lon.size <= 8:  # a few points: plain floats beat numpy's per-call overhead
+        pairs = [_gcj_delta_scalar(a, b) for a, b in zip(lon.ravel().tolist(), lat.ravel().tolist(), strict=True)]
+        dlon_s = np.array([p[0] for p in pairs], dtype=np.float64).reshape(lon.shape)
+        dlat_s = np.array([p[1] for p in pairs], dtype=np.float64).reshape(lat.shape)
+        return dlon_s, dlat_s
     x = lon - 105.0
     y = lat - 35.0
     sx = np.sqrt(np.abs(x))

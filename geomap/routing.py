@@ -959,6 +959,53 @@ class TargetIndex:
             out[sel] = self._tree_for(int(jj))[x[sel]]
         return out
 
+    SMALL_ROUTES = 64  # up to this many routes, predecessor chains are walked in plain Python
+
+    def _final_pieces(self, x: IntArray, tj: IntArray) -> tuple[IntArray, FloatArray, FloatArray]:
+        """The last piece of routes arriving at node ``x`` into target ``tj``: (street, f_from, f_to)."""
+        g = self.graph
+        st = self.targets.street[tj]
+        fr = self.targets.fraction[tj]
+        t = g.street_travel_s[st]
+        from_u_ok = (g.street_u[st] == x) & g.street_forward[st]
+        from_v_ok = (g.street_v[st] == x) & g.street_backward[st]
+        use_u = from_u_ok & (~from_v_ok | (fr * t <= (1 - fr) * t))
+        return st, np.where(use_u, 0.0, 1.0), fr
+
+    def _walk_small(self, rid: IntArray, j: IntArray, cur0: IntArray
+                    ) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
+        """The node chains of a few routes, walked one node at a time (a numpy pass per step costs more
+        than the step when there are only a few routes). Returns hop (route, step, from, to) and final
+        (route, step, last node, target) arrays."""
+        n = self.graph.n_nodes
+        hr: list[int] = []
+        hs: list[int] = []
+        hx: list[int] = []
+        hy: list[int] = []
+        fr_: list[tuple[int, int, int, int]] = []
+        for r, jj, cur in zip(rid.tolist(), j.tolist(), cur0.tolist(), strict=True):
+            tree = self.pred if self.k == 1 else self._tree_for(int(jj))
+            assert tree is not None
+            step = 1
+            while True:
+                nxt = int(tree[cur])
+                if 0 <= nxt < n:
+                    hr.append(r)
+                    hs.append(step)
+                    hx.append(cur)
+                    hy.append(nxt)
+                    cur = nxt
+                    step += 1
+                    if step > n + 2:  # pragma: no cover - a predecessor tree cannot cycle
+                        raise RuntimeError("route reconstruction did not terminate")
+                    continue
+                if nxt >= n:
+                    fr_.append((r, step, cur, nxt - n))
+                break
+        f_arr = np.array(fr_, dtype=np.int64).reshape(-1, 4)
+        return (np.array(hr, dtype=np.int64), np.array(hs, dtype=np.int64), np.array(hx, dtype=np.int64),
+                np.array(hy, dtype=np.int64), f_arr)
+
     def _routes(self, snapped: Snapped, best_j: IntArray, best_via: npt.NDArray[np.int8], reach: BoolArray):
         g = self.graph
         n = g.n_nodes
@@ -995,6 +1042,24 @@ class TargetIndex:
         cj = j[net]
         cr = rid[net]
         step = 1
+        if nroutes <= self.SMALL_ROUTES:
+            hr, hs, hx, hy, fin_rows = self._walk_small(cr, cj, cur)
+            if len(hr):
+                e = _edge_lookup(g, hx, hy)
+                fwd = g.edge_forward[e]
+                p_route.append(hr)
+                p_step.append(hs)
+                p_s.append(g.edge_street[e])
+                p_a.append(np.where(fwd, 0.0, 1.0))
+                p_b.append(np.where(fwd, 1.0, 0.0))
+            if len(fin_rows):
+                st, fa_, fb_ = self._final_pieces(fin_rows[:, 2], fin_rows[:, 3])
+                p_route.append(fin_rows[:, 0])
+                p_step.append(fin_rows[:, 1])
+                p_s.append(st)
+                p_a.append(fa_)
+                p_b.append(fb_)
+            cur = cur[:0]
         while len(cur):
             nxt = self._next(cur, cj)
             real = (nxt >= 0) & (nxt < n)
@@ -1009,19 +1074,12 @@ class TargetIndex:
                 p_b.append(np.where(fwd, 1.0, 0.0))
             fin = nxt >= n
             if fin.any():
-                x = cur[fin]
-                tj = nxt[fin] - n
-                st = self.targets.street[tj]
-                fr = self.targets.fraction[tj]
-                t = g.street_travel_s[st]
-                from_u_ok = (g.street_u[st] == x) & g.street_forward[st]
-                from_v_ok = (g.street_v[st] == x) & g.street_backward[st]
-                use_u = from_u_ok & (~from_v_ok | (fr * t <= (1 - fr) * t))
+                st, fa_, fb_ = self._final_pieces(cur[fin], nxt[fin] - n)
                 p_route.append(cr[fin])
                 p_step.append(np.full(int(fin.sum()), step, dtype=np.int64))
                 p_s.append(st)
-                p_a.append(np.where(use_u, 0.0, 1.0))
-                p_b.append(fr)
+                p_a.append(fa_)
+                p_b.append(fb_)
             cur, cj, cr = nxt[real], cj[real], cr[real]
             step += 1
             if step > n + 2:  # pragma: no cover - a predecessor tree cannot cycle

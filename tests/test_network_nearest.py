@@ -189,3 +189,24 @@ def test_real_extract_almost_every_point_reaches_a_station(graphs: dict[str, Str
           "k": 1, "return_routes": False, "on_far": "skip"}
     res = network_nearest(g, **kw)
     assert np.mean(res.station_pos[:, 0] >= 0) > 0.99
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_small_route_walk_equals_vectorised_walk(graphs: dict[str, StreetGraph], k: int,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few routes are walked in plain Python, many with one numpy pass per step: same LineStrings."""
+    from geomap.routing import TargetIndex
+
+    g = graphs["ebike"]
+    st_lon, st_lat = _random_snappable(g, 30, seed=31)
+    q_lon, q_lat = _random_snappable(g, 20, seed=32)
+    kw = dict(station_lon=st_lon, station_lat=st_lat, query_lon=q_lon, query_lat=q_lat, k=k, return_routes=True)
+    small = network_nearest(g, **kw)
+    assert small.route is not None and sum(r is not None for r in small.route.ravel()) <= TargetIndex.SMALL_ROUTES
+    monkeypatch.setattr(TargetIndex, "SMALL_ROUTES", -1)
+    big = network_nearest(g, **kw)
+    assert big.route is not None
+    for a, b in zip(small.route.ravel(), big.route.ravel(), strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_array_equal(np.asarray(a.coords), np.asarray(b.coords))

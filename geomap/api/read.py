@@ -61,9 +61,10 @@ def station_properties(st: Station, *, now: datetime, tz: str) -> dict[str, Any]
     return d
 
 
-def amap_nav_url(st: Station, *, mode: str) -> str:
-    """AMap URI API navigation link (https://lbs.amap.com/api/uri-api/guide/travel/route), GCJ-02 target."""
-    lon, lat = coords.from_wgs84(st.lon, st.lat, dst="gcj02")
+def amap_nav_url(st: Station, *, mode: str, gcj02: tuple[float, float] | None = None) -> str:
+    """AMap URI API navigation link (https://lbs.amap.com/api/uri-api/guide/travel/route), GCJ-02 target
+    (``gcj02``: the station's GCJ-02 lon/lat when the caller has converted it already)."""
+    lon, lat = gcj02 if gcj02 is not None else coords.from_wgs84(st.lon, st.lat, dst="gcj02")
     name = quote(st.name.replace(",", " "), safe="")
     return (f"https://uri.amap.com/navigation?to={float(lon):.6f},{float(lat):.6f},{name}"
             f"&mode={_AMAP_MODE[mode]}&coordinate=gaode&callnative=1&src=geomap")
@@ -148,7 +149,9 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
     feats = []
     if ranks:
         sts = [snap.stations[res.station_id[0, r]] for r in ranks]
-        lon, lat = coords.from_wgs84(np.array([s.lon for s in sts]), np.array([s.lat for s in sts]), dst=out_crs)
+        wlon, wlat = np.array([s.lon for s in sts]), np.array([s.lat for s in sts])
+        lon, lat = coords.from_wgs84(wlon, wlat, dst=out_crs)
+        glon, glat = (lon, lat) if out_crs == "gcj02" else coords.from_wgs84(wlon, wlat, dst="gcj02")
         routes = (_lines([res.route[0, r] for r in ranks], out_crs) if res.route is not None
                   else [None] * len(ranks))
         for n, (r, st) in enumerate(zip(ranks, sts, strict=True)):
@@ -157,7 +160,7 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
             p.update(rank=n + 1, travel_s=travel, travel_minutes=None if travel is None else round(travel / 60, 1),
                      distance_m=_r(res.distance_m[0, r], 1),
                      route=routes[n],
-                     amap_nav_url=amap_nav_url(st, mode=q.mode))
+                     amap_nav_url=amap_nav_url(st, mode=q.mode, gcj02=(float(glon[n]), float(glat[n]))))
             feats.append({"type": "Feature", "id": st.id, "properties": p,
                           "geometry": {"type": "Point", "coordinates": [_r(lon[n]), _r(lat[n])]}})
     snap_m = None if res.query_snap_m is None else _r(res.query_snap_m[0], 1)
