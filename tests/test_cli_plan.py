@@ -78,3 +78,25 @@ def test_planner_commands_reject_bad_input(reg_path: Path, capsys: pytest.Captur
     rc = main(["--registry", str(reg_path), *argv, "--osm", str(PBF)])
     assert rc == 2
     assert needle in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+def test_real_gaps_output_draws_on_the_map(reg_path: Path, tmp_path: Path) -> None:
+    """The gap grid `geomap gaps --out` writes is what `geomap map --gaps` reads (the agreed contract)."""
+    from geomap.maps import gap_payload, load_gaps
+
+    gaps = tmp_path / "gaps.geojson"
+    assert main(["--registry", str(reg_path), "gaps", "--mode", "walk", "--kind", "canteen", "--osm", str(PBF),
+                 "--out", str(gaps)]) == 0
+    written = json.loads(gaps.read_text(encoding="utf-8"))["features"]
+    fc = gap_payload(load_gaps(gaps))
+    assert len(fc["features"]) == len(written)
+    by_h3 = {f["properties"]["h3"]: f["properties"] for f in written}
+    for f in fc["features"]:
+        src = by_h3[f["properties"]["h3"]]
+        assert f["properties"]["gap_rank"] == src["gap_rank"]
+        assert f["properties"]["covered"] == src["covered"]
+    html = tmp_path / "map.html"
+    assert main(["--registry", str(reg_path), "map", "--out", str(html), "--tiles", "none", "--mode", "walk",
+                 "--layers", "stations,gaps", "--gaps", str(gaps), "--osm", str(PBF)]) == 0
+    assert html.stat().st_size > 0
