@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 SHARED  ?= ../shared/data
 REGISTRY ?= data/registry.gpkg
 
-.PHONY: install sysdeps data serve test bench lint clean
+.PHONY: install sysdeps benchdeps data serve test bench lint clean
 
 install: $(STAMP)
 
@@ -24,6 +24,14 @@ sysdeps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	else echo "browser tests need Chromium and a CJK font: sudo apt-get install chromium fonts-noto-cjk" >&2; exit 1; fi
 
+# The HTTP load benchmark drives the service with wrk (Debian), a C load generator.
+benchdeps:
+	@if command -v wrk >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing wrk (Debian package)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	else echo "the HTTP benchmark needs wrk: sudo apt-get install wrk" >&2; exit 1; fi
+
 # Copy the third-party sample data from ../shared/data (never committed) and build the sample registry.
 data: $(STAMP)
 	$(BIN)/python scripts/prepare_data.py --shared $(SHARED) --registry $(REGISTRY)
@@ -35,7 +43,7 @@ test: data sysdeps
 	$(BIN)/python -m ruff check geomap tests scripts benchmarks
 	$(BIN)/python -m pytest -q
 
-bench: data
+bench: data sysdeps benchdeps
 	$(BIN)/python benchmarks/run.py
 
 lint: $(STAMP)

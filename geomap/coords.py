@@ -144,13 +144,55 @@ def _gcj02_to_bd09(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatA
     return np.where(inside, bd_lon, lon), np.where(inside, bd_lat, lat)
 
 
+def _in_china_scalar(lon: float, lat: float) -> bool:
+    w, s, e, n = CHINA_BOX
+    return w <= lon <= e and s <= lat <= n
+
+
+def _wgs84_to_gcj02_scalar(lon: float, lat: float) -> tuple[float, float]:
+    if not _in_china_scalar(lon, lat):
+        return lon, lat
+    dlon, dlat = _gcj_delta_scalar(lon, lat)
+    return lon + dlon, lat + dlat
+
+
+def _gcj02_to_bd09_scalar(lon: float, lat: float) -> tuple[float, float]:
+    if not _in_china_scalar(lon, lat):
+        return lon, lat
+    z = math.sqrt(lon * lon + lat * lat) + 0.00002 * math.sin(lat * _X_PI)
+    theta = math.atan2(lat, lon) + 0.000003 * math.cos(lon * _X_PI)
+    return z * math.cos(theta) + 0.0065, z * math.sin(theta) + 0.006
+
+
+def _bd09_from_wgs_scalar(lon: float, lat: float) -> tuple[float, float]:
+    return _gcj02_to_bd09_scalar(*_wgs84_to_gcj02_scalar(lon, lat))
+
+
 def _invert(forward, lon: FloatArray, lat: FloatArray, *, tol_deg: float = 1e-12,
             max_iter: int = 30) -> tuple[FloatArray, FloatArray]:
     """Invert a forward transform by fixed-point iteration: x <- x - (f(x) - target).
 
     The offsets vary slowly (their Jacobian is within ~1e-4 of the identity), so each step gains about
     four digits; 30 iterations is a generous cap. Points outside China are untouched (f is the identity).
+    A few points (a phone's query) iterate in plain floats: same steps, without numpy's per-call cost.
     """
+    scalar = _SCALAR_FORWARD.get(forward)
+    if scalar is not None and lon.size <= 8:
+        out_lon, out_lat = lon.copy(), lat.copy()
+        flat_lon, flat_lat = out_lon.reshape(-1), out_lat.reshape(-1)
+        for i, (t_lon, t_lat) in enumerate(zip(lon.ravel().tolist(), lat.ravel().tolist(), strict=True)):
+            if not _in_china_scalar(t_lon, t_lat):
+                continue  # NaN and points outside China stay as given
+            x_lon, x_lat = t_lon, t_lat
+            for _ in range(max_iter):
+                f_lon, f_lat = scalar(x_lon, x_lat)
+                e_lon, e_lat = f_lon - t_lon, f_lat - t_lat
+                x_lon -= e_lon
+                x_lat -= e_lat
+                if abs(e_lon) < tol_deg and abs(e_lat) < tol_deg:
+                    break
+            flat_lon[i], flat_lat[i] = x_lon, x_lat
+        return out_lon, out_lat
     x_lon, x_lat = lon.copy(), lat.copy()
     for _ in range(max_iter):
         f_lon, f_lat = forward(x_lon, x_lat)
@@ -168,6 +210,13 @@ def _invert(forward, lon: FloatArray, lat: FloatArray, *, tol_deg: float = 1e-12
 
 def _bd09_forward_from_wgs(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
     return _gcj02_to_bd09(*_wgs84_to_gcj02(lon, lat))
+
+
+_SCALAR_FORWARD = {
+    _wgs84_to_gcj02: _wgs84_to_gcj02_scalar,
+    _gcj02_to_bd09: _gcj02_to_bd09_scalar,
+    _bd09_forward_from_wgs: _bd09_from_wgs_scalar,
+}
 
 
 def transform(lon: ArrayLike, lat: ArrayLike, *, src: str, dst: str) -> tuple[FloatArray, FloatArray]:

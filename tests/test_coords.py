@@ -181,3 +181,26 @@ def test_real_gcj02_boundary_lands_on_osm_boundary(yangpu_osm_xml, yangpu_bounda
     print(f"median gap to OSM boundary: raw GCJ-02 {raw_gap:.1f} m, converted {fixed_gap:.1f} m")
     assert raw_gap > 200          # the GCJ-02 offset is real and large here
     assert fixed_gap < 15         # after conversion the outline sits on OSM's (simplified outline: metres)
+
+
+def test_few_point_paths_equal_the_array_path() -> None:
+    """A phone's single point goes through plain-float code (forward offset and iterative inverse); it
+    must give what the array code gives for the same points, NaN and points outside China included."""
+    import numpy as np
+
+    from geomap import coords
+
+    rng = np.random.default_rng(3)
+    lon = rng.uniform(73, 135, 600)
+    lat = rng.uniform(18, 53, 600)
+    lon[:3] = np.nan
+    lon[3:8] = [-70.0, 0.0, 10.0, 150.0, 179.0]
+    for src, dst in (("wgs84", "gcj02"), ("wgs84", "bd09"), ("gcj02", "wgs84"), ("bd09", "wgs84"),
+                     ("bd09", "gcj02")):
+        big_lon, big_lat = coords.transform(lon, lat, src=src, dst=dst)
+        one = [coords.transform(lon[i:i + 1], lat[i:i + 1], src=src, dst=dst) for i in range(len(lon))]
+        one_lon = np.concatenate([o[0] for o in one])
+        one_lat = np.concatenate([o[1] for o in one])
+        np.testing.assert_array_equal(np.isnan(one_lon), np.isnan(big_lon))
+        np.testing.assert_allclose(one_lon, big_lon, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(one_lat, big_lat, rtol=0, atol=1e-12)
