@@ -25,7 +25,7 @@ from geomap._osm_features import RESIDENTIAL_BUILDINGS
 from geomap.coords import to_wgs84
 from geomap.subdistricts import assign_subdistrict, metric_crs_for
 
-__all__ = ["PICKUP_AMENITIES", "DemandLayer", "points_layer", "pois_layer", "residents_layer"]
+__all__ = ["PICKUP_AMENITIES", "DemandLayer", "points_layer", "pois_layer", "read_points_file", "residents_layer"]
 
 PICKUP_AMENITIES = ("restaurant", "fast_food", "cafe")
 LON_COLUMNS = ("lon", "lng", "longitude", "x", "经度")
@@ -137,14 +137,11 @@ def pois_layer(pois: Any, subdistricts: Any, *, amenities: tuple[str, ...] = PIC
                        subdistrict=assign_subdistrict(subdistricts, lon, lat), unit="places")
 
 
-def points_layer(path: str | Path, *, subdistricts: Any, crs: str = "wgs84", weight_column: str | None = None,
-                 name: str | None = None, label_zh: str | None = None) -> DemandLayer:
-    """A user file of demand points (CSV with lon/lat columns — ``lon``/``lng``/``经度``, ``lat``/``纬度`` —
-    or any GeoJSON / GeoPackage of points) with an optional weight column (default weight 1).
-
-    ``crs``: the coordinate system of the file's coordinates. Raises ``ValueError`` naming the row of the
-    first bad value (missing or non-numeric coordinate or weight, negative weight).
-    """
+def read_points_file(path: str | Path, *, what: str = "points") -> tuple[Any, Any, Any, int]:
+    """Read a points file: CSV with lon/lat columns (``lon``/``lng``/``经度``, ``lat``/``纬度``) or any
+    GeoJSON / GeoPackage of Points. Returns the table, lon, lat (as given, in the file's coordinate system)
+    and the row number of the first record (2 for CSV: the header is row 1; 0 for feature indices).
+    Raises ``ValueError`` naming the first row with a missing or invalid coordinate."""
     import geopandas as gpd
     import pandas as pd
 
@@ -163,7 +160,7 @@ def points_layer(path: str | Path, *, subdistricts: Any, crs: str = "wgs84", wei
     else:
         df = gpd.read_file(path)
         if not np.all(shapely.get_type_id(df.geometry.values) == 0):
-            raise ValueError(f"{path}: demand features must be Points")
+            raise ValueError(f"{path}: {what} features must be Points")
         lon = shapely.get_x(df.geometry.values).astype(float)
         lat = shapely.get_y(df.geometry.values).astype(float)
         first_row = 0  # feature index
@@ -171,6 +168,21 @@ def points_layer(path: str | Path, *, subdistricts: Any, crs: str = "wgs84", wei
     if len(bad):
         raise ValueError(f"{path}: row {bad[0] + first_row}: missing or invalid coordinate "
                          f"({len(bad)} such rows)")
+    return df, lon, lat, first_row
+
+
+def points_layer(path: str | Path, *, subdistricts: Any, crs: str = "wgs84", weight_column: str | None = None,
+                 name: str | None = None, label_zh: str | None = None) -> DemandLayer:
+    """A user file of demand points (CSV with lon/lat columns — ``lon``/``lng``/``经度``, ``lat``/``纬度`` —
+    or any GeoJSON / GeoPackage of points) with an optional weight column (default weight 1).
+
+    ``crs``: the coordinate system of the file's coordinates. Raises ``ValueError`` naming the row of the
+    first bad value (missing or non-numeric coordinate or weight, negative weight).
+    """
+    import pandas as pd
+
+    path = Path(path)
+    df, lon, lat, first_row = read_points_file(path, what="demand")
     if weight_column is not None:
         if weight_column not in df.columns:
             raise ValueError(f"{path}: no weight column {weight_column!r}; "

@@ -109,30 +109,9 @@ def h3_candidates(study_area: shapely.Geometry, *, resolution: int | None = None
 
 def file_candidates(path: str | Path, *, crs: str = "wgs84", name_column: str | None = None) -> Candidates:
     """Candidate sites from a user file (CSV with lon/lat columns, or GeoJSON / GeoPackage points) in ``crs``."""
-    import geopandas as gpd
-    import pandas as pd
+    from geomap.demand import read_points_file
 
-    from geomap.demand import LAT_COLUMNS, LON_COLUMNS
-
-    path = Path(path)
-    if path.suffix.lower() in (".csv", ".txt"):
-        df = pd.read_csv(path, encoding="utf-8-sig")
-        lower = {c.lower(): c for c in df.columns}
-        lon_c = next((lower[c] for c in LON_COLUMNS if c in lower), None)
-        lat_c = next((lower[c] for c in LAT_COLUMNS if c in lower), None)
-        if lon_c is None or lat_c is None:
-            raise ValueError(f"{path}: no longitude/latitude columns")
-        lon = pd.to_numeric(df[lon_c], errors="coerce").to_numpy(float)
-        lat = pd.to_numeric(df[lat_c], errors="coerce").to_numpy(float)
-        row0 = 2
-    else:
-        df = gpd.read_file(path)
-        lon = shapely.get_x(df.geometry.values).astype(float)
-        lat = shapely.get_y(df.geometry.values).astype(float)
-        row0 = 0
-    bad = np.flatnonzero(~np.isfinite(lon) | ~np.isfinite(lat))
-    if len(bad):
-        raise ValueError(f"{path}: row {bad[0] + row0}: missing or invalid coordinate")
+    df, lon, lat, row0 = read_points_file(path, what="candidate")
     name_column = name_column or next((c for c in ("name", "名称", "站点名称") if c in df.columns), None)
     names = df[name_column].astype(str).to_numpy(object) if name_column else np.array(
         [f"候选点 {i + 1}" for i in range(len(lon))], dtype=object)

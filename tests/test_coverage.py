@@ -16,6 +16,7 @@ from geomap.demand import DemandLayer
 from geomap.network import StreetGraph
 from geomap.registry import Registry
 from geomap.routing import snap_points
+from tests._nx import add_point, street_digraph
 
 LON0, LAT0 = 121.50, 31.30
 DLON = 0.001
@@ -108,19 +109,10 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 def _nx_times_to_stations(g: StreetGraph, st_snap, pts_snap) -> np.ndarray:  # type: ignore[no-untyped-def]
     """Brute force with networkx: every point's time to every station (Dijkstra from each station on the
     reversed graph, stations and points added as nodes on their streets), then the minimum."""
-    h = nx.DiGraph()
-    for s in range(g.n_streets):
-        u, v, t = int(g.street_u[s]), int(g.street_v[s]), float(g.street_travel_s[s])
-        for a, b, ok in ((u, v, g.street_forward[s]), (v, u, g.street_backward[s])):
-            if ok and (not h.has_edge(a, b) or h[a][b]["w"] > t):
-                h.add_edge(a, b, w=t)
+    h = street_digraph(g)
 
     def add(name: object, s: int, f: float, *, leaving: bool) -> None:
-        u, v, t = int(g.street_u[s]), int(g.street_v[s]), float(g.street_travel_s[s])
-        if g.street_forward[s]:
-            h.add_edge(name, v, w=(1 - f) * t) if leaving else h.add_edge(u, name, w=f * t)
-        if g.street_backward[s]:
-            h.add_edge(name, u, w=f * t) if leaving else h.add_edge(v, name, w=(1 - f) * t)
+        add_point(h, g, name, s, f, leaving=leaving)
 
     for i in np.flatnonzero(pts_snap.ok):
         add(("p", int(i)), int(pts_snap.street[i]), float(pts_snap.fraction[i]), leaving=True)

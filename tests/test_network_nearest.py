@@ -12,6 +12,8 @@ from geomap.coords import haversine_m
 from geomap.network import StreetGraph, build_network
 from geomap.network_nearest import network_nearest
 from geomap.routing import SnapError, Snapped, snap_points, travel_times_from
+from tests._nx import add_point as add_nx_point
+from tests._nx import street_digraph
 
 PBF = Path(__file__).resolve().parents[1] / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
 
@@ -131,19 +133,10 @@ def test_nearest_equals_networkx_with_virtual_nodes(graphs: dict[str, StreetGrap
     res = network_nearest(
         g, station_lon=st_lon, station_lat=st_lat, query_lon=q_lon, query_lat=q_lat, k=2, return_routes=False
     )
-    h = nx.DiGraph()
-    for s in range(g.n_streets):
-        u, v, t = int(g.street_u[s]), int(g.street_v[s]), float(g.street_travel_s[s])
-        for a, b, ok in ((u, v, g.street_forward[s]), (v, u, g.street_backward[s])):
-            if ok and (not h.has_edge(a, b) or h[a][b]["w"] > t):
-                h.add_edge(a, b, w=t)
+    h = street_digraph(g)
 
     def add_point(name: object, s: int, f: float, *, leaving: bool) -> None:
-        u, v, t = int(g.street_u[s]), int(g.street_v[s]), float(g.street_travel_s[s])
-        if g.street_forward[s]:
-            h.add_edge(name, v, w=(1 - f) * t) if leaving else h.add_edge(u, name, w=f * t)
-        if g.street_backward[s]:
-            h.add_edge(name, u, w=f * t) if leaving else h.add_edge(v, name, w=(1 - f) * t)
+        add_nx_point(h, g, name, s, f, leaving=leaving)
 
     for j in range(len(st)):
         add_point(("s", j), int(st.street[j]), float(st.fraction[j]), leaving=False)

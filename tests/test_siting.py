@@ -156,3 +156,21 @@ def test_plan_when_everything_is_covered_proposes_nothing(study, registry) -> No
     assert len(plan.table) == 0 and plan.objective == 0
     assert any("only 0 site" in n for n in plan.notes)
     assert plan.to_geojson()["features"] == []
+
+
+def test_candidates_from_a_user_file_in_gcj02(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from geomap.coords import from_wgs84
+    from geomap.siting import file_candidates
+
+    glon, glat = from_wgs84(np.array([121.50, 121.51]), np.array([31.30, 31.29]), dst="gcj02")
+    path = tmp_path / "cands.csv"
+    pd.DataFrame({"名称": ["社区中心A", "加油站B"], "经度": glon, "纬度": glat}).to_csv(path, index=False)
+    c = file_candidates(path, crs="gcj02")
+    np.testing.assert_allclose(c.lon, [121.50, 121.51], atol=1e-8)
+    np.testing.assert_allclose(c.lat, [31.30, 31.29], atol=1e-8)
+    assert c.names.tolist() == ["社区中心A", "加油站B"] and c.ids.tolist() == ["file:2", "file:3"]
+    path.write_text("name,lon,lat\nA,121.5,31.3\nB,,31.3\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="row 3: missing or invalid coordinate"):
+        file_candidates(path)
