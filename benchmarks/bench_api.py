@@ -77,7 +77,9 @@ def _wrk(url: str, path: str, clients: int, lua: Path) -> dict[str, float]:
         cmd += ["-s", str(lua)]
     out = subprocess.run([*cmd, url + (path if path != "/nearest" else "")], capture_output=True, text=True,
                          timeout=RUN_S + 30, check=True).stdout
-    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, flags=re.M))
+    lat = dict(re.findall(r"^\s*(50|99)(?:\.0+)?%\s+(\S+)\s*$", out, flags=re.M))
+    if "50" not in lat or "99" not in lat:
+        raise RuntimeError(f"unexpected wrk output for {path} at {clients} connections:\n{out}")
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors += sum(int(x) for x in sock.groups()) if sock else 0
