@@ -8,6 +8,7 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -38,3 +39,28 @@ def write_section(name: str, markdown: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     RESULTS.write_text(text, encoding="utf-8")
+
+
+def osmnx_iso_recipe(G: Any, center: Any, *, radius: float, distance: str,
+                     edges_seen: set[tuple[Any, Any]] | None = None) -> tuple[Any, set[Any]]:
+    """The osmnx examples notebook's isochrone recipe (``make_iso_polys``, edge_buff=25 m, node_buff=50 m,
+    no infill) around one node of a projected osmnx graph: ``ego_graph`` within ``radius`` of edge
+    attribute ``distance``, then the union of the buffered nodes and edges. Returns the polygon and the
+    reached nodes; the reached edges are added to ``edges_seen`` when given."""
+    import geopandas as gpd
+    import networkx as nx
+    from shapely.geometry import LineString, Point
+
+    sub = nx.ego_graph(G, center, radius=radius, distance=distance)
+    node_points = [Point((d["x"], d["y"])) for _, d in sub.nodes(data=True)]
+    nodes_gdf = gpd.GeoDataFrame({"id": list(sub.nodes)}, geometry=node_points).set_index("id")
+    edge_lines = []
+    for n_fr, n_to in sub.edges():
+        f = nodes_gdf.loc[n_fr].geometry
+        t = nodes_gdf.loc[n_to].geometry
+        edge_lines.append(G.get_edge_data(n_fr, n_to)[0].get("geometry", LineString([f, t])))
+        if edges_seen is not None:
+            edges_seen.add((n_fr, n_to))
+    n = nodes_gdf.buffer(50).geometry
+    e = gpd.GeoSeries(edge_lines).buffer(25).geometry
+    return gpd.GeoSeries(list(n) + list(e)).union_all(), set(sub.nodes)

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import machine, median_time, write_section  # noqa: E402
+from benchmarks._common import machine, median_time, osmnx_iso_recipe, write_section  # noqa: E402
 
 MINUTES = 15.0
 LIMIT_S = MINUTES * 60.0
@@ -200,26 +200,6 @@ def osmnx_graph(g: Any, to_xy: Any) -> Any:
     return G
 
 
-def recipe_one(G: Any, center: int, edges_seen: set[tuple[int, int]]) -> tuple[Any, set[int]]:
-    """The osmnx examples recipe (make_iso_polys, edge_buff=25, node_buff=50, no infill) for one station."""
-    import geopandas as gpd
-    import networkx as nx
-    from shapely.geometry import LineString, Point
-
-    sub = nx.ego_graph(G, center, radius=LIMIT_S, distance="travel_time")
-    node_points = [Point((d["x"], d["y"])) for _, d in sub.nodes(data=True)]
-    nodes_gdf = gpd.GeoDataFrame({"id": list(sub.nodes)}, geometry=node_points).set_index("id")
-    edge_lines = []
-    for n_fr, n_to in sub.edges():
-        f = nodes_gdf.loc[n_fr].geometry
-        t = nodes_gdf.loc[n_to].geometry
-        edge_lines.append(G.get_edge_data(n_fr, n_to)[0].get("geometry", LineString([f, t])))
-        edges_seen.add((n_fr, n_to))
-    n = nodes_gdf.buffer(50).geometry
-    e = gpd.GeoSeries(edge_lines).buffer(25).geometry
-    return gpd.GeoSeries(list(n) + list(e)).union_all(), set(sub.nodes)
-
-
 def recipe(G: Any, centers: list[int]) -> tuple[Any, set[int], set[tuple[int, int]], float, float]:
     """Per station recipe, then the merge (unary union). Returns geometry, reached nodes, edges, and the
     time of the per-station part and of the merge."""
@@ -230,7 +210,7 @@ def recipe(G: Any, centers: list[int]) -> tuple[Any, set[int], set[tuple[int, in
     nodes: set[int] = set()
     polys = []
     for c in centers:
-        p, nd = recipe_one(G, c, edges)
+        p, nd = osmnx_iso_recipe(G, c, radius=LIMIT_S, distance="travel_time", edges_seen=edges)
         polys.append(p)
         nodes |= nd
     t1 = time.perf_counter()

@@ -25,6 +25,7 @@ import gc
 import io
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,6 +35,10 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import osmnx_iso_recipe  # noqa: E402
+
 PBF = ROOT / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
 XML = ROOT / "data" / "osm" / "yangpu_wujiaochang.osm"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -82,24 +87,12 @@ def osmnx_load(speed_kmh: float) -> Any:
 
 def osmnx_isochrone(G: Any, lon: float, lat: float, minutes: float) -> Any:
     """The osmnx examples notebook recipe (make_iso_polys with edge_buff=25, node_buff=50)."""
-    import geopandas as gpd
-    import networkx as nx
     import osmnx as ox
-    from shapely.geometry import LineString, Point
+    from shapely.geometry import Point
 
     x, y = ox.projection.project_geometry(Point(lon, lat), to_crs=G.graph["crs"])[0].coords[0]
     center = ox.distance.nearest_nodes(G, x, y)
-    sub = nx.ego_graph(G, center, radius=minutes, distance="time")
-    node_points = [Point((d["x"], d["y"])) for _, d in sub.nodes(data=True)]
-    nodes_gdf = gpd.GeoDataFrame({"id": list(sub.nodes)}, geometry=node_points).set_index("id")
-    edge_lines = []
-    for n_fr, n_to in sub.edges():
-        f = nodes_gdf.loc[n_fr].geometry
-        t = nodes_gdf.loc[n_to].geometry
-        edge_lines.append(G.get_edge_data(n_fr, n_to)[0].get("geometry", LineString([f, t])))
-    n = nodes_gdf.buffer(50).geometry
-    e = gpd.GeoSeries(edge_lines).buffer(25).geometry
-    return gpd.GeoSeries(list(n) + list(e)).union_all()
+    return osmnx_iso_recipe(G, center, radius=minutes, distance="time")[0]
 
 
 def bench_isochrone(repeats: int, cache_dir: Path) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ Great-circle distances use a sphere of radius :data:`EARTH_RADIUS_M` (IUGG mean 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -64,31 +64,37 @@ def in_china(lon: ArrayLike, lat: ArrayLike) -> npt.NDArray[np.bool_]:
     return (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
 
 
-def _gcj_delta_scalar(lon: float, lat: float) -> tuple[float, float]:
-    """:func:`_gcj_delta` for one point with the math module (a phone's query: ~10× quicker than numpy on
-    one-element arrays). Same formula, same float64 arithmetic."""
+def _gcj_offsets(lon: Any, lat: Any, sin: Any, cos: Any, sqrt: Any, absolute: Any) -> tuple[Any, Any]:
+    """The published GCJ-02 offset formula (degrees to add to WGS84), written once for numpy arrays and
+    for plain floats (``sin`` … are numpy's or the math module's)."""
     x = lon - 105.0
     y = lat - 35.0
-    sx = math.sqrt(abs(x))
+    sx = sqrt(absolute(x))
     pi = math.pi
     dlat = (
         -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sx
-        + (20.0 * math.sin(6.0 * x * pi) + 20.0 * math.sin(2.0 * x * pi)) * 2.0 / 3.0
-        + (20.0 * math.sin(y * pi) + 40.0 * math.sin(y / 3.0 * pi)) * 2.0 / 3.0
-        + (160.0 * math.sin(y / 12.0 * pi) + 320.0 * math.sin(y * pi / 30.0)) * 2.0 / 3.0
+        + (20.0 * sin(6.0 * x * pi) + 20.0 * sin(2.0 * x * pi)) * 2.0 / 3.0
+        + (20.0 * sin(y * pi) + 40.0 * sin(y / 3.0 * pi)) * 2.0 / 3.0
+        + (160.0 * sin(y / 12.0 * pi) + 320.0 * sin(y * pi / 30.0)) * 2.0 / 3.0
     )
     dlon = (
         300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sx
-        + (20.0 * math.sin(6.0 * x * pi) + 20.0 * math.sin(2.0 * x * pi)) * 2.0 / 3.0
-        + (20.0 * math.sin(x * pi) + 40.0 * math.sin(x / 3.0 * pi)) * 2.0 / 3.0
-        + (150.0 * math.sin(x / 12.0 * pi) + 300.0 * math.sin(x / 30.0 * pi)) * 2.0 / 3.0
+        + (20.0 * sin(6.0 * x * pi) + 20.0 * sin(2.0 * x * pi)) * 2.0 / 3.0
+        + (20.0 * sin(x * pi) + 40.0 * sin(x / 3.0 * pi)) * 2.0 / 3.0
+        + (150.0 * sin(x / 12.0 * pi) + 300.0 * sin(x / 30.0 * pi)) * 2.0 / 3.0
     )
     radlat = lat / 180.0 * pi
-    magic = 1.0 - _EE * math.sin(radlat) ** 2
-    sqrtmagic = math.sqrt(magic)
+    magic = 1.0 - _EE * sin(radlat) ** 2
+    sqrtmagic = sqrt(magic)
     dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrtmagic) * pi)
-    dlon = (dlon * 180.0) / (_A / sqrtmagic * math.cos(radlat) * pi)
+    dlon = (dlon * 180.0) / (_A / sqrtmagic * cos(radlat) * pi)
     return dlon, dlat
+
+
+def _gcj_delta_scalar(lon: float, lat: float) -> tuple[float, float]:
+    """:func:`_gcj_delta` for one point with the math module (a phone's query: ~10× quicker than numpy on
+    one-element arrays)."""
+    return _gcj_offsets(lon, lat, math.sin, math.cos, math.sqrt, abs)
 
 
 def _gcj_delta(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -98,27 +104,7 @@ def _gcj_delta(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray
         dlon_s = np.array([p[0] for p in pairs], dtype=np.float64).reshape(lon.shape)
         dlat_s = np.array([p[1] for p in pairs], dtype=np.float64).reshape(lat.shape)
         return dlon_s, dlat_s
-    x = lon - 105.0
-    y = lat - 35.0
-    sx = np.sqrt(np.abs(x))
-    dlat = (
-        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sx
-        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-        + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
-        + (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
-    )
-    dlon = (
-        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sx
-        + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-        + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
-        + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
-    )
-    radlat = lat / 180.0 * np.pi
-    magic = 1.0 - _EE * np.sin(radlat) ** 2
-    sqrtmagic = np.sqrt(magic)
-    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrtmagic) * np.pi)
-    dlon = (dlon * 180.0) / (_A / sqrtmagic * np.cos(radlat) * np.pi)
-    return dlon, dlat
+    return _gcj_offsets(lon, lat, np.sin, np.cos, np.sqrt, np.abs)
 
 
 def _as_arrays(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -135,12 +121,16 @@ def _wgs84_to_gcj02(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, Float
     return np.where(inside, lon + dlon, lon), np.where(inside, lat + dlat, lat)
 
 
+def _bd09_formula(lon: Any, lat: Any, sin: Any, cos: Any, sqrt: Any, atan2: Any) -> tuple[Any, Any]:
+    """GCJ-02 -> BD-09 (Baidu's published formula), for numpy arrays or plain floats."""
+    z = sqrt(lon * lon + lat * lat) + 0.00002 * sin(lat * _X_PI)
+    theta = atan2(lat, lon) + 0.000003 * cos(lon * _X_PI)
+    return z * cos(theta) + 0.0065, z * sin(theta) + 0.006
+
+
 def _gcj02_to_bd09(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
     inside = in_china(lon, lat)
-    z = np.sqrt(lon * lon + lat * lat) + 0.00002 * np.sin(lat * _X_PI)
-    theta = np.arctan2(lat, lon) + 0.000003 * np.cos(lon * _X_PI)
-    bd_lon = z * np.cos(theta) + 0.0065
-    bd_lat = z * np.sin(theta) + 0.006
+    bd_lon, bd_lat = _bd09_formula(lon, lat, np.sin, np.cos, np.sqrt, np.arctan2)
     return np.where(inside, bd_lon, lon), np.where(inside, bd_lat, lat)
 
 
@@ -159,9 +149,7 @@ def _wgs84_to_gcj02_scalar(lon: float, lat: float) -> tuple[float, float]:
 def _gcj02_to_bd09_scalar(lon: float, lat: float) -> tuple[float, float]:
     if not _in_china_scalar(lon, lat):
         return lon, lat
-    z = math.sqrt(lon * lon + lat * lat) + 0.00002 * math.sin(lat * _X_PI)
-    theta = math.atan2(lat, lon) + 0.000003 * math.cos(lon * _X_PI)
-    return z * math.cos(theta) + 0.0065, z * math.sin(theta) + 0.006
+    return _bd09_formula(lon, lat, math.sin, math.cos, math.sqrt, math.atan2)
 
 
 def _bd09_from_wgs_scalar(lon: float, lat: float) -> tuple[float, float]:

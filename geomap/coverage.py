@@ -31,7 +31,8 @@ import numpy.typing as npt
 import shapely
 
 from geomap.demand import DemandLayer
-from geomap.network import StreetGraph
+from geomap.isochrones import DEFAULT_BUFFER_M, DEFAULT_HOLE_FILL_M2, _buffer_tree, _fill_small_holes, end_pieces
+from geomap.network import StreetGraph, _ranges
 from geomap.routing import Snapped, snap_points
 from geomap.settings import get_settings
 from geomap.subdistricts import assign_subdistrict
@@ -127,15 +128,6 @@ def time_field(graph: StreetGraph, stations: Stations, *, max_snap_m: float | No
     return field_
 
 
-def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
-    """Concatenated ``arange(s, s + c)`` for each start / count."""
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offs = np.repeat(starts - np.cumsum(np.r_[0, counts[:-1]]), counts)
-    return offs + np.arange(total)
-
-
 def point_times(graph: StreetGraph, field_: TimeField, snapped: Snapped) -> tuple[FloatArray, IntArray]:
     """Time (s) from each snapped point to its nearest station and that station's position (-1: none).
 
@@ -210,20 +202,9 @@ def covered_street_pieces(graph: StreetGraph, node_time_s: FloatArray, station_s
     """Street pieces ``(street, f_lo, f_hi)`` (fractions from ``street_u``) whose points reach a station
     within ``limit_s`` seconds, given every node's time to its nearest station (s)."""
     t = graph.street_travel_s
-    tu = node_time_s[graph.street_u]
-    tv = node_time_s[graph.street_v]
     fw, bw = graph.street_forward, graph.street_backward
-    with np.errstate(divide="ignore", invalid="ignore"):
-        safe_t = np.where(t > 0, t, 1.0)
-        reach_u = np.where(t > 0, (limit_s - tu) / safe_t, np.where(tu <= limit_s, 1.0, -1.0))
-        reach_v = np.where(t > 0, (limit_s - tv) / safe_t, np.where(tv <= limit_s, 1.0, -1.0))
-    # riding toward u (backward) from x needs x*t + T(u) <= limit: x in [0, reach_u]
-    s_u = np.flatnonzero(bw & (tu <= limit_s))
-    # riding toward v (forward) from x needs (1-x)*t + T(v) <= limit: x in [1 - reach_v, 1]
-    s_v = np.flatnonzero(fw & (tv <= limit_s))
-    streets = [s_u, s_v]
-    lo = [np.zeros(len(s_u)), np.clip(1.0 - reach_v[s_v], 0.0, 1.0)]
-    hi = [np.clip(reach_u[s_u], 0.0, 1.0), np.ones(len(s_v))]
+    street0, lo0, hi0 = end_pieces(graph, node_time_s, limit_s, direction="to")
+    streets, lo, hi = [street0], [lo0], [hi0]
     ok = np.flatnonzero(station_snap.ok)
     if len(ok):  # along the street to a station on it: before it riding forward, after it riding backward
         s = station_snap.street[ok]
@@ -312,7 +293,8 @@ class CoverageResult:
         return out
 
 
-def _street_midpoints(graph: StreetGraph) -> tuple[FloatArray, FloatArray]:
+def street_midpoints(graph: StreetGraph) -> tuple[FloatArray, FloatArray]:
+    """WGS84 lon/lat of the midpoint between each street's two end nodes (degrees)."""
     return ((graph.node_lon[graph.street_u] + graph.node_lon[graph.street_v]) / 2.0,
             (graph.node_lat[graph.street_u] + graph.node_lat[graph.street_v]) / 2.0)
 
@@ -347,7 +329,7 @@ def coverage(graph: StreetGraph, stations: Stations, *, minutes: float | None = 
     street, lo, hi = covered_street_pieces(graph, node_time, st_snap, limit_s)
     frac = _union_fraction(graph.n_streets, street, lo, hi)
     length_km = graph.street_length_m / 1000.0
-    mid_lon, mid_lat = _street_midpoints(graph)
+    mid_lon, mid_lat = street_midpoints(graph)
     names: list[str] = []
     if subdistricts is not None and len(subdistricts):
         names = list(subdistricts["name"].values)
@@ -368,8 +350,6 @@ def coverage(graph: StreetGraph, stations: Stations, *, minutes: float | None = 
     area_by_sd: dict[str, float] = {}
     total_area_km2 = np.nan
     if with_area:
-        from geomap.isochrones import DEFAULT_BUFFER_M, DEFAULT_HOLE_FILL_M2, _buffer_tree, _fill_small_holes
-
         tree = _buffer_tree(graph, float(getattr(settings, "isochrone_buffer_m", DEFAULT_BUFFER_M)), 4)
         # zero-length pieces stay: they stand for nodes reached with no time left (a disc each)
         keep = hi >= lo

@@ -37,13 +37,37 @@ from geomap.network import StreetGraph
 from geomap.routing import Snapped, _snap_index, pieces_coords, snap_points, travel_times_from
 from geomap.settings import get_settings
 
-__all__ = ["isochrones", "prepare_isochrones", "reachable_pieces"]
+__all__ = ["end_pieces", "isochrones", "prepare_isochrones", "reachable_pieces"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 DEFAULT_BUFFER_M = 30.0
 DEFAULT_HOLE_FILL_M2 = 20_000.0
+
+
+def end_pieces(
+    graph: StreetGraph, node_time_s: npt.NDArray[np.float64], limit_s: float, *,
+    direction: Literal["from", "to"] = "from",
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Street pieces ``(street, f_lo, f_hi)`` (fractions from ``street_u``) reached within ``limit_s``
+    seconds through a street's end nodes, given every node's time (s) from (``"from"``) or to (``"to"``)
+    the origins. Pieces reached along the origins' own streets are the caller's to add."""
+    t = graph.street_travel_s
+    tu = node_time_s[graph.street_u]
+    tv = node_time_s[graph.street_v]
+    fw, bw = graph.street_forward, graph.street_backward
+    # leaving u toward v covers [0, x] (needs forward for "from", backward for "to"); v likewise
+    low_ok = (fw if direction == "from" else bw) & (tu <= limit_s)
+    high_ok = (bw if direction == "from" else fw) & (tv <= limit_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reach_u = np.where(t > 0, (limit_s - tu) / np.where(t > 0, t, 1.0), 1.0)
+        reach_v = np.where(t > 0, (limit_s - tv) / np.where(t > 0, t, 1.0), 1.0)
+    s_low = np.flatnonzero(low_ok)
+    s_high = np.flatnonzero(high_ok)
+    return (np.concatenate([s_low, s_high]),
+            np.concatenate([np.zeros(len(s_low)), np.clip(1.0 - reach_v[s_high], 0.0, 1.0)]),
+            np.concatenate([np.clip(reach_u[s_low], 0.0, 1.0), np.ones(len(s_high))]))
 
 
 def reachable_pieces(
@@ -57,31 +81,18 @@ def reachable_pieces(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Street pieces ``(street, f_lo, f_hi)`` (fractions of each street, 0 at ``street_u``) reachable
     within ``limit_s`` seconds, given the node times (s) of one origin and the origin's snap."""
+    streets, lo, hi = end_pieces(graph, node_time_s, limit_s, direction=direction)
+    if not origin.ok[origin_pos]:
+        return streets, lo, hi
     t = graph.street_travel_s
-    tu = node_time_s[graph.street_u]
-    tv = node_time_s[graph.street_v]
-    fw, bw = graph.street_forward, graph.street_backward
-    # leaving u toward v covers [0, x] (needs forward for "from", backward for "to"); v likewise
-    low_ok = (fw if direction == "from" else bw) & (tu <= limit_s)
-    high_ok = (bw if direction == "from" else fw) & (tv <= limit_s)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        reach_u = np.where(t > 0, (limit_s - tu) / np.where(t > 0, t, 1.0), 1.0)
-        reach_v = np.where(t > 0, (limit_s - tv) / np.where(t > 0, t, 1.0), 1.0)
-    s_low = np.flatnonzero(low_ok)
-    s_high = np.flatnonzero(high_ok)
-    streets = [s_low, s_high]
-    lo = [np.zeros(len(s_low)), np.clip(1.0 - reach_v[s_high], 0.0, 1.0)]
-    hi = [np.clip(reach_u[s_low], 0.0, 1.0), np.ones(len(s_high))]
-    if origin.ok[origin_pos]:
-        s = int(origin.street[origin_pos])
-        f = float(origin.fraction[origin_pos])
-        span = limit_s / t[s] if t[s] > 0 else 1.0
-        ahead_ok = fw[s] if direction == "from" else bw[s]
-        behind_ok = bw[s] if direction == "from" else fw[s]
-        streets.append(np.array([s, s]))
-        lo.append(np.array([f, max(0.0, f - span) if behind_ok else f]))
-        hi.append(np.array([min(1.0, f + span) if ahead_ok else f, f]))
-    return np.concatenate(streets), np.concatenate(lo), np.concatenate(hi)
+    s = int(origin.street[origin_pos])
+    f = float(origin.fraction[origin_pos])
+    span = limit_s / t[s] if t[s] > 0 else 1.0
+    ahead_ok = graph.street_forward[s] if direction == "from" else graph.street_backward[s]
+    behind_ok = graph.street_backward[s] if direction == "from" else graph.street_forward[s]
+    return (np.concatenate([streets, [s, s]]),
+            np.concatenate([lo, [f, max(0.0, f - span) if behind_ok else f]]),
+            np.concatenate([hi, [min(1.0, f + span) if ahead_ok else f, f]]))
 
 
 def _fill_small_holes(geom: shapely.Geometry, hole_fill_m2: float) -> shapely.Geometry:

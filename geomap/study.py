@@ -23,7 +23,7 @@ from geomap import demand as demand_mod
 from geomap import subdistricts as sd_mod
 from geomap._osm_features import OsmFeatures, read_osm_features
 from geomap.coords import to_wgs84
-from geomap.coverage import CoverageResult, coverage, filter_stations, gap_grid
+from geomap.coverage import CoverageResult, coverage, filter_stations, gap_grid, street_midpoints
 from geomap.network import StreetGraph
 from geomap.settings import get_settings
 from geomap.siting import Candidates, SitePlan, file_candidates, h3_candidates, osm_candidates, propose_sites
@@ -121,12 +121,6 @@ def read_area(path: str | Path, *, crs: str = "wgs84") -> shapely.Geometry:
     return geom
 
 
-def _street_midpoints(graph: StreetGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    lon = (graph.node_lon[graph.street_u] + graph.node_lon[graph.street_v]) / 2.0
-    lat = (graph.node_lat[graph.street_u] + graph.node_lat[graph.street_v]) / 2.0
-    return lon, lat, graph.street_length_m
-
-
 def load_study(*, osm_path: str | Path | None = None, study_area: str | Path | shapely.Geometry | None = None,
                study_area_crs: str = "wgs84", subdistricts: str | Path | None = None,
                subdistricts_crs: str = "wgs84", population: str | Path | None = None,
@@ -177,7 +171,8 @@ def load_study(*, osm_path: str | Path | None = None, study_area: str | Path | s
             residents = False
     layers: list[demand_mod.DemandLayer] = []
     if residents and features is not None:
-        lay = demand_mod.residents_layer(sds, features.buildings, street_points=_street_midpoints(walk))
+        streets = (*street_midpoints(walk), walk.street_length_m)
+        lay = demand_mod.residents_layer(sds, features.buildings, street_points=streets)
         layers.append(lay)
         notes.extend(lay.notes)
     if restaurants and features is not None:

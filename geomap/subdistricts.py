@@ -153,11 +153,10 @@ def _side_of_nearest_way(ways_m: list[npt.NDArray[np.float64]], sides: dict[int,
         best_t[better] = t[np.arange(len(p)), j][better]
     ap = p - a[best_s]
     cross = ab[best_s, 0] * ap[:, 1] - ab[best_s, 1] * ap[:, 0]
-    out = np.empty(len(p), dtype=object)
-    for k in range(len(p)):
-        lft, rgt = sides[int(w[best_s[k]])]
-        out[k] = lft if cross[k] > 0 else rgt
-    return out
+    left = np.array([sides[i][0] for i in range(len(ways_m))], dtype=object)
+    right = np.array([sides[i][1] for i in range(len(ways_m))], dtype=object)
+    way = w[best_s]
+    return np.where(cross > 0, left[way], right[way])
 
 
 def rebuild_from_ways(ways: Any, study_area: shapely.Geometry, *, resolution: int = 11) -> Any:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import networkx as nx
+import numpy as np
 
 from geomap.network import StreetGraph
+from geomap.routing import Snapped, travel_times_from
 
 
 def street_digraph(g: StreetGraph) -> nx.DiGraph:
@@ -27,3 +29,29 @@ def add_point(h: nx.DiGraph, g: StreetGraph, name: object, s: int, f: float, *, 
         h.add_edge(name, v, w=(1 - f) * t) if leaving else h.add_edge(u, name, w=f * t)
     if g.street_backward[s]:
         h.add_edge(name, u, w=f * t) if leaving else h.add_edge(v, name, w=(1 - f) * t)
+
+
+def brute_force_times(g: StreetGraph, q: Snapped, st: Snapped) -> np.ndarray:
+    """Travel time (s) from every snapped query point to every snapped station: a Dijkstra from each query
+    point, then the partial street into each station, and direct travel when both share a street."""
+    node_t = travel_times_from(g, q)  # (Q, N), one Dijkstra per query
+    out = np.full((len(q), len(st)), np.inf)
+    for j in range(len(st)):
+        if not st.ok[j]:
+            continue
+        s, f = st.street[j], st.fraction[j]
+        t = g.street_travel_s[s]
+        best = np.full(len(q), np.inf)
+        if g.street_forward[s]:
+            best = np.minimum(best, node_t[:, g.street_u[s]] + f * t)
+        if g.street_backward[s]:
+            best = np.minimum(best, node_t[:, g.street_v[s]] + (1 - f) * t)
+        same = q.street == s
+        ahead = f >= q.fraction
+        direct = np.where(
+            ahead,
+            np.where(g.street_forward[s], (f - q.fraction) * t, np.inf),
+            np.where(g.street_backward[s], (q.fraction - f) * t, np.inf),
+        )
+        out[:, j] = np.where(same, np.minimum(best, direct), best)
+    return out

@@ -11,9 +11,9 @@ import pytest
 from geomap.coords import haversine_m
 from geomap.network import StreetGraph, build_network
 from geomap.network_nearest import network_nearest
-from geomap.routing import SnapError, Snapped, snap_points, travel_times_from
+from geomap.routing import SnapError, Snapped, snap_points
 from tests._nx import add_point as add_nx_point
-from tests._nx import street_digraph
+from tests._nx import brute_force_times, street_digraph
 
 PBF = Path(__file__).resolve().parents[1] / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
 
@@ -40,32 +40,6 @@ def _random_snappable(g: StreetGraph, n: int, seed: int) -> tuple[np.ndarray, np
     return np.concatenate(lons)[:n], np.concatenate(lats)[:n]
 
 
-def _brute_force(g: StreetGraph, q: Snapped, st: Snapped) -> np.ndarray:
-    """Travel time (s) from every query to every station: a Dijkstra from each snapped query point,
-    then the partial street into each station, and direct travel when both are on the same street."""
-    node_t = travel_times_from(g, q)  # (Q, N), one Dijkstra per query
-    out = np.full((len(q), len(st)), np.inf)
-    for j in range(len(st)):
-        if not st.ok[j]:
-            continue
-        s, f = st.street[j], st.fraction[j]
-        t = g.street_travel_s[s]
-        best = np.full(len(q), np.inf)
-        if g.street_forward[s]:
-            best = np.minimum(best, node_t[:, g.street_u[s]] + f * t)
-        if g.street_backward[s]:
-            best = np.minimum(best, node_t[:, g.street_v[s]] + (1 - f) * t)
-        same = q.street == s
-        ahead = f >= q.fraction
-        direct = np.where(
-            ahead,
-            np.where(g.street_forward[s], (f - q.fraction) * t, np.inf),
-            np.where(g.street_backward[s], (q.fraction - f) * t, np.inf),
-        )
-        out[:, j] = np.where(same, np.minimum(best, direct), best)
-    return out
-
-
 def _check_against(res_t: np.ndarray, res_id: np.ndarray, bf: np.ndarray, ids: np.ndarray, k: int) -> None:
     order = np.argsort(bf, axis=1, kind="stable")[:, :k]
     want_t = np.take_along_axis(bf, order, axis=1)
@@ -90,7 +64,7 @@ def test_nearest_equals_brute_force_1000_points(graphs: dict[str, StreetGraph], 
     q_lon, q_lat = _random_snappable(g, 1000, seed=12)
     st = snap_points(g, st_lon, st_lat)
     q = snap_points(g, q_lon, q_lat)
-    bf = _brute_force(g, q, st)
+    bf = brute_force_times(g, q, st)
     for k in (1, 3):
         res = network_nearest(
             g, station_lon=st_lon, station_lat=st_lat, station_ids=ids, query_lon=q_lon, query_lat=q_lat,

@@ -12,8 +12,9 @@ import scipy.sparse as sp
 from geomap.coverage import coverage, filter_stations
 from geomap.network import StreetGraph
 from geomap.registry import Registry
-from geomap.routing import snap_points, travel_times_from
+from geomap.routing import snap_points
 from geomap.siting import Candidates, candidate_cover, exact_mclp, greedy_mclp, propose_sites
+from tests._nx import brute_force_times
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,22 +100,7 @@ def test_real_cover_matrix_equals_dijkstra_per_point(study) -> None:  # type: ig
     cover, _ = candidate_cover(g, cands, lay.lon, lay.lat, minutes=5)
     ps = snap_points(g, lay.lon, lay.lat, errors="ignore")
     cs = snap_points(g, cands.lon, cands.lat, errors="ignore")
-    node_t = travel_times_from(g, ps, direction="from")  # point -> node
-    want = np.zeros(cover.shape, bool)
-    for j in np.flatnonzero(cs.ok):
-        s, f = cs.street[j], cs.fraction[j]
-        t = g.street_travel_s[s]
-        best = np.full(len(lay), np.inf)
-        if g.street_forward[s]:
-            best = np.minimum(best, node_t[:, g.street_u[s]] + f * t)
-        if g.street_backward[s]:
-            best = np.minimum(best, node_t[:, g.street_v[s]] + (1 - f) * t)
-        same = ps.street == s
-        fwd = same & (ps.fraction <= f) & g.street_forward[s]
-        bwd = same & (ps.fraction >= f) & g.street_backward[s]
-        best[fwd] = np.minimum(best[fwd], (f - ps.fraction[fwd]) * t)
-        best[bwd] = np.minimum(best[bwd], (ps.fraction[bwd] - f) * t)
-        want[j] = best <= 300 + 1e-9
+    want = (brute_force_times(g, ps, cs) <= 300 + 1e-9).T  # (candidates, points)
     assert (cover.toarray() == want).all()
     assert want.any() and not want.all()
 
