@@ -156,6 +156,22 @@ def _bd09_from_wgs_scalar(lon: float, lat: float) -> tuple[float, float]:
     return _gcj02_to_bd09_scalar(*_wgs84_to_gcj02_scalar(lon, lat))
 
 
+def _invert_point(scalar, t_lon: float, t_lat: float, *, tol_deg: float = 1e-12, max_iter: int = 30
+                  ) -> tuple[float, float]:
+    """:func:`_invert` for one point in plain floats (``scalar``: the forward transform of one point)."""
+    if not _in_china_scalar(t_lon, t_lat):
+        return t_lon, t_lat  # NaN and points outside China stay as given
+    x_lon, x_lat = t_lon, t_lat
+    for _ in range(max_iter):
+        f_lon, f_lat = scalar(x_lon, x_lat)
+        e_lon, e_lat = f_lon - t_lon, f_lat - t_lat
+        x_lon -= e_lon
+        x_lat -= e_lat
+        if abs(e_lon) < tol_deg and abs(e_lat) < tol_deg:
+            break
+    return x_lon, x_lat
+
+
 def _invert(forward, lon: FloatArray, lat: FloatArray, *, tol_deg: float = 1e-12,
             max_iter: int = 30) -> tuple[FloatArray, FloatArray]:
     """Invert a forward transform by fixed-point iteration: x <- x - (f(x) - target).
@@ -169,17 +185,7 @@ def _invert(forward, lon: FloatArray, lat: FloatArray, *, tol_deg: float = 1e-12
         out_lon, out_lat = lon.copy(), lat.copy()
         flat_lon, flat_lat = out_lon.reshape(-1), out_lat.reshape(-1)
         for i, (t_lon, t_lat) in enumerate(zip(lon.ravel().tolist(), lat.ravel().tolist(), strict=True)):
-            if not _in_china_scalar(t_lon, t_lat):
-                continue  # NaN and points outside China stay as given
-            x_lon, x_lat = t_lon, t_lat
-            for _ in range(max_iter):
-                f_lon, f_lat = scalar(x_lon, x_lat)
-                e_lon, e_lat = f_lon - t_lon, f_lat - t_lat
-                x_lon -= e_lon
-                x_lat -= e_lat
-                if abs(e_lon) < tol_deg and abs(e_lat) < tol_deg:
-                    break
-            flat_lon[i], flat_lat[i] = x_lon, x_lat
+            flat_lon[i], flat_lat[i] = _invert_point(scalar, t_lon, t_lat, tol_deg=tol_deg, max_iter=max_iter)
         return out_lon, out_lat
     x_lon, x_lat = lon.copy(), lat.copy()
     for _ in range(max_iter):
@@ -232,6 +238,23 @@ def transform(lon: ArrayLike, lat: ArrayLike, *, src: str, dst: str) -> tuple[Fl
     if s == "bd09" and d == "wgs84":
         return _invert(_bd09_forward_from_wgs, lon_a, lat_a)
     raise AssertionError(f"unhandled transform {s} -> {d}")  # pragma: no cover
+
+
+def from_wgs84_point(lon: float, lat: float, *, dst: str) -> tuple[float, float]:
+    """:func:`from_wgs84` for one point in plain floats (a phone's query: no numpy per-call cost)."""
+    d = normalize_crs(dst)
+    if d == "wgs84":
+        return float(lon), float(lat)
+    forward = _wgs84_to_gcj02_scalar if d == "gcj02" else _bd09_from_wgs_scalar
+    return forward(float(lon), float(lat))
+
+
+def to_wgs84_point(lon: float, lat: float, *, src: str) -> tuple[float, float]:
+    """:func:`to_wgs84` for one point in plain floats (the same iteration as the array inverse)."""
+    s = normalize_crs(src)
+    if s == "wgs84":
+        return float(lon), float(lat)
+    return _invert_point(_wgs84_to_gcj02_scalar if s == "gcj02" else _bd09_from_wgs_scalar, float(lon), float(lat))
 
 
 def to_wgs84(lon: ArrayLike, lat: ArrayLike, *, src: str) -> tuple[FloatArray, FloatArray]:

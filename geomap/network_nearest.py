@@ -19,9 +19,12 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import shapely
 
+from geomap import coords
 from geomap.network import StreetGraph
 from geomap.routing import Answer, Snapped, TargetIndex, snap_points
+from geomap.settings import get_settings
 
 __all__ = ["NetworkNearest", "network_nearest", "station_index"]
 
@@ -84,18 +87,22 @@ def station_index(
     k: int = 1,
     limit_s: float | None = None,
     max_snap_m: float | None = None,
+    station_key: str | None = None,
 ) -> tuple[TargetIndex, Snapped]:
     """The (cached) :class:`TargetIndex` of a station set on ``graph``.
 
     Stations farther than ``max_snap_m`` from every street are left out of the index (they are never
     returned); ``Snapped.ok`` / ``distance_m`` of the second return value say which and how far.
+    ``station_key``: a name the caller guarantees for exactly these stations (ids, coordinates, order),
+    e.g. :meth:`geomap.station_index.StationIndex.selection`'s key; without it the arrays are hashed.
     """
     lon = np.atleast_1d(np.asarray(station_lon, dtype=np.float64))
     lat = np.atleast_1d(np.asarray(station_lat, dtype=np.float64))
     ids = np.arange(len(lon)) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
     if not (len(lon) == len(lat) == len(ids)):
         raise ValueError("station_lon, station_lat and station_ids must have the same length")
-    key = _stations_hash(lon, lat, ids, f"k={k};limit={limit_s};snap={max_snap_m}")
+    extra = f"k={k};limit={limit_s};snap={max_snap_m}"
+    key = f"{station_key};{extra}" if station_key is not None else _stations_hash(lon, lat, ids, extra)
     cache: OrderedDict[str, tuple[TargetIndex, Snapped]] = graph.__dict__.setdefault(
         "_station_indexes", OrderedDict()
     )
@@ -124,6 +131,9 @@ def network_nearest(
     limit_s: float | None = None,
     max_snap_m: float | None = None,
     on_far: Literal["raise", "skip"] = "raise",
+    index_k: int | None = None,
+    station_key: str | None = None,
+    route_crs: str = "wgs84",
 ) -> NetworkNearest:
     """The ``k`` stations quickest to reach from each query point along ``graph`` (WGS84 degrees).
 
@@ -133,23 +143,37 @@ def network_nearest(
     unreachable. Query points farther than ``max_snap_m`` (default ``settings.max_snap_m``) from every
     street raise :class:`~geomap.routing.SnapError` (message in Chinese and English, with the distance),
     or, with ``on_far="skip"``, get no station (``query_ok`` False). Unreachable stations (another
-    component, one-way dead ends) give ``travel_s = inf`` and ``station_id = None``.
+    component, one-way dead ends) give ``travel_s = inf`` and ``station_id = None``. ``index_k`` (≥ ``k``,
+    default ``k``): labels kept per node in the cached index, so that one index serves every ``k`` up to it.
+    ``station_key``: see :func:`station_index`. ``route_crs``: coordinate system of the routes (wgs84,
+    gcj02 or bd09; the other outputs stay WGS84). One query point takes the plain-Python path of
+    :mod:`geomap.routing_one` (same answer).
     """
+    index_k = k if index_k is None else max(int(index_k), k)
     index, st_snap = station_index(
-        graph, station_lon=station_lon, station_lat=station_lat, station_ids=station_ids, k=k,
-        limit_s=limit_s, max_snap_m=max_snap_m,
+        graph, station_lon=station_lon, station_lat=station_lat, station_ids=station_ids, k=index_k,
+        limit_s=limit_s, max_snap_m=max_snap_m, station_key=station_key,
     )
     ids = (
         np.arange(len(st_snap)) if station_ids is None
         else np.atleast_1d(np.asarray(station_ids, dtype=object))
     )
+    q_lon = np.atleast_1d(np.asarray(query_lon, dtype=np.float64)).ravel()
+    q_lat = np.atleast_1d(np.asarray(query_lat, dtype=np.float64)).ravel()
+    if len(q_lon) == 1 and len(q_lat) == 1 and on_far == "raise":
+        return _network_nearest_one(graph, index, ids, float(q_lon[0]), float(q_lat[0]), k=k,
+                                    return_routes=return_routes, max_snap_m=max_snap_m, route_crs=route_crs)
     qs = snap_points(
-        graph, query_lon, query_lat, max_snap_m=max_snap_m, errors="raise" if on_far == "raise" else "ignore"
+        graph, q_lon, q_lat, max_snap_m=max_snap_m, errors="raise" if on_far == "raise" else "ignore"
     )
     ans: Answer = index.query(qs, k=k, return_routes=return_routes)
     sid = np.full(ans.target.shape, None, dtype=object)
     has = ans.target >= 0
     sid[has] = ids[ans.target[has]]
+    if ans.geometry is not None and coords.normalize_crs(route_crs) != "wgs84":
+        dst = coords.normalize_crs(route_crs)
+        ans.geometry = shapely.transform(
+            ans.geometry, lambda xy: np.column_stack(coords.from_wgs84(xy[:, 0], xy[:, 1], dst=dst)))
     return NetworkNearest(
         station_id=sid,
         station_pos=ans.target,
@@ -159,3 +183,28 @@ def network_nearest(
         query_snap_m=qs.distance_m,
         query_ok=qs.ok,
     )
+
+
+def _network_nearest_one(graph: StreetGraph, index: TargetIndex, ids: npt.NDArray[Any], lon: float, lat: float,
+                         *, k: int, return_routes: bool, max_snap_m: float | None, route_crs: str
+                         ) -> NetworkNearest:
+    """:func:`network_nearest` for one query point (a phone's request) through :mod:`geomap.routing_one`:
+    the same answer without numpy's per-call cost on one-element arrays."""
+    from geomap.routing_one import query_one, routes_one, snap_one
+
+    limit = float(get_settings().max_snap_m if max_snap_m is None else max_snap_m)
+    qs = snap_one(graph, lon, lat, max_snap_m=limit)
+    tj, ts, dm, via = query_one(index, int(qs.street[0]), float(qs.fraction[0]), k)
+    n = len(tj)
+    target = np.full((1, k), -1, dtype=np.int64)
+    travel = np.full((1, k), np.inf)
+    dist = np.full((1, k), np.inf)
+    sid = np.full((1, k), None, dtype=object)
+    target[0, :n], travel[0, :n], dist[0, :n] = tj, ts, dm
+    sid[0, :n] = ids[tj] if n else []
+    route = None
+    if return_routes:
+        route = np.full((1, k), None, dtype=object)
+        route[0, :n] = routes_one(index, qs, tj, via, crs=coords.normalize_crs(route_crs)) if n else []
+    return NetworkNearest(station_id=sid, station_pos=target, travel_s=travel, distance_m=dist, route=route,
+                          query_snap_m=qs.distance_m, query_ok=qs.ok)

@@ -503,7 +503,10 @@ def travel_times_from(
 def _edge_lookup(graph: StreetGraph, x: IntArray, y: IntArray) -> IntArray:
     """Index of the directed CSR edge x→y (must exist)."""
     n = np.int64(max(graph.n_nodes, 1))
-    keys = graph.edge_u * n + graph.indices
+    keys = graph.__dict__.get("_edge_keys")
+    if keys is None:  # sorted (CSR order); built once per graph, not per route
+        keys = graph.edge_u * n + graph.indices
+        graph.__dict__["_edge_keys"] = keys
     return np.searchsorted(keys, x.astype(np.int64) * n + y.astype(np.int64))
 
 

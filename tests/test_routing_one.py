@@ -1,0 +1,111 @@
+"""The one-point path (geomap.routing_one) gives the array path's answers, on the real extract.
+
+The array path is itself checked against networkx (tests/test_network_nearest.py); here every one-point
+answer is compared with the same point answered in a batch of many (which takes the array path).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+
+from geomap import coords
+from geomap.network import StreetGraph, build_network
+from geomap.network_nearest import network_nearest
+from geomap.routing import SnapError, snap_points
+from geomap.routing_one import snap_one
+from geomap.settings import get_settings
+
+PBF = Path(__file__).resolve().parents[1] / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
+
+
+@pytest.fixture(scope="module")
+def graphs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StreetGraph]:
+    if not PBF.exists():
+        pytest.skip(f"sample OSM extract missing: {PBF} (run `make data` with ../shared/data present)")
+    return build_network(PBF, modes=["walk", "ebike", "drive"], progress=False,
+                         cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+def _points(g: StreetGraph, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(g.node_lon.min(), g.node_lon.max(), n), rng.uniform(g.node_lat.min(), g.node_lat.max(), n))
+
+
+@pytest.mark.parametrize("mode", ["walk", "ebike", "drive"])
+def test_one_point_answers_equal_the_batch_answers(graphs: dict[str, StreetGraph], mode: str) -> None:
+    g = graphs[mode]
+    st_lon, st_lat = _points(g, 40, seed=7)
+    # random points, plus points ~20 m from stations (the station on the query's own street: direct travel)
+    r_lon, r_lat = _points(g, 600, seed=8)
+    jit = np.random.default_rng(9).normal(0, 0.0002, (2, 40))
+    q_lon, q_lat = np.concatenate([r_lon, st_lon + jit[0]]), np.concatenate([r_lat, st_lat + jit[1]])
+    kw = dict(station_lon=st_lon, station_lat=st_lat, station_ids=[f"S{i}" for i in range(40)], k=5)
+    batch = network_nearest(g, query_lon=q_lon, query_lat=q_lat, on_far="skip", **kw)
+    batch_snap = snap_points(g, q_lon, q_lat, errors="ignore")
+    same_street = compared = far = 0
+    for i in range(len(q_lon)):
+        if not batch.query_ok[i]:
+            with pytest.raises(SnapError) as exc:
+                network_nearest(g, query_lon=q_lon[i], query_lat=q_lat[i], **kw)
+            assert exc.value.distance_m[0] == pytest.approx(batch.query_snap_m[i], abs=1e-6)
+            far += 1
+            continue
+        one = network_nearest(g, query_lon=q_lon[i], query_lat=q_lat[i], **kw)
+        # both find the nearest street piece: the same distance (a junction is nearest to several streets)
+        assert one.query_snap_m[0] == pytest.approx(batch.query_snap_m[i], abs=1e-6)
+        mine = snap_one(g, q_lon[i], q_lat[i], max_snap_m=get_settings().max_snap_m)
+        if mine.street[0] != batch_snap.street[i]:
+            # a tie: the nearest point of the network is a junction, where several streets meet; both
+            # paths stand at that junction, on different streets
+            assert (mine.lon[0], mine.lat[0]) == pytest.approx((batch_snap.lon[i], batch_snap.lat[i]), abs=1e-9)
+            assert mine.fraction[0] in (0.0, 1.0) or batch_snap.fraction[i] in (0.0, 1.0)
+            continue
+        same_street += 1
+        np.testing.assert_array_equal(one.station_id[0], batch.station_id[i])
+        np.testing.assert_allclose(one.travel_s[0], batch.travel_s[i], rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(one.distance_m[0], batch.distance_m[i], rtol=1e-12, atol=1e-6)
+        for a, b in zip(one.route[0], batch.route[i], strict=True):
+            assert (a is None) == (b is None)
+            if a is not None:
+                assert shapely.hausdorff_distance(a, b) < 1e-9  # degrees
+                assert len(a.coords) == len(b.coords)
+                compared += 1
+    assert far > 0 and same_street > 0.8 * (len(q_lon) - far)
+    assert compared > 1000
+
+
+def test_one_point_routes_in_gcj02_and_bd09(graphs: dict[str, StreetGraph]) -> None:
+    """Routes asked in GCJ-02 / BD-09 are the WGS84 routes converted vertex by vertex."""
+    g = graphs["ebike"]
+    st_lon, st_lat = _points(g, 20, seed=3)
+    q_lon, q_lat = _points(g, 80, seed=4)
+    kw = dict(station_lon=st_lon, station_lat=st_lat, k=3)
+    checked = 0
+    for lon, lat in zip(q_lon, q_lat, strict=True):
+        try:
+            wgs = network_nearest(g, query_lon=lon, query_lat=lat, **kw)
+        except SnapError:
+            continue
+        for crs in ("gcj02", "bd09"):
+            other = network_nearest(g, query_lon=lon, query_lat=lat, route_crs=crs, **kw)
+            for a, b in zip(wgs.route[0], other.route[0], strict=True):
+                if a is None:
+                    assert b is None
+                    continue
+                xy = np.asarray(a.coords)
+                want = np.column_stack(coords.from_wgs84(xy[:, 0], xy[:, 1], dst=crs))
+                np.testing.assert_allclose(np.asarray(b.coords), want, rtol=0, atol=1e-12)
+                checked += 1
+    # the array path converts the same way
+    many = network_nearest(g, query_lon=q_lon, query_lat=q_lat, on_far="skip", route_crs="gcj02", **kw)
+    base = network_nearest(g, query_lon=q_lon, query_lat=q_lat, on_far="skip", **kw)
+    for a, b in zip(base.route.ravel(), many.route.ravel(), strict=True):
+        if a is not None:
+            xy = np.asarray(a.coords)
+            np.testing.assert_allclose(np.asarray(b.coords),
+                                       np.column_stack(coords.from_wgs84(xy[:, 0], xy[:, 1], dst="gcj02")), atol=1e-12)
+    assert checked > 100
