@@ -67,7 +67,7 @@ class NearestResult:
 def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[str] | None = None,
             amenity: str | list[str] | None = None, open_at: datetime | None = None,
             crs: str = "wgs84", mode: str | None = None, graph: StreetGraph | None = None,
-            return_routes: bool = True) -> NearestResult:
+            return_routes: bool = True, index_k: int | None = None, route_crs: str = "wgs84") -> NearestResult:
     """The ``k`` nearest stations to each query point, by straight line or along the street network.
 
     ``lon`` / ``lat``: one point or arrays, in ``crs``. ``kind``: a kind key or Chinese alias, or several
@@ -76,8 +76,11 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
     ``mode``: ``None`` for straight line, else a travel mode; ``graph`` is that mode's street graph
     (default: the active network, see :mod:`geomap.active_network`). In network mode ``distance_m`` is
     metres along the network and ``travel_s`` / ``route`` are filled; unreachable stations are left out.
-    Raises ``ValueError`` with a readable message for bad input, :class:`~geomap.routing.SnapError` for a
-    point too far from any street.
+    ``index_k``: labels kept per node by the cached network index (≥ ``k``; a service passes one value so
+    that a single index answers every ``k`` up to it). ``route_crs``: coordinate system of the routes
+    (wgs84, gcj02 or bd09; everything else in the result is WGS84). Raises ``ValueError`` with a
+    readable message for bad input, :class:`~geomap.routing.SnapError` for a point too far from any
+    street.
     """
     if k < 1:
         raise ValueError("k must be at least 1")
@@ -96,10 +99,11 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
     if graph is None:
         from geomap.active_network import load_graph
         graph = load_graph(mode)
-    slots = np.flatnonzero(stations.mask(flt, tz=tz))
-    ans = network_nearest(graph, station_lon=stations.lon[slots], station_lat=stations.lat[slots],
-                          station_ids=np.asarray(stations.ids, dtype=object)[slots], query_lon=lon_a,
-                          query_lat=lat_a, k=k, return_routes=return_routes)
+    sel = stations.selection(flt, tz=tz)
+    slots = sel.slots
+    ans = network_nearest(graph, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids, query_lon=lon_a,
+                          query_lat=lat_a, k=k, return_routes=return_routes, index_k=index_k,
+                          station_key=sel.key, route_crs=route_crs)
     slot = np.where(ans.station_pos >= 0, slots[np.clip(ans.station_pos, 0, None)] if len(slots) else -1, -1)
     return NearestResult(station_id=ans.station_id, slot=slot, distance_m=ans.distance_m, query_lon=lon_a,
                          query_lat=lat_a, mode=mode, travel_s=ans.travel_s, route=ans.route,
@@ -124,4 +128,7 @@ def _query_points(lon, lat, *, crs: str) -> tuple[np.ndarray, np.ndarray]:
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"query point {i} ({lon_a[i]}, {lat_a[i]}) is not a valid longitude/latitude "
                          "(longitude -180..180, latitude -90..90)")
+    if lon_a.size == 1:  # a phone's query: plain floats
+        x, y = coords.to_wgs84_point(float(lon_a[0]), float(lat_a[0]), src=crs)
+        return np.array([x]), np.array([y])
     return coords.to_wgs84(lon_a, lat_a, src=crs)

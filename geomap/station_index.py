@@ -22,6 +22,8 @@ scheme gives edits without rebuilds and keeps the k-d tree's speed; see ``docs/a
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,6 +68,17 @@ class StationFilter:
         return not self.kind and not self.amenity and self.open_at is None
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Stations picked by a filter: their slots, WGS84 lon/lat, ids, and a key naming this exact set."""
+
+    slots: IntArray
+    lon: FloatArray
+    lat: FloatArray
+    ids: npt.NDArray[np.object_]
+    key: str
+
+
 class StationIndex:
     """Station arrays + exact great-circle nearest-k index that follows edits without full rebuilds."""
 
@@ -89,6 +102,8 @@ class StationIndex:
         self._delta_dirty = True
         self._hours_table: HoursTable | None = None
         self._subset_cache: dict[tuple, tuple[cKDTree | None, IntArray]] = {}
+        self._selections: dict[StationFilter, Selection] = {}
+        self.token = uuid.uuid4().hex  # names the content; a new one after every edit
 
     # --- building and editing --------------------------------------------------------------------------
     @classmethod
@@ -134,6 +149,8 @@ class StationIndex:
 
     def _edited(self) -> None:
         self.version += 1
+        self.token = uuid.uuid4().hex
+        self._selections.clear()
         self._delta_dirty = True
         self._hours_table = None
         self._subset_cache.clear()
@@ -179,6 +196,23 @@ class StationIndex:
         if flt.open_at is not None:
             m &= self.hours_table().open_mask(flt.open_at, tz=tz)
         return m
+
+    def selection(self, flt: StationFilter, *, tz: str = "Asia/Shanghai") -> Selection:
+        """The live stations matching ``flt`` as arrays, with a key that names exactly that station set (for
+        caches built per set, such as the network labels: no hashing of the arrays per query). Memoised
+        per filter until the next edit; a filter with ``open_at`` depends on the moment and is worked out
+        each time."""
+        hit = self._selections.get(flt) if flt.open_at is None else None
+        if hit is not None:
+            return hit
+        m = self.mask(flt, tz=tz)
+        slots = np.flatnonzero(m)
+        digest = hashlib.blake2b(np.packbits(m).tobytes(), digest_size=16).hexdigest()
+        sel = Selection(slots=slots, lon=self.lon[slots], lat=self.lat[slots],
+                        ids=np.asarray(self.ids, dtype=object)[slots], key=f"{self.token}:{digest}")
+        if flt.open_at is None:
+            self._selections[flt] = sel
+        return sel
 
     # --- queries --------------------------------------------------------------------------------------
     def query(self, lon, lat, *, k: int = 1, flt: StationFilter | None = None,

@@ -190,3 +190,32 @@ def test_real_anting_nearest_matches_brute_force(tmp_path, anting_json):
     assert_same(nearest(reg.index, lon, lat, k=3), *brute(st, lon, lat, 3))
     heat = np.array(["food_heating" in a for a in st["amenities"]])
     assert_same(nearest(reg.index, lon, lat, k=2, amenity="food_heating"), *brute(st, lon, lat, 2, heat))
+
+
+def test_selection_key_names_exactly_one_station_set():
+    """The key the network labels are cached under: equal for the same stations, new after any edit."""
+    from geomap.station_index import StationFilter
+
+    st = random_stations(300, 21)
+    idx = StationIndex.from_frame(st)
+    canteen = StationFilter.make(kind="canteen")
+    a, b = idx.selection(canteen), idx.selection(canteen)
+    assert a is b  # memoised
+    want = st[[("canteen" in k) for k in st["kinds"]]]
+    assert list(a.ids) == list(want["id"]) and np.array_equal(a.lon, want["lon"].to_numpy())
+    assert idx.selection(StationFilter()).key != a.key
+    keys = {a.key}
+    idx.upsert(st.iloc[[0]].assign(lon=st["lon"].iloc[0] + 0.01))  # a move
+    keys.add(idx.selection(canteen).key)
+    idx.delete([st["id"].iloc[1]])
+    keys.add(idx.selection(canteen).key)
+    idx.compact()
+    keys.add(idx.selection(canteen).key)
+    assert len(keys) == 4
+    moved = idx.selection(StationFilter())
+    assert moved.lon[list(moved.ids).index(st["id"].iloc[0])] == pytest.approx(st["lon"].iloc[0] + 0.01)
+    # time-dependent filters are worked out each time, with a key of their own mask
+    now = datetime(2026, 11, 23, 3, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    night = idx.selection(StationFilter.make(open_at=now))
+    day = idx.selection(StationFilter.make(open_at=now.replace(hour=12)))
+    assert night.key != day.key and len(night.ids) < len(day.ids)
