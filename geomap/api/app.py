@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from geomap.api import admin, planning, read, web
-from geomap.api.state import ServiceState
+from geomap.api.state import ServiceState, settle_heap
 from geomap.settings import Settings, get_settings
 
 log = logging.getLogger("geomap.api")
@@ -58,6 +58,7 @@ def create_app(state: ServiceState | None = None, *, settings: Settings | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "geomap", None) is None:
             app.state.geomap = ServiceState.load(settings or get_settings(), modes=modes)
+            settle_heap()
             start_map_build(app.state.geomap)
         yield
 
@@ -115,6 +116,7 @@ def start_map_build(state: ServiceState) -> bool:
         finally:
             with state.map_lock:
                 state.map_building = False
+            settle_heap()  # the build's garbage, once, instead of full collections under load
 
     threading.Thread(target=work, name="geomap-map-build", daemon=True).start()
     return True

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, get_args, get_type_hints
 
 from fastapi import Depends, Header, HTTPException, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
 
 from geomap.api.state import ServiceState
 
@@ -41,3 +47,34 @@ def require_admin(state: State, authorization: Annotated[str | None, Header(
 
 
 Admin = Depends(require_admin)
+
+
+class QueryModelRoute(APIRoute):
+    """A read route whose parameters are the service state (``state``) and at most one pydantic query model
+    (``q: Annotated[Model, Query()]``): FastAPI documents it from the signature as usual, but a request is
+    answered without FastAPI's per-field dependency solving (about 0.3 ms a request on this stack, more than
+    the nearest-station search itself). The query string is validated by the model in one pydantic call,
+    unknown parameters included; errors are the same 422 as FastAPI's (``loc`` starts with ``query``).
+    Routes with any other parameter (path, header, body) keep FastAPI's handling."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        hints = get_type_hints(self.endpoint, include_extras=True)
+        params = [p for p in inspect.signature(self.endpoint).parameters if p != "return"]
+        if not set(params) <= {"state", "q"} or not inspect.iscoroutinefunction(self.endpoint):
+            return super().get_route_handler()
+        model: type[BaseModel] | None = get_args(hints["q"])[0] if "q" in params else None
+        endpoint = self.endpoint
+
+        async def handler(request: Request) -> Response:
+            kwargs: dict[str, Any] = {}
+            if "state" in params:
+                kwargs["state"] = request.app.state.geomap
+            if model is not None:
+                try:
+                    kwargs["q"] = model.model_validate(dict(request.query_params))
+                except ValidationError as exc:
+                    raise RequestValidationError(
+                        [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]) from None
+            return await endpoint(**kwargs)
+
+        return handler

@@ -8,18 +8,20 @@ circles run in a worker thread (see :mod:`geomap.api.state`).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import numpy as np
+import orjson
 import shapely
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from geomap import coords, vocab
-from geomap.api.deps import ApiError, State, StationId
+from geomap.api.deps import ApiError, QueryModelRoute, State, StationId
 from geomap.api.models import (
     CrsQuery,
     Health,
@@ -33,11 +35,12 @@ from geomap.api.models import (
     parse_open_at,
 )
 from geomap.api.state import LABEL_K, ServiceState, Snapshot
+from geomap.hours import OpeningHours
 from geomap.routing import SnapError
 from geomap.station_index import StationFilter
 from geomap.stations import Station
 
-router = APIRouter()
+router = APIRouter(route_class=QueryModelRoute)
 
 _AMAP_MODE = {"walk": "walk", "ebike": "ride", "drive": "car", "truck": "car", "straight": "ride"}
 _ERR = {422: {"description": "Invalid parameter (the message lists the valid values), or the point is too "
@@ -48,38 +51,65 @@ def _r(x: float, nd: int = 7) -> float:
     return round(float(x), nd)
 
 
-def station_properties(st: Station, *, now: datetime, tz: str) -> dict[str, Any]:
-    """GeoJSON properties of one station (all Station fields except lon/lat, plus labels and open_now)."""
-    from geomap.hours import parse_osm
+class JsonResponse(Response):
+    """JSON with orjson (UTF-8, NaN/inf as null; numpy values allowed): the read answers carry hundreds of
+    route coordinates, which the standard json module spends most of a request on."""
 
-    d = st.model_dump(exclude={"lon", "lat"})
-    kinds, amen = vocab.kinds(), vocab.amenities()
-    d["kind_labels"] = [kinds.terms[k].label for k in st.kinds if k in kinds.terms]
-    d["amenity_labels"] = [amen.terms[k].label for k in st.amenities if k in amen.terms]
-    hours = parse_osm(st.opening_hours) if st.opening_hours else None
-    d["open_now"] = None if hours is None else bool(hours.is_open(now, tz=tz))
-    return d
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
 
 
-def amap_nav_url(st: Station, *, mode: str, gcj02: tuple[float, float] | None = None) -> str:
-    """AMap URI API navigation link (https://lbs.amap.com/api/uri-api/guide/travel/route), GCJ-02 target
-    (``gcj02``: the station's GCJ-02 lon/lat when the caller has converted it already)."""
-    lon, lat = gcj02 if gcj02 is not None else coords.from_wgs84(st.lon, st.lat, dst="gcj02")
-    name = quote(st.name.replace(",", " "), safe="")
-    return (f"https://uri.amap.com/navigation?to={float(lon):.6f},{float(lat):.6f},{name}"
+@dataclass(frozen=True)
+class StationView:
+    """What every answer repeats about one station, worked out once per snapshot: its GeoJSON properties
+    (all :class:`Station` fields except lon/lat, plus Chinese labels; not ``open_now``), its parsed
+    opening hours, and the AMap link's target (GCJ-02 lon, lat and name)."""
+
+    props: dict[str, Any]
+    hours: OpeningHours | None
+    nav_to: str
+
+    def properties(self, *, now: datetime, tz: str) -> dict[str, Any]:
+        """The properties with ``open_now`` at ``now`` (None when the hours are unknown)."""
+        d = dict(self.props)
+        d["open_now"] = None if self.hours is None else bool(self.hours.is_open(now, tz=tz))
+        return d
+
+
+def station_view(snap: Snapshot, st: Station) -> StationView:
+    """The (cached) :class:`StationView` of ``st`` in ``snap``."""
+    view = snap.cache.get(st.id)
+    if view is None or view[0] is not st:
+        from geomap.hours import parse_osm
+
+        d = st.model_dump(exclude={"lon", "lat"})
+        kinds, amen = vocab.kinds(), vocab.amenities()
+        d["kind_labels"] = [kinds.terms[k].label for k in st.kinds if k in kinds.terms]
+        d["amenity_labels"] = [amen.terms[k].label for k in st.amenities if k in amen.terms]
+        lon, lat = coords.from_wgs84_point(st.lon, st.lat, dst="gcj02")
+        name = quote(st.name.replace(",", " "), safe="")
+        view = (st, StationView(props=d, hours=parse_osm(st.opening_hours) if st.opening_hours else None,
+                                nav_to=f"{lon:.6f},{lat:.6f},{name}"))
+        snap.cache[st.id] = view
+    return view[1]
+
+
+def amap_nav_url(view: StationView, *, mode: str) -> str:
+    """AMap URI API navigation link (https://lbs.amap.com/api/uri-api/guide/travel/route), GCJ-02 target."""
+    return (f"https://uri.amap.com/navigation?to={view.nav_to}"
             f"&mode={_AMAP_MODE[mode]}&coordinate=gaode&callnative=1&src=geomap")
 
 
-def _lines(geoms: list[Any], crs: str) -> list[dict[str, Any] | None]:
-    """GeoJSON LineStrings in ``crs`` for WGS84 shapely lines (None stays None); one vectorised conversion."""
+def _lines(geoms: list[Any]) -> list[dict[str, Any] | None]:
+    """GeoJSON LineStrings from shapely lines (None stays None); coordinates rounded to 1e-7 degree."""
     present = [g for g in geoms if g is not None]
     if not present:
         return [None] * len(geoms)
     xy, part = shapely.get_coordinates(np.asarray(present, dtype=object), return_index=True)
-    lon, lat = coords.from_wgs84(xy[:, 0], xy[:, 1], dst=crs)
-    pts = np.round(np.column_stack([lon, lat]), 7)
     cuts = np.searchsorted(part, np.arange(1, len(present)))
-    it = iter(np.split(pts, cuts))
+    it = iter(np.split(np.round(xy, 7), cuts))
     return [None if g is None else {"type": "LineString", "coordinates": next(it).tolist()} for g in geoms]
 
 
@@ -97,14 +127,14 @@ def _stations_fc(state: ServiceState, snap: Snapshot, slots: np.ndarray, crs: st
     lon, lat = coords.from_wgs84(snap.index.lon[slots], snap.index.lat[slots], dst=crs)
     now, tz = _now(state), state.settings.timezone
     feats = [{"type": "Feature", "id": sid, "geometry": {"type": "Point", "coordinates": [_r(a), _r(b)]},
-              "properties": station_properties(snap.stations[sid], now=now, tz=tz)}
+              "properties": station_view(snap, snap.stations[sid]).properties(now=now, tz=tz)}
              for sid, a, b in zip(ids, lon.tolist(), lat.tolist(), strict=True)]
     return {"type": "FeatureCollection", "coord_system": crs, "count": len(feats), "features": feats}
 
 
 @router.get("/stations", response_model=StationCollection, tags=["stations"], responses=_ERR,
             summary="List stations (GeoJSON), filtered by kind, amenity, open at, bbox")
-async def list_stations(state: State, q: Annotated[StationsQuery, Query()]) -> JSONResponse:
+async def list_stations(state: State, q: Annotated[StationsQuery, Query()]) -> Response:
     snap = state.snapshot
     mask = snap.index.mask(_filter(q), tz=state.settings.timezone)
     slots = np.flatnonzero(mask)
@@ -112,17 +142,17 @@ async def list_stations(state: State, q: Annotated[StationsQuery, Query()]) -> J
         w, s, e, n = (float(x) for x in q.bbox.split(","))
         lon, lat = coords.from_wgs84(snap.index.lon[slots], snap.index.lat[slots], dst=q.crs)
         slots = slots[(lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)]
-    return JSONResponse(_stations_fc(state, snap, slots, q.crs))
+    return JsonResponse(_stations_fc(state, snap, slots, q.crs))
 
 
 @router.get("/stations/{station_id}", response_model=StationFeature, tags=["stations"],
             responses={404: {"description": "No station with this id"}}, summary="One station (GeoJSON Feature)")
-async def get_station(station_id: StationId, state: State, q: Annotated[CrsQuery, Query()]) -> JSONResponse:
+async def get_station(station_id: StationId, state: State, q: Annotated[CrsQuery, Query()]) -> Response:
     snap = state.snapshot
     slot = snap.index.slot_of.get(station_id)
     if slot is None:
         raise ApiError(404, "no_such_station", f"没有编号为 {station_id!r} 的站点 / no station with this id")
-    return JSONResponse(_stations_fc(state, snap, np.array([slot]), q.crs)["features"][0])
+    return JsonResponse(_stations_fc(state, snap, np.array([slot]), q.crs)["features"][0])
 
 
 def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
@@ -136,33 +166,32 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
     if mode is not None and mode not in state.graphs:
         raise ApiError(422, "no_network", f"该服务没有加载 {mode} 路网 / no street network loaded for mode "
                        f"{mode!r}; loaded: {', '.join(state.graphs) or 'none'} (or use mode=straight)")
-    k_ask = max(q.k, LABEL_K) if mode is not None else q.k  # one cached label index serves every k ≤ 5
     try:
-        res = nearest(snap.index, q.lon, q.lat, k=k_ask, kind=q.kind, amenity=q.amenity, open_at=flt_open,
+        res = nearest(snap.index, q.lon, q.lat, k=q.k, kind=q.kind, amenity=q.amenity, open_at=flt_open,
                       crs=q.crs, mode=mode, graph=state.graphs.get(mode) if mode else None,
-                      return_routes=q.route)
+                      return_routes=q.route, index_k=LABEL_K,  # one cached label index serves every k ≤ 5
+                      route_crs=out_crs)
     except SnapError as exc:
         raise ApiError(422, "far_from_network", str(exc), distance_m=_r(exc.distance_m[0], 1),
                        max_snap_m=exc.max_snap_m) from None
     now, tz = _now(state), state.settings.timezone
-    ranks = [r for r in range(res.k) if res.station_id[0, r] is not None][: q.k]
+    ranks = [r for r in range(res.k) if res.station_id[0, r] is not None]
     feats = []
     if ranks:
         sts = [snap.stations[res.station_id[0, r]] for r in ranks]
-        wlon, wlat = np.array([s.lon for s in sts]), np.array([s.lat for s in sts])
-        lon, lat = coords.from_wgs84(wlon, wlat, dst=out_crs)
-        glon, glat = (lon, lat) if out_crs == "gcj02" else coords.from_wgs84(wlon, wlat, dst="gcj02")
-        routes = (_lines([res.route[0, r] for r in ranks], out_crs) if res.route is not None
+        views = [station_view(snap, st) for st in sts]
+        pos = [coords.from_wgs84_point(s.lon, s.lat, dst=out_crs) for s in sts]
+        routes = (_lines([res.route[0, r] for r in ranks]) if res.route is not None
                   else [None] * len(ranks))
-        for n, (r, st) in enumerate(zip(ranks, sts, strict=True)):
-            p = station_properties(st, now=now, tz=tz)
+        for n, (r, st, view) in enumerate(zip(ranks, sts, views, strict=True)):
+            p = view.properties(now=now, tz=tz)
             travel = None if res.travel_s is None else _r(res.travel_s[0, r], 1)
             p.update(rank=n + 1, travel_s=travel, travel_minutes=None if travel is None else round(travel / 60, 1),
                      distance_m=_r(res.distance_m[0, r], 1),
                      route=routes[n],
-                     amap_nav_url=amap_nav_url(st, mode=q.mode, gcj02=(float(glon[n]), float(glat[n]))))
+                     amap_nav_url=amap_nav_url(view, mode=q.mode))
             feats.append({"type": "Feature", "id": st.id, "properties": p,
-                          "geometry": {"type": "Point", "coordinates": [_r(lon[n]), _r(lat[n])]}})
+                          "geometry": {"type": "Point", "coordinates": [_r(pos[n][0]), _r(pos[n][1])]}})
     snap_m = None if res.query_snap_m is None else _r(res.query_snap_m[0], 1)
     return {"type": "FeatureCollection", "coord_system": out_crs, "mode": q.mode,
             "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs, "snap_m": snap_m},
@@ -171,12 +200,12 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
 
 @router.get("/nearest", response_model=NearestCollection, tags=["nearest"], responses=_ERR,
             summary="Nearest stations by travel time along the streets (or straight line)")
-async def get_nearest(state: State, q: Annotated[NearestQuery, Query()]) -> JSONResponse:
+async def get_nearest(state: State, q: Annotated[NearestQuery, Query()]) -> Response:
     """Ranked stations quickest to reach from the point (travel seconds, network metres, open now, route).
 
     Filters combine: `kind` (any of), `amenity` (all of), `open_at`. Stations that cannot be reached
     along the streets are left out, so `count` may be less than `k`."""
-    return JSONResponse(nearest_collection(state, q))
+    return JsonResponse(nearest_collection(state, q))
 
 
 def _isochrones(state: ServiceState, q: IsochroneQuery) -> dict[str, Any]:
@@ -209,14 +238,14 @@ def _isochrones(state: ServiceState, q: IsochroneQuery) -> dict[str, Any]:
 @router.get("/isochrones", response_model=IsochroneCollection, tags=["service circles"],
             responses={**_ERR, 404: {"description": "No station with this id"}},
             summary="Service circles (服务圈) around a station or a point, as polygons")
-async def get_isochrones(state: State, q: Annotated[IsochroneQuery, Query()]) -> JSONResponse:
+async def get_isochrones(state: State, q: Annotated[IsochroneQuery, Query()]) -> Response:
     """Areas reachable within each of `minutes` along the streets by `mode` (not a straight-line buffer)."""
-    return JSONResponse(await run_in_threadpool(_isochrones, state, q))
+    return JsonResponse(await run_in_threadpool(_isochrones, state, q))
 
 
 @router.get("/healthz", response_model=Health, tags=["service"], summary="Liveness and what is loaded")
-async def healthz(state: State) -> JSONResponse:
+async def healthz(state: State) -> Response:
     snap = state.snapshot
-    return JSONResponse({"status": "ok", "stations": len(snap.stations), "version": snap.version,
+    return JsonResponse({"status": "ok", "stations": len(snap.stations), "version": snap.version,
                          "modes": list(state.graphs), "admin_enabled": state.admin_token is not None,
                          "uptime_s": round(time.time() - state.started_at, 1)})
