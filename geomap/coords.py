@@ -40,16 +40,20 @@ def normalize_crs(crs: str) -> CoordSystem:
 
     Raises ``ValueError`` with the accepted names for anything else.
     """
+    if crs in COORD_SYSTEMS:
+        return crs  # type: ignore[return-value]
     key = str(crs).strip().lower().replace("-", "").replace("_", "").replace(":", "")
-    aliases = {
-        "wgs84": "wgs84", "epsg4326": "wgs84", "4326": "wgs84", "gps": "wgs84", "osm": "wgs84",
-        "gcj02": "gcj02", "gcj": "gcj02", "mars": "gcj02", "amap": "gcj02", "gaode": "gcj02",
-        "tencent": "gcj02", "wechat": "gcj02", "火星坐标": "gcj02", "高德": "gcj02",
-        "bd09": "bd09", "bd09ll": "bd09", "baidu": "bd09", "百度": "bd09",
-    }
-    if key not in aliases:
+    if key not in _CRS_ALIASES:
         raise ValueError(f"unknown coordinate system {crs!r}; use one of: wgs84, gcj02, bd09")
-    return aliases[key]  # type: ignore[return-value]
+    return _CRS_ALIASES[key]  # type: ignore[return-value]
+
+
+_CRS_ALIASES = {
+    "wgs84": "wgs84", "epsg4326": "wgs84", "4326": "wgs84", "gps": "wgs84", "osm": "wgs84",
+    "gcj02": "gcj02", "gcj": "gcj02", "mars": "gcj02", "amap": "gcj02", "gaode": "gcj02",
+    "tencent": "gcj02", "wechat": "gcj02", "火星坐标": "gcj02", "高德": "gcj02",
+    "bd09": "bd09", "bd09ll": "bd09", "baidu": "bd09", "百度": "bd09",
+}
 
 
 CHINA_BOX = (72.004, 0.8293, 137.8347, 55.8271)

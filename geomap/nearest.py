@@ -15,6 +15,7 @@ there. Stations whose hours are unknown never count as open.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -114,8 +115,18 @@ def _ids_of(stations: StationIndex, slot: npt.NDArray[np.int64]) -> npt.NDArray[
     return np.array([*stations.ids, None], dtype=object)[np.where(slot >= 0, slot, len(stations.ids))]
 
 
+_SCALARS = (float, int, np.floating, np.integer)
+
+
 def _query_points(lon, lat, *, crs: str) -> tuple[np.ndarray, np.ndarray]:
     """Validate query points and convert them to WGS84 (1-D arrays)."""
+    if isinstance(lon, _SCALARS) and isinstance(lat, _SCALARS):
+        x, y = float(lon), float(lat)  # a phone's query: plain floats
+        if not (math.isfinite(x) and math.isfinite(y) and abs(x) <= 180 and abs(y) <= 90):
+            raise ValueError(f"query point 0 ({x}, {y}) is not a valid longitude/latitude "
+                             "(longitude -180..180, latitude -90..90)")
+        x, y = coords.to_wgs84_point(x, y, src=crs)
+        return np.array([x]), np.array([y])
     try:
         lon_a = np.atleast_1d(np.asarray(lon, dtype=float)).ravel()
         lat_a = np.atleast_1d(np.asarray(lat, dtype=float)).ravel()
@@ -128,7 +139,4 @@ def _query_points(lon, lat, *, crs: str) -> tuple[np.ndarray, np.ndarray]:
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"query point {i} ({lon_a[i]}, {lat_a[i]}) is not a valid longitude/latitude "
                          "(longitude -180..180, latitude -90..90)")
-    if lon_a.size == 1:  # a phone's query: plain floats
-        x, y = coords.to_wgs84_point(float(lon_a[0]), float(lat_a[0]), src=crs)
-        return np.array([x]), np.array([y])
     return coords.to_wgs84(lon_a, lat_a, src=crs)

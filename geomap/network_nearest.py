@@ -195,16 +195,15 @@ def _network_nearest_one(graph: StreetGraph, index: TargetIndex, ids: npt.NDArra
     limit = float(get_settings().max_snap_m if max_snap_m is None else max_snap_m)
     qs = snap_one(graph, lon, lat, max_snap_m=limit)
     tj, ts, dm, via = query_one(index, int(qs.street[0]), float(qs.fraction[0]), k)
-    n = len(tj)
-    target = np.full((1, k), -1, dtype=np.int64)
-    travel = np.full((1, k), np.inf)
-    dist = np.full((1, k), np.inf)
-    sid = np.full((1, k), None, dtype=object)
-    target[0, :n], travel[0, :n], dist[0, :n] = tj, ts, dm
-    sid[0, :n] = ids[tj] if n else []
+    pad = k - len(tj)
+    target = np.array([tj + [-1] * pad], dtype=np.int64)
+    travel = np.array([ts + [np.inf] * pad])
+    dist = np.array([dm + [np.inf] * pad])
+    sid = np.empty((1, k), dtype=object)
+    sid[0, :] = [ids[j] for j in tj] + [None] * pad
     route = None
     if return_routes:
-        route = np.full((1, k), None, dtype=object)
-        route[0, :n] = routes_one(index, qs, tj, via, crs=coords.normalize_crs(route_crs)) if n else []
+        route = np.empty((1, k), dtype=object)
+        route[0, :] = routes_one(index, qs, tj, via, crs=coords.normalize_crs(route_crs)) + [None] * pad
     return NetworkNearest(station_id=sid, station_pos=target, travel_s=travel, distance_m=dist, route=route,
                           query_snap_m=qs.distance_m, query_ok=qs.ok)

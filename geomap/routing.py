@@ -737,6 +737,8 @@ class TargetIndex:
             self.label_dist_m[:, 0] = np.where(reach, dm[:n], np.inf)
         else:
             keep_trees = nt * (n + nt) <= tree_budget
+            # the kept trees, one row per target (``trees[j]`` are views of its rows)
+            self._tree_matrix = np.empty((nt, n + nt), dtype=np.int32) if keep_trees else None
             chunk = int(np.clip(20_000_000 // max(n + nt, 1), 1, nt))
             for c0 in range(0, nt, chunk):
                 ids = np.arange(c0, min(nt, c0 + chunk))
@@ -746,9 +748,10 @@ class TargetIndex:
                 dist = np.atleast_2d(dist)
                 pred = np.atleast_2d(pred).astype(np.int64)
                 dms = self._tree_lengths(pred)[:, :n]
-                if keep_trees:
-                    for r, j in enumerate(ids):
-                        self.trees[int(j)] = pred[r].astype(np.int32)
+                if self._tree_matrix is not None:
+                    self._tree_matrix[ids] = pred
+                    for j in ids:
+                        self.trees[int(j)] = self._tree_matrix[j]
                 t_all = np.concatenate([self.label_time_s, dist[:, :n].T], axis=1)
                 j_all = np.concatenate([self.label_target, np.broadcast_to(ids, (n, len(ids)))], axis=1)
                 m_all = np.concatenate([self.label_dist_m, dms.T], axis=1)

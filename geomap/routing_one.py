@@ -1,14 +1,15 @@
-"""One query point through snapping, the nearest-target labels and the routes, in plain Python.
+"""One query point through snapping, the nearest-target labels and the routes, compiled with numba.
 
 A phone asks for one point at a time. The array paths of :mod:`geomap.routing` pay numpy's per-call
-cost (about a microsecond) a few hundred times per query, which for a single point is nearly all of the
-time. Here the same steps read the same cached tables (the snapping grid, the per-street label tables,
-the predecessor trees) with float arithmetic and a handful of small numpy calls, so a one-point answer
-costs tens of microseconds instead of hundreds.
+cost (about a microsecond) a few hundred times per query, and plain Python pays about as much per step
+of a route walk: either way nearly all of a one-point answer's time. Here the same steps run as small
+numba-compiled kernels over the same cached tables (the snapping grid, the per-street label tables, the
+predecessor trees), so a one-point answer costs tens of microseconds.
 
 The answers are those of the array path (same candidates, same formulas, same tie-breaking; the tests
 compare the two on the real extract, and the array path is checked against networkx). Units and
-coordinates as in :mod:`geomap.routing`: WGS84 degrees, metres, seconds.
+coordinates as in :mod:`geomap.routing`: WGS84 degrees, metres, seconds. The kernels are compiled on
+first use and cached on disk (numba ``cache=True``); the service compiles them while it loads.
 """
 
 from __future__ import annotations
@@ -17,72 +18,90 @@ import math
 
 import numpy as np
 import shapely
+from numba import njit
 
 from geomap import coords
 from geomap.coords import EARTH_RADIUS_M
 from geomap.network import StreetGraph
-from geomap.routing import (
-    SnapError,
-    Snapped,
-    TargetIndex,
-    _core_snap_index,
-    _edge_lookup,
-    _snap_index,
-    _SnapIndex,
-    core_streets,
-)
+from geomap.routing import SnapError, Snapped, TargetIndex, _core_snap_index, _snap_index, _SnapIndex, core_streets
 
 __all__ = ["query_one", "routes_one", "snap_one"]
 
-_RAD = math.pi / 180.0
+_NOT_FILLED = -2  # the grid cell of the point has not been filled yet
+_NO_CANDIDATES = -1  # outside the grid, or a cell far from every street: ask the STRtree
 
 
-def _haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    p1, p2 = lat1 * _RAD, lat2 * _RAD
-    a = math.sin((p2 - p1) / 2.0) ** 2 + math.cos(p1) * math.cos(p2) * math.sin((lon2 - lon1) * _RAD / 2.0) ** 2
-    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
+# --- snapping ---------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _grid_nearest(px, py, cells, ptr, cseg, x0s, y0s, dxs, dys, invs, gx0, gy0, c, nx, ny):  # pragma: no cover
+    """The nearest candidate segment of the point's grid cell (float32, as the array path), or a code."""
+    ix = math.floor((px - gx0) / c)
+    iy = math.floor((py - gy0) / c)
+    if ix < 0 or ix >= nx or iy < 0 or iy >= ny:
+        return _NO_CANDIDATES
+    cell_no = np.int64(ix) * ny + np.int64(iy)
+    pos = np.searchsorted(cells, cell_no)
+    if pos >= len(cells) or cells[pos] != cell_no:
+        return _NOT_FILLED
+    lo, hi = ptr[pos], ptr[pos + 1]
+    if hi <= lo:
+        return _NO_CANDIDATES
+    qx0 = np.float32(px - (gx0 + ix * c))
+    qy0 = np.float32(py - (gy0 + iy * c))
+    best, best_d2 = -1, np.float32(np.inf)
+    for i in range(lo, hi):
+        qx = qx0 - x0s[i]
+        qy = qy0 - y0s[i]
+        t = (qx * dxs[i] + qy * dys[i]) * invs[i]
+        t = min(max(t, np.float32(0.0)), np.float32(1.0))
+        ex = t * dxs[i] - qx
+        ey = t * dys[i] - qy
+        d2 = ex * ex + ey * ey
+        if d2 < best_d2:  # the first of equal minima, as the array path's argmin
+            best, best_d2 = i, d2
+    return cseg[best]
+
+
+@njit(cache=True)
+def _project(seg, px, py, lon, lat, seg_first, seg_street, gx, gy, glon, glat, cf, radius_m):  # pragma: no cover
+    """Foot of the point on segment ``seg``: (street, fraction, great-circle metres, foot lon, foot lat)."""
+    a = seg_first[seg]
+    x0, y0 = gx[a], gy[a]
+    dx, dy = gx[a + 1] - x0, gy[a + 1] - y0
+    den = dx * dx + dy * dy
+    t = min(max(((px - x0) * dx + (py - y0) * dy) / den, 0.0), 1.0) if den > 0 else 0.0
+    slon = glon[a] + t * (glon[a + 1] - glon[a])
+    slat = glat[a] + t * (glat[a + 1] - glat[a])
+    frac = min(max(cf[a] + t * (cf[a + 1] - cf[a]), 0.0), 1.0)
+    r = math.pi / 180.0
+    p1, p2 = lat * r, slat * r
+    h = math.sin((p2 - p1) / 2.0) ** 2 + math.cos(p1) * math.cos(p2) * math.sin((slon - lon) * r / 2.0) ** 2
+    dist = 2.0 * radius_m * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
+    return seg_street[seg], frac, dist, slon, slat
 
 
 def _nearest_segment(si: _SnapIndex, px: float, py: float) -> int:
-    """The nearest segment of one point (frame of :meth:`_SnapIndex.fast_xy`): the grid cell's candidates
-    (the cell is filled on first use), or the STRtree when the cell has none (far from every street)."""
-    c = si.CELL_M
-    ix, iy = math.floor((px - si.grid_x0) / c), math.floor((py - si.grid_y0) / c)
-    if 0 <= ix < si.grid_nx and 0 <= iy < si.grid_ny:
-        cell_no = ix * si.grid_ny + iy
+    """The nearest segment (frame of :meth:`_SnapIndex.fast_xy`): the grid cell's candidates (the cell is
+    filled on first use), or the STRtree when the cell has none (far from every street)."""
+    for _ in range(2):
         cells, ptr, cseg, slots = si._grid
-        pos = int(np.searchsorted(cells, cell_no))
-        if pos >= len(cells) or cells[pos] != cell_no:
-            si._fill_cells(np.array([cell_no], dtype=np.int64))
-            cells, ptr, cseg, slots = si._grid
-            pos = int(np.searchsorted(cells, cell_no))
-        lo, hi = int(ptr[pos]), int(ptr[pos + 1])
-        if hi > lo:  # the same float32 arithmetic as the array path, so the same segment wins
-            x0, y0, dx, dy, inv = (v[lo:hi] for v in slots)
-            qx = np.float32(px - (si.grid_x0 + ix * c)) - x0
-            qy = np.float32(py - (si.grid_y0 + iy * c)) - y0
-            t = (qx * dx + qy * dy) * inv
-            np.clip(t, 0.0, 1.0, out=t)
-            ex = t * dx - qx
-            ey = t * dy - qy
-            return int(cseg[lo + int(np.argmin(ex * ex + ey * ey))])
+        seg = _grid_nearest(px, py, cells, ptr, cseg, *slots, si.grid_x0, si.grid_y0, si.CELL_M, si.grid_nx,
+                            si.grid_ny)
+        if seg != _NOT_FILLED:
+            break
+        c = si.CELL_M
+        si._fill_cells(np.array([math.floor((px - si.grid_x0) / c) * si.grid_ny
+                                 + math.floor((py - si.grid_y0) / c)], dtype=np.int64))
+    if seg >= 0:
+        return int(seg)
     return int(si.tree.query_nearest(shapely.Point(px, py), all_matches=False)[0])
 
 
-def _project(graph: StreetGraph, si: _SnapIndex, seg: int, lon: float, lat: float, px: float, py: float
+def _snap_on(graph: StreetGraph, si: _SnapIndex, lon: float, lat: float, px: float, py: float
              ) -> tuple[int, float, float, float, float]:
-    """Foot of the point on segment ``seg``: (street, fraction, great-circle metres, foot lon, foot lat)."""
-    a = int(si.seg_first[seg])
-    x0, y0 = float(si.gx[a]), float(si.gy[a])
-    dx, dy = float(si.gx[a + 1]) - x0, float(si.gy[a + 1]) - y0
-    den = dx * dx + dy * dy
-    t = min(max(((px - x0) * dx + (py - y0) * dy) / den, 0.0), 1.0) if den > 0 else 0.0
-    glon, glat, cf = graph.geom_lon, graph.geom_lat, graph.geom_cumfrac
-    lon0, lat0, c0 = float(glon[a]), float(glat[a]), float(cf[a])
-    slon = lon0 + t * (float(glon[a + 1]) - lon0)
-    slat = lat0 + t * (float(glat[a + 1]) - lat0)
-    frac = min(max(c0 + t * (float(cf[a + 1]) - c0), 0.0), 1.0)
-    return int(si.seg_street[seg]), frac, _haversine_m(lon, lat, slon, slat), slon, slat
+    return _project(_nearest_segment(si, px, py), px, py, lon, lat, si.seg_first, si.seg_street, si.gx, si.gy,
+                    graph.geom_lon, graph.geom_lat, graph.geom_cumfrac, EARTH_RADIUS_M)
 
 
 def _has_core(graph: StreetGraph) -> bool:
@@ -102,19 +121,65 @@ def snap_one(graph: StreetGraph, lon: float, lat: float, *, max_snap_m: float, p
         raise SnapError(np.array([math.inf]), np.array([0]), max_snap_m)
     si = _snap_index(graph)
     px, py = (lon - si.lon0) * si.kx, (lat - si.lat0) * si.ky
-    best = _project(graph, si, _nearest_segment(si, px, py), lon, lat, px, py)
-    if prefer_core:
-        core = core_streets(graph)
-        if not core[best[0]] and _has_core(graph):
-            csi = _core_snap_index(graph)
-            alt = _project(graph, csi, _nearest_segment(csi, px, py), lon, lat, px, py)
-            if alt[2] <= max_snap_m:
-                best = alt
+    best = _snap_on(graph, si, lon, lat, px, py)
+    if prefer_core and not core_streets(graph)[best[0]] and _has_core(graph):
+        alt = _snap_on(graph, _core_snap_index(graph), lon, lat, px, py)
+        if alt[2] <= max_snap_m:
+            best = alt
     street, frac, dist, slon, slat = best
     if not dist <= max_snap_m:
         raise SnapError(np.array([dist]), np.array([0]), max_snap_m)
     return Snapped(street=np.array([street]), fraction=np.array([frac]), distance_m=np.array([dist]),
                    lon=np.array([slon]), lat=np.array([slat]), ok=np.array([True]))
+
+
+# --- the k nearest targets --------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _query(s, f, k, jj, a_tab, b_tab, has_on, mv, mu, fr, travel_s, length_m, forward, backward):  # pragma: no cover
+    """Row ``s`` of the street tables for a point at fraction ``f``: the reachable targets among the ``k``
+    quickest (ties in table order, i.e. by target index): (count, target, travel_s, distance_m, via)."""
+    width = jj.shape[1]
+    t = travel_s[s]
+    tf = t * f
+    tt = np.empty(width)
+    via = np.zeros(width, dtype=np.int8)
+    for c in range(width):
+        tv = a_tab[s, c] - tf
+        tu = b_tab[s, c] + tf
+        if tu < tv:
+            via[c] = 1
+            tt[c] = tu
+        else:
+            tt[c] = tv
+        if has_on[s]:
+            d = fr[s, c] - f  # NaN unless the target lies on this street
+            if (d >= 0 and forward[s]) or (d <= 0 and backward[s]):
+                td = abs(d) * t
+                if td <= tt[c]:
+                    via[c] = 2
+                    tt[c] = td
+    order = np.argsort(tt, kind="mergesort")  # stable: equal times keep the table (target) order
+    n_cols = min(k, width)
+    out_j = np.full(n_cols, -1, dtype=np.int64)
+    out_t = np.empty(n_cols)
+    out_m = np.empty(n_cols)
+    out_v = np.empty(n_cols, dtype=np.int8)
+    n = 0
+    length = length_m[s]
+    for i in range(n_cols):
+        c = order[i]
+        if not np.isfinite(tt[c]):
+            break
+        out_j[n], out_t[n], out_v[n] = jj[s, c], tt[c], via[c]
+        if via[c] == 0:
+            out_m[n] = (1 - f) * length + mv[s, c]
+        elif via[c] == 1:
+            out_m[n] = f * length + mu[s, c]
+        else:
+            out_m[n] = abs(fr[s, c] - f) * length
+        n += 1
+    return n, out_j[:n], out_t[:n], out_m[:n], out_v[:n]
 
 
 def query_one(index: TargetIndex, street: int, fraction: float, k: int
@@ -127,81 +192,137 @@ def query_one(index: TargetIndex, street: int, fraction: float, k: int
         return [], [], [], []
     jj, _, _, mv, mu, fr = index._street_tables()
     a_tab, b_tab, has_on = index._query_terms()
-    s, f = street, fraction
-    t = float(g.street_travel_s[s])
-    tf = t * f
-    tv = a_tab[s] - tf
-    tt = b_tab[s] + tf
-    via = (tt < tv).astype(np.int8)
-    np.minimum(tt, tv, out=tt)
-    if has_on[s]:
-        d = fr[s] - f
-        with np.errstate(invalid="ignore"):
-            ok = ((d >= 0) & g.street_forward[s]) | ((d <= 0) & g.street_backward[s])
-        td = np.where(ok, np.abs(d) * t, np.inf)
-        direct = td <= tt
-        via = np.where(direct, np.int8(2), via)
-        tt = np.where(direct, td, tt)
-    o = np.argsort(tt, kind="stable")[:min(k, len(tt))]
-    times = tt[o].tolist()
-    n_ok = sum(1 for x in times if x < math.inf)
-    o = o[:n_ok]
-    vias = via[o].tolist()
-    length = float(g.street_length_m[s])
-    dist = []
-    for col, v in zip(o.tolist(), vias, strict=True):
-        if v == 0:
-            dist.append((1 - f) * length + float(mv[s, col]))
-        elif v == 1:
-            dist.append(f * length + float(mu[s, col]))
+    _, tj, tt, dm, via = _query(int(street), float(fraction), int(k), jj, a_tab, b_tab, has_on, mv, mu, fr,
+                                g.street_travel_s, g.street_length_m, g.street_forward, g.street_backward)
+    return tj.tolist(), tt.tolist(), dm.tolist(), via.tolist()
+
+
+# --- routes -----------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _push(xs, ys, x, y):  # pragma: no cover
+    if len(xs) == 0 or xs[-1] != x or ys[-1] != y:  # consecutive repeated points are dropped
+        xs.append(x)
+        ys.append(y)
+
+
+@njit(cache=True)
+def _cut(xs, ys, st, fa, fb, pa, pb, off, cf, vlon, vlat):  # pragma: no cover
+    """Street ``st`` from fraction ``fa`` to ``fb`` (backward when ``fb < fa``): its vertices strictly
+    between; an end with a given point (``pa`` / ``pb``, NaN when none) starts / ends there, the other end
+    is the street's end vertex."""
+    o0, o1 = off[st], off[st + 1]
+    if np.isnan(pa[0]):
+        v = o0 if fa == 0.0 else o1 - 1
+        _push(xs, ys, vlon[v], vlat[v])
+    else:
+        _push(xs, ys, pa[0], pa[1])
+    seg = cf[o0:o1]
+    if fb >= fa:
+        for v in range(o0 + np.searchsorted(seg, fa, side="right"), o0 + np.searchsorted(seg, fb, side="left")):
+            _push(xs, ys, vlon[v], vlat[v])
+    else:
+        for v in range(o0 + np.searchsorted(seg, fa, side="left") - 1,
+                       o0 + np.searchsorted(seg, fb, side="right") - 1, -1):
+            _push(xs, ys, vlon[v], vlat[v])
+    if np.isnan(pb[0]):
+        v = o0 if fb == 0.0 else o1 - 1
+        _push(xs, ys, vlon[v], vlat[v])
+    else:
+        _push(xs, ys, pb[0], pb[1])
+
+
+@njit(cache=True)
+def _routes(trees, rows, vias, n, s, f, here, t_pos, targets, street_u, street_v, forward, backward, travel_s,
+            t_street, t_frac, indptr, indices, edge_street, edge_forward, off, cf, vlon, vlat):  # pragma: no cover
+    """Vertices (in the frame of ``vlon`` / ``vlat``) of the routes from the point at fraction ``f`` of street
+    ``s`` to each of ``targets`` (at ``t_frac`` on ``t_street``, position ``t_pos``), reached as ``vias``
+    says, each following its predecessor tree ``trees[rows[i]]`` (entries ≥ ``n`` are targets). Returns
+    the vertices of all routes, one after the other, and each route's vertex count."""
+    xs: list[float] = [0.0 for _ in range(0)]
+    ys: list[float] = [0.0 for _ in range(0)]
+    counts = np.zeros(len(targets), dtype=np.int64)
+    none = np.array([np.nan, np.nan])
+    for i in range(len(targets)):
+        rx: list[float] = [0.0 for _ in range(0)]
+        ry: list[float] = [0.0 for _ in range(0)]
+        j0, via, tree = targets[i], vias[i], trees[rows[i]]
+        there = t_pos[j0]
+        if via == 2:
+            _cut(rx, ry, s, f, t_frac[j0], here, there, off, cf, vlon, vlat)
         else:
-            dist.append(abs(float(fr[s, col]) - f) * length)
-    return jj[s, o].tolist(), times[:n_ok], dist, vias
+            _cut(rx, ry, s, f, 1.0 if via == 0 else 0.0, here, none, off, cf, vlon, vlat)
+            x = street_v[s] if via == 0 else street_u[s]
+            for _ in range(n + 2):
+                y = tree[x]
+                if y < 0:
+                    break
+                if y >= n:  # arrive: the last piece along the target's street (as TargetIndex._final_pieces)
+                    j = y - n
+                    st, fr = t_street[j], t_frac[j]
+                    t = travel_s[st]
+                    from_u = street_u[st] == x and forward[st]
+                    from_v = street_v[st] == x and backward[st]
+                    use_u = from_u and ((not from_v) or fr * t <= (1 - fr) * t)
+                    _cut(rx, ry, st, 0.0 if use_u else 1.0, fr, none, t_pos[j], off, cf, vlon, vlat)
+                    break
+                e = indptr[x]  # the edge x -> y (the first in CSR order, as routing._edge_lookup)
+                while indices[e] != y:
+                    e += 1
+                es = edge_street[e]
+                if edge_forward[e]:
+                    for v in range(off[es], off[es + 1]):
+                        _push(rx, ry, vlon[v], vlat[v])
+                else:
+                    for v in range(off[es + 1] - 1, off[es] - 1, -1):
+                        _push(rx, ry, vlon[v], vlat[v])
+                x = y
+        if len(rx) == 1:  # the point is at the station: a zero-length line
+            rx.append(rx[0])
+            ry.append(ry[0])
+        counts[i] = len(rx)
+        for q in range(len(rx)):
+            xs.append(rx[q])
+            ys.append(ry[q])
+    out = np.empty((len(xs), 2))
+    for i in range(len(xs)):
+        out[i, 0] = xs[i]
+        out[i, 1] = ys[i]
+    return out, counts
 
 
 def routes_one(index: TargetIndex, snapped: Snapped, targets: list[int], vias: list[int], *, crs: str = "wgs84"
                ) -> list[shapely.LineString]:
     """Route LineStrings from the snapped point (length-1 ``snapped``) to each of ``targets`` reached as
     ``vias`` says (:func:`query_one`); the same vertices as the array path's routes. Coordinates in
-    ``crs`` (wgs84, gcj02 or bd09): the street vertices come from a per-graph table in that system, so
-    a route costs no per-vertex conversion."""
+    ``crs`` (wgs84, gcj02 or bd09): the street vertices come from a per-graph table in that system, so a
+    route costs no per-vertex conversion."""
+    if not targets:
+        return []
     g = index.graph
-    s, f = int(snapped.street[0]), float(snapped.fraction[0])
-    here = coords.from_wgs84_point(float(snapped.lon[0]), float(snapped.lat[0]), dst=crs)
+    js = np.asarray(targets, dtype=np.int64)
+    if index.k == 1:
+        trees, rows = index.pred[None, :], np.zeros(len(js), dtype=np.int64)
+    elif getattr(index, "_tree_matrix", None) is not None:
+        trees, rows = index._tree_matrix, js
+    else:  # trees not kept (a big graph): one Dijkstra per target, as the array path
+        trees, rows = np.stack([index._tree_for(int(j)) for j in targets]), np.arange(len(js))
+    here = np.array(coords.from_wgs84_point(float(snapped.lon[0]), float(snapped.lat[0]), dst=crs))
     tgt = index.targets
-    t_lon, t_lat = _target_positions(index, crs)
-    # per route, its pieces (street, f_from, f_to, point at f_from, point at f_to); a point is given where
-    # the piece starts or ends inside a street (the query's or the target's snapped position)
-    pieces: list[list[tuple[int, float, float, tuple[float, float] | None, tuple[float, float] | None]]] = []
-    walk_r, walk_j, walk_x = [], [], []
-    for r, (j, v) in enumerate(zip(targets, vias, strict=True)):
-        if v == 2:
-            pieces.append([(s, f, float(tgt.fraction[j]), here, (float(t_lon[j]), float(t_lat[j])))])
-            continue
-        pieces.append([(s, f, 1.0 if v == 0 else 0.0, here, None)])
-        walk_r.append(r)
-        walk_j.append(j)
-        walk_x.append(int(g.street_v[s] if v == 0 else g.street_u[s]))
-    if walk_r:
-        hr, _, hx, hy, fin = index._walk_small(np.array(walk_r), np.array(walk_j), np.array(walk_x))
-        if len(hr):
-            e = _edge_lookup(g, hx, hy)
-            for r, es, fwd in zip(hr.tolist(), g.edge_street[e].tolist(), g.edge_forward[e].tolist(), strict=True):
-                pieces[r].append((es, 0.0, 1.0, None, None) if fwd else (es, 1.0, 0.0, None, None))
-        if len(fin):
-            st, fa, fb = index._final_pieces(fin[:, 2], fin[:, 3])
-            for r, j, a, b, c in zip(fin[:, 0].tolist(), fin[:, 3].tolist(), st.tolist(), fa.tolist(), fb.tolist(),
-                                     strict=True):
-                pieces[r].append((a, b, c, None, (float(t_lon[j]), float(t_lat[j]))))
-    return _lines(g, pieces, crs=crs)
+    xy, counts = _routes(trees, rows, np.asarray(vias, dtype=np.int64), g.n_nodes, int(snapped.street[0]),
+                         float(snapped.fraction[0]), here, _target_positions(index, crs), js, g.street_u, g.street_v,
+                         g.street_forward, g.street_backward, g.street_travel_s, tgt.street, tgt.fraction, g.indptr,
+                         g.indices, g.edge_street, g.edge_forward, g.geom_offsets, g.geom_cumfrac, *_vertices(g, crs))
+    ends = np.cumsum(counts).tolist()  # one line per route (cheaper than linestrings(indices=...) for a few)
+    return [shapely.linestrings(xy[a:b]) for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
 
-def _target_positions(index: TargetIndex, crs: str) -> tuple[np.ndarray, np.ndarray]:
-    """The targets' snapped positions in ``crs`` (converted once per index and system)."""
+def _target_positions(index: TargetIndex, crs: str) -> np.ndarray:
+    """The targets' snapped positions in ``crs``, shape (n, 2) (converted once per index and system)."""
     key = f"_targets_{crs}"
     xy = index.__dict__.get(key)
     if xy is None:
-        xy = coords.from_wgs84(index.targets.lon, index.targets.lat, dst=crs)
+        xy = np.column_stack(coords.from_wgs84(index.targets.lon, index.targets.lat, dst=crs))
         index.__dict__[key] = xy
     return xy
 
@@ -216,53 +337,3 @@ def _vertices(g: StreetGraph, crs: str) -> tuple[np.ndarray, np.ndarray]:
         xy = coords.from_wgs84(g.geom_lon, g.geom_lat, dst=crs)
         g.__dict__[key] = xy
     return xy
-
-
-def _lines(g: StreetGraph, routes: list[list[tuple[int, float, float, tuple[float, float] | None,
-                                                   tuple[float, float] | None]]], *, crs: str
-           ) -> list[shapely.LineString]:
-    """LineStrings (in ``crs``) of routes given as pieces: a whole street is its vertex range; a partial
-    one is its inner vertices between the given end points, already in ``crs`` (what
-    :func:`geomap.routing.pieces_coords` and :func:`geomap.routing._linestrings` do for many pieces at
-    once). Consecutive repeated points are
-    dropped; a one-point route (the point is at the station) stays a zero-length line."""
-    idx: list[int] = []  # vertex indices; -1 marks a given point, taken in order from ``given``
-    given: list[tuple[float, float]] = []
-    group: list[int] = []
-    cf, off = g.geom_cumfrac, g.geom_offsets
-    for r, route in enumerate(routes):
-        n0 = len(idx)
-        for s, fa, fb, pa, pb in route:
-            o0, o1 = int(off[s]), int(off[s + 1])
-            if pa is None and pb is None:  # a whole street, forward or backward
-                idx.extend(range(o0, o1) if fb > fa else range(o1 - 1, o0 - 1, -1))
-                continue
-            lo, hi = (fa, fb) if fb >= fa else (fb, fa)
-            i0 = o0 + int(np.searchsorted(cf[o0:o1], lo, side="right"))
-            i1 = o0 + int(np.searchsorted(cf[o0:o1], hi, side="left"))
-            for p, end in ((pa, fa), (pb, fb)):
-                if p is not None:
-                    idx.append(-1)
-                    given.append(p)
-                else:
-                    idx.append(o0 if end == 0.0 else o1 - 1)
-                if p is pa:
-                    idx.extend(range(i0, i1) if fb >= fa else range(i1 - 1, i0 - 1, -1))
-        group.extend([r] * (len(idx) - n0))
-    ia = np.array(idx, dtype=np.int64)
-    vlon, vlat = _vertices(g, crs)
-    lon, lat = vlon[ia], vlat[ia]
-    if given:
-        at = ia < 0
-        xy = np.array(given)
-        lon[at], lat[at] = xy[:, 0], xy[:, 1]
-    gr = np.array(group, dtype=np.int64)
-    keep = np.ones(len(ia), dtype=bool)
-    keep[1:] = (gr[1:] != gr[:-1]) | (lon[1:] != lon[:-1]) | (lat[1:] != lat[:-1])
-    lon, lat, gr = lon[keep], lat[keep], gr[keep]
-    cnt = np.bincount(gr, minlength=len(routes))
-    if (cnt == 1).any():  # repeat the single point: a zero-length line
-        one = np.flatnonzero(cnt == 1)
-        pos = np.searchsorted(gr, one)
-        lon, lat, gr = np.insert(lon, pos, lon[pos]), np.insert(lat, pos, lat[pos]), np.insert(gr, pos, one)
-    return list(shapely.linestrings(np.column_stack([lon, lat]), indices=gr))
