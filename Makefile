@@ -37,7 +37,7 @@ data: $(STAMP)
 	$(BIN)/python scripts/prepare_data.py --shared $(SHARED) --registry $(REGISTRY)
 
 serve: data
-	$(BIN)/python scripts/serve.py --registry $(REGISTRY) --port $(or $(PORT),8000)
+	$(BIN)/python scripts/serve.py --registry $(REGISTRY) --port $(or $(PORT),8000) --workers $(or $(WORKERS),1)
 
 test: data sysdeps
 	$(BIN)/python -m ruff check geomap tests scripts benchmarks

@@ -350,7 +350,9 @@ def cmd_serve(args: argparse.Namespace, reg: Registry | None = None) -> int:
 
     if not 0 < args.port < 65536:
         raise CliError(f"--port {args.port}: use 1–65535")
-    serve(config=args.config, host=args.host, port=args.port, registry=args.registry)
+    if args.workers < 1:
+        raise CliError(f"--workers {args.workers}: use 1 or more")
+    serve(config=args.config, host=args.host, port=args.port, registry=args.registry, workers=args.workers)
     return 0
 
 
@@ -453,6 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--config", type=Path, default=None, help="TOML settings file (keys as in geomap.settings)")
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--workers", type=int, default=1,
+                    help="worker processes (each holds its own copy of the graphs; all follow the registry)")
     sv.set_defaults(func=cmd_serve)
 
     from geomap.cli_plan import add_parsers as add_planner_parsers

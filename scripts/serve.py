@@ -20,10 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", type=Path, default=None)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
     args = p.parse_args(argv)
     url = f"http://{'localhost' if args.host in ('127.0.0.1', '0.0.0.0') else args.host}:{args.port}"
     print(f"geomap 服务启动中… 骑手页面 / rider page: {url}/   API 文档 / docs: {url}/docs", flush=True)
-    serve(config=args.config, host=args.host, port=args.port, registry=args.registry)
+    serve(config=args.config, host=args.host, port=args.port, registry=args.registry, workers=args.workers)
     return 0
 
 

@@ -348,6 +348,37 @@ def test_admin_create_patch_delete_visible_at_once(client, state):
     assert client.delete("/stations/API-T1", headers=AUTH).status_code == 404
 
 
+def test_edits_through_one_worker_are_served_by_another_at_once(tmp_path):
+    """Two services on one registry file, as two worker processes are: whatever one writes (or the command
+    line imports), the other serves from its very next request."""
+    from geomap.registry import Registry
+
+    reg = _copy_registry(tmp_path)
+    a = TestClient(create_app(ServiceState.load(Settings(registry_path=reg, admin_token=TOKEN), modes=["ebike"])))
+    b = TestClient(create_app(ServiceState.load(Settings(registry_path=reg, admin_token=TOKEN), modes=["ebike"])))
+    q = {"lon": 121.5035, "lat": 31.2985, "crs": "gcj02", "k": 3}
+    before = b.get("/nearest", params=q).json()["features"][0]["id"]
+    v0 = b.get("/healthz").json()["version"]
+    assert b.get("/healthz").json()["version"] == v0  # nothing changed: no reload
+    new = {"id": "TWO-1", "name": "另一进程的驿站", "kinds": ["爱心驿站"], "lon": q["lon"], "lat": q["lat"],
+           "crs": "gcj02", "opening_hours_raw": "24小时"}
+    assert a.post("/stations", json=new, headers=AUTH).status_code == 201
+    got = b.get("/nearest", params=q).json()["features"][0]
+    assert got["id"] == "TWO-1" and got["properties"]["name"] == "另一进程的驿站" and before != "TWO-1"
+    assert b.get("/healthz").json()["version"] == v0 + 1
+    assert b.patch("/stations/TWO-1", json={"name": "改过名"}, headers=AUTH).status_code == 200
+    assert a.get("/stations/TWO-1").json()["properties"]["name"] == "改过名"
+    # a write by another program (the CLI import): both follow
+    extra = Registry(reg).frame().iloc[[0]].assign(id="CLI-1", name="命令行导入")
+    Registry(reg).upsert(extra)
+    assert a.get("/stations/CLI-1").status_code == 200 and b.get("/stations/CLI-1").status_code == 200
+    assert a.delete("/stations/TWO-1", headers=AUTH).status_code == 200
+    assert b.get("/stations/TWO-1").status_code == 404
+    assert b.get("/nearest", params=q).json()["features"][0]["id"] == before
+    n = len(Registry(reg))
+    assert a.get("/healthz").json()["stations"] == b.get("/healthz").json()["stations"] == n
+
+
 @pytest.mark.parametrize(("body", "needle"), [
     ({"name": "x", "kinds": [], "lon": 121.5, "lat": 31.3}, "kinds"),
     ({"name": "x", "kinds": ["驿站"], "lon": 121.5, "lat": 95}, "lat"),

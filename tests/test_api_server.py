@@ -125,3 +125,29 @@ def test_readers_never_see_half_an_import(tmp_path):
         assert near.status_code == 200 and any(f["id"].startswith("R") for f in near.json()["features"])
     finally:
         srv.stop()
+
+
+def test_two_workers_serve_every_edit(tmp_path):
+    """`geomap serve --workers 2`: an edit made through whichever worker takes the POST is served by
+    both, on fresh connections (the kernel spreads them over the workers)."""
+    reg = _registry(tmp_path)
+    srv = start_server(registry=reg, log_path=tmp_path / "server.log", admin_token=TOKEN, workers=2)
+    try:
+        n0 = httpx.get(srv.url + "/healthz").json()["stations"]
+        q = {"lon": 121.5035, "lat": 31.2985, "crs": "gcj02", "k": 1}
+        for i in range(3):
+            new = {"id": f"W2-{i}", "name": f"双进程{i}", "kinds": ["爱心驿站"], "lon": q["lon"], "lat": q["lat"],
+                   "crs": "gcj02", "opening_hours_raw": "24小时"}
+            r = httpx.post(srv.url + "/stations", json=new, headers=AUTH, timeout=60)
+            assert r.status_code == 201, r.text
+            pids, answers = set(), set()
+            for _ in range(12):  # a new connection each time
+                h = httpx.get(srv.url + "/healthz", headers={"Connection": "close"}, timeout=60).json()
+                pids.add(h["worker_pid"])
+                assert h["stations"] == n0 + i + 1
+                near = httpx.get(srv.url + "/nearest", params=q, headers={"Connection": "close"}, timeout=60)
+                answers.add(near.json()["features"][0]["id"])
+            assert answers == {"W2-0"}  # the first one added stays the nearest (same position, lower id)
+        assert len(pids) == 2, "both workers answered"
+    finally:
+        srv.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -39,8 +40,9 @@ class ServerProcess:
 
 
 def start_server(*, registry: str | Path, log_path: str | Path, admin_token: str | None = None,
-                 env: dict[str, str] | None = None, timeout_s: float = 120.0) -> ServerProcess:
-    """Start ``python -m geomap.cli --registry R serve`` on a free port and wait until ``/healthz`` answers."""
+                 env: dict[str, str] | None = None, timeout_s: float = 120.0, workers: int = 1) -> ServerProcess:
+    """Start ``python -m geomap.cli --registry R serve`` on a free port and wait until ``/healthz`` answers
+    (with ``workers`` > 1: until that many different workers have answered)."""
     port = free_port()
     child_env = {k: v for k, v in os.environ.items() if k != "GEOMAP_ADMIN_TOKEN"}
     if admin_token is not None:
@@ -50,17 +52,20 @@ def start_server(*, registry: str | Path, log_path: str | Path, admin_token: str
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "geomap.cli", "--registry", str(registry), "serve", "--host", "127.0.0.1",
-             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=child_env)
+             "--port", str(port), "--workers", str(workers)], stdout=log, stderr=subprocess.STDOUT, env=child_env)
     server = ServerProcess(proc=proc, url=f"http://127.0.0.1:{port}", log_path=log_path)
     deadline = time.monotonic() + timeout_s
+    seen: set[int] = set()
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"geomap serve exited with {proc.returncode}:\n{server.log()}")
         try:
             with urllib.request.urlopen(server.url + "/healthz", timeout=2) as r:
-                if r.status == 200:
+                seen.add(json.loads(r.read())["worker_pid"])
+                if len(seen) >= workers:
                     return server
         except OSError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     server.stop()
     raise TimeoutError(f"geomap serve did not answer within {timeout_s} s:\n{server.log()}")

@@ -1,7 +1,8 @@
 """Admin endpoints: create, change, delete and import stations. All need ``Authorization: Bearer <token>``.
 
-Each write is one registry transaction (run in a worker thread), then a snapshot swap (see
-:mod:`geomap.api.state`); writers are serialised by ``state.write_lock``. An import whose file has
+Each write is one registry transaction (run in a worker thread), then a reload of the snapshot from the
+registry (see :mod:`geomap.api.state`); writers are serialised by ``state.write_lock`` within a worker
+and by SQLite's write lock across workers. An import whose file has
 errors is refused as a whole (registry untouched) unless ``skip_invalid``; its validation report is the
 answer either way.
 """
@@ -56,11 +57,10 @@ async def create_station(body: StationCreate, state: State) -> JSONResponse:
     st = Station(id=sid, lon=float(lon), lat=float(lat), opening_hours=_hours(body.opening_hours_raw),
                  source="api", source_crs=body.crs, **fields)
     async with state.write_lock:
-        if sid in state.snapshot.stations:
+        if sid in state.current().stations:
             raise ApiError(409, "exists", f"编号 {sid!r} 已存在，请用 PATCH 修改 / station id exists; use PATCH")
-        frame = _frame(st)
-        await run_in_threadpool(state.registry.upsert, frame)
-        snap = state.apply_upsert(frame)
+        await run_in_threadpool(state.registry.upsert, _frame(st))
+        snap = state.current()
     return JSONResponse(_stations_fc(state, snap, np.array([snap.index.slot_of[sid]]), body.crs)["features"][0],
                         status_code=201)
 
@@ -77,15 +77,14 @@ async def patch_station(station_id: StationId, body: StationPatch, state: State)
     if any(changes.get(f, "") is None for f in ("name", "kinds")):
         raise ApiError(422, "required", "name 和 kinds 不能为空 / name and kinds cannot be null")
     async with state.write_lock:
-        current = state.snapshot.stations.get(station_id)
+        current = state.current().stations.get(station_id)
         if current is None:
             raise ApiError(404, "no_such_station", f"没有编号为 {station_id!r} 的站点 / no station with this id")
         if changes.get("amenities") is None and "amenities" in changes:
             changes["amenities"] = []
         st = Station.model_validate({**current.model_dump(), **changes})
-        frame = _frame(st)
-        await run_in_threadpool(state.registry.upsert, frame)
-        snap = state.apply_upsert(frame)
+        await run_in_threadpool(state.registry.upsert, _frame(st))
+        snap = state.current()
     return JSONResponse(_stations_fc(state, snap, np.array([snap.index.slot_of[station_id]]), body.crs)["features"][0])
 
 
@@ -93,10 +92,10 @@ async def patch_station(station_id: StationId, body: StationPatch, state: State)
                responses={404: {"description": "No station with this id"}}, summary="Delete a station (admin)")
 async def delete_station(station_id: StationId, state: State) -> JSONResponse:
     async with state.write_lock:
-        if station_id not in state.snapshot.stations:
+        if station_id not in state.current().stations:
             raise ApiError(404, "no_such_station", f"没有编号为 {station_id!r} 的站点 / no station with this id")
         await run_in_threadpool(state.registry.delete, [station_id])
-        snap = state.apply_delete([station_id])
+        snap = state.current()
     return JSONResponse({"deleted": station_id, "stations": len(snap.stations)})
 
 
@@ -143,7 +142,7 @@ async def import_stations(
                 stations, report = await run_in_threadpool(
                     state.registry.import_file, path, crs=crs, profile=profile, skip_invalid=skip_invalid)
             except StationImportError as exc:
-                body = _report(exc.report, ok=False, imported=0, stations=len(state.snapshot.stations))
+                body = _report(exc.report, ok=False, imported=0, stations=len(state.current().stations))
                 body["message"] = f"导入失败，登记册未改动 / import refused, registry unchanged: {exc}"
                 return JSONResponse(body, status_code=422)
             except sqlite3.Error:
@@ -151,5 +150,5 @@ async def import_stations(
             except Exception as exc:  # any reader failure on an uploaded file is the file's problem
                 log.info("import of %s refused: %r", name, exc)
                 raise ApiError(422, "unreadable_file", f"无法读取该文件 / cannot read the file: {exc}") from None
-            snap = state.apply_upsert(stations) if len(stations) else state.snapshot
+            snap = state.current()
     return JSONResponse(_report(report, ok=True, imported=len(stations), stations=len(snap.stations)))

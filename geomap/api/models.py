@@ -283,7 +283,9 @@ class StreetsFeature(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"] = Field("ok", description="Always ok when the service answers")
     stations: int = Field(description="Stations in the registry snapshot being served")
-    version: int = Field(description="Snapshot version; +1 per admin edit since start")
+    version: int = Field(description="Snapshot version of this worker; +1 each time it reloads the changed registry")
+    worker_pid: int = Field(description="Process id of the worker that answered (`geomap serve --workers N`)")
+    map_ready: bool = Field(description="Whether this worker has built the published map (`GET /map`)")
     modes: list[str] = Field(description="Travel modes with a loaded street network")
     admin_enabled: bool = Field(description="Whether admin writes are possible (GEOMAP_ADMIN_TOKEN set)")
     uptime_s: float = Field(description="Seconds since the service started")

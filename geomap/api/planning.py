@@ -23,6 +23,7 @@ from geomap import coords
 from geomap.api.deps import ApiError, State
 from geomap.api.models import CRS_DOC, Crs, Mode, _Filters, parse_open_at
 from geomap.api.state import ServiceState
+from geomap.station_index import StationIndex
 
 router = APIRouter(tags=["planning"])
 _LOCK = threading.Lock()
@@ -108,11 +109,11 @@ def _clean(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()} for r in records]
 
 
-def _coverage(state: ServiceState, q: CoverageQuery) -> dict[str, Any]:
+def _coverage(state: ServiceState, q: CoverageQuery, index: StationIndex) -> dict[str, Any]:
     _graph_ok(state, q.mode)
     with _LOCK:
         study = _study(state)
-        res = study.coverage(state.snapshot.index, with_area=q.area, **_filters(q))
+        res = study.coverage(index, with_area=q.area, **_filters(q))
     area = None
     if res.covered_area is not None:
         area = shapely.geometry.mapping(_to_crs(res.covered_area, q.crs))
@@ -128,14 +129,14 @@ async def get_coverage(state: State, q: Annotated[CoverageQuery, Query()]) -> JS
     """Coverage of the stations matching the filters within `minutes` by `mode`: per 街道 and in total, the
     share of residents (census, spread over residential buildings), of restaurants (pickup points) and of
     street length within the service circle, and the covered area."""
-    return JSONResponse(await run_in_threadpool(_coverage, state, q))
+    return JSONResponse(await run_in_threadpool(_coverage, state, q, state.current().index))
 
 
-def _gaps(state: ServiceState, q: GapsQuery) -> dict[str, Any]:
+def _gaps(state: ServiceState, q: GapsQuery, index: StationIndex) -> dict[str, Any]:
     _graph_ok(state, q.mode)
     with _LOCK:
         study = _study(state)
-        grid = study.gaps(state.snapshot.index, resolution=q.resolution, **_filters(q))
+        grid = study.gaps(index, resolution=q.resolution, **_filters(q))
     if q.crs != "wgs84":
         grid = grid.set_geometry(_to_crs(grid.geometry.values, q.crs), crs=None)
     fc = json.loads(grid.to_json(na="null", drop_id=True))
@@ -150,15 +151,15 @@ def _gaps(state: ServiceState, q: GapsQuery) -> dict[str, Any]:
                                  "(share score 0–1), gap_rank (1 = most uncovered demand, null when covered))")
 async def get_gaps(state: State, q: Annotated[GapsQuery, Query()]) -> JSONResponse:
     """The gap grid over the study area, uncovered cells ranked by demand."""
-    return JSONResponse(await run_in_threadpool(_gaps, state, q))
+    return JSONResponse(await run_in_threadpool(_gaps, state, q, state.current().index))
 
 
-def _plan(state: ServiceState, body: PlanRequest) -> dict[str, Any]:
+def _plan(state: ServiceState, body: PlanRequest, index: StationIndex) -> dict[str, Any]:
     _graph_ok(state, body.mode)
     with _LOCK:
         study = _study(state)
         cands = study.candidates(sources=tuple(body.candidates))
-        plan = study.plan(state.snapshot.index, p=body.add, candidates=cands, solver=body.solver,
+        plan = study.plan(index, p=body.add, candidates=cands, solver=body.solver,
                           **_filters(body))
     fc = plan.to_geojson(crs=body.crs)
     for f in fc["features"]:
@@ -175,6 +176,6 @@ def _plan(state: ServiceState, body: PlanRequest) -> dict[str, Any]:
 async def post_plan(state: State, body: PlanRequest) -> JSONResponse:
     """Maximal covering: `add` new sites among the candidates, keeping the stations matching the filters."""
     try:
-        return JSONResponse(await run_in_threadpool(_plan, state, body))
+        return JSONResponse(await run_in_threadpool(_plan, state, body, state.current().index))
     except ValueError as exc:
         raise ApiError(422, "invalid", str(exc)) from None

@@ -7,6 +7,7 @@ circles run in a worker thread (see :mod:`geomap.api.state`).
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,10 +66,12 @@ class JsonResponse(Response):
 class StationView:
     """What every answer repeats about one station, worked out once per snapshot: its GeoJSON properties
     (all :class:`Station` fields except lon/lat, plus Chinese labels; not ``open_now``), its parsed
-    opening hours, and the AMap link's target (GCJ-02 lon, lat and name)."""
+    opening hours, its position in each coordinate system (rounded to 1e-7 degree) and the AMap link's
+    target (GCJ-02 lon, lat and name)."""
 
     props: dict[str, Any]
     hours: OpeningHours | None
+    position: dict[str, list[float]]
     nav_to: str
 
     def properties(self, *, now: datetime, tz: str) -> dict[str, Any]:
@@ -88,9 +91,11 @@ def station_view(snap: Snapshot, st: Station) -> StationView:
         kinds, amen = vocab.kinds(), vocab.amenities()
         d["kind_labels"] = [kinds.terms[k].label for k in st.kinds if k in kinds.terms]
         d["amenity_labels"] = [amen.terms[k].label for k in st.amenities if k in amen.terms]
-        lon, lat = coords.from_wgs84_point(st.lon, st.lat, dst="gcj02")
+        pos = {crs: coords.from_wgs84_point(st.lon, st.lat, dst=crs) for crs in coords.COORD_SYSTEMS}
+        lon, lat = pos["gcj02"]
         name = quote(st.name.replace(",", " "), safe="")
         view = (st, StationView(props=d, hours=parse_osm(st.opening_hours) if st.opening_hours else None,
+                                position={k: [_r(x), _r(y)] for k, (x, y) in pos.items()},
                                 nav_to=f"{lon:.6f},{lat:.6f},{name}"))
         snap.cache[st.id] = view
     return view[1]
@@ -104,13 +109,8 @@ def amap_nav_url(view: StationView, *, mode: str) -> str:
 
 def _lines(geoms: list[Any]) -> list[dict[str, Any] | None]:
     """GeoJSON LineStrings from shapely lines (None stays None); coordinates rounded to 1e-7 degree."""
-    present = [g for g in geoms if g is not None]
-    if not present:
-        return [None] * len(geoms)
-    xy, part = shapely.get_coordinates(np.asarray(present, dtype=object), return_index=True)
-    cuts = np.searchsorted(part, np.arange(1, len(present)))
-    it = iter(np.split(np.round(xy, 7), cuts))
-    return [None if g is None else {"type": "LineString", "coordinates": next(it).tolist()} for g in geoms]
+    return [None if g is None else
+            {"type": "LineString", "coordinates": np.round(shapely.get_coordinates(g), 7).tolist()} for g in geoms]
 
 
 def _filter(q: Any) -> StationFilter:
@@ -135,7 +135,7 @@ def _stations_fc(state: ServiceState, snap: Snapshot, slots: np.ndarray, crs: st
 @router.get("/stations", response_model=StationCollection, tags=["stations"], responses=_ERR,
             summary="List stations (GeoJSON), filtered by kind, amenity, open at, bbox")
 async def list_stations(state: State, q: Annotated[StationsQuery, Query()]) -> Response:
-    snap = state.snapshot
+    snap = state.current()
     mask = snap.index.mask(_filter(q), tz=state.settings.timezone)
     slots = np.flatnonzero(mask)
     if q.bbox:
@@ -148,7 +148,7 @@ async def list_stations(state: State, q: Annotated[StationsQuery, Query()]) -> R
 @router.get("/stations/{station_id}", response_model=StationFeature, tags=["stations"],
             responses={404: {"description": "No station with this id"}}, summary="One station (GeoJSON Feature)")
 async def get_station(station_id: StationId, state: State, q: Annotated[CrsQuery, Query()]) -> Response:
-    snap = state.snapshot
+    snap = state.current()
     slot = snap.index.slot_of.get(station_id)
     if slot is None:
         raise ApiError(404, "no_such_station", f"没有编号为 {station_id!r} 的站点 / no station with this id")
@@ -159,7 +159,7 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
     """The ``/nearest`` answer as a GeoJSON dict (also usable without HTTP)."""
     from geomap.nearest import nearest
 
-    snap = state.snapshot
+    snap = state.current()
     flt_open = parse_open_at(q.open_at)
     mode = None if q.mode == "straight" else q.mode
     out_crs = q.out_crs or q.crs
@@ -180,7 +180,6 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
     if ranks:
         sts = [snap.stations[res.station_id[0, r]] for r in ranks]
         views = [station_view(snap, st) for st in sts]
-        pos = [coords.from_wgs84_point(s.lon, s.lat, dst=out_crs) for s in sts]
         routes = (_lines([res.route[0, r] for r in ranks]) if res.route is not None
                   else [None] * len(ranks))
         for n, (r, st, view) in enumerate(zip(ranks, sts, views, strict=True)):
@@ -191,7 +190,7 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
                      route=routes[n],
                      amap_nav_url=amap_nav_url(view, mode=q.mode))
             feats.append({"type": "Feature", "id": st.id, "properties": p,
-                          "geometry": {"type": "Point", "coordinates": [_r(pos[n][0]), _r(pos[n][1])]}})
+                          "geometry": {"type": "Point", "coordinates": list(view.position[out_crs])}})
     snap_m = None if res.query_snap_m is None else _r(res.query_snap_m[0], 1)
     return {"type": "FeatureCollection", "coord_system": out_crs, "mode": q.mode,
             "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs, "snap_m": snap_m},
@@ -208,13 +207,13 @@ async def get_nearest(state: State, q: Annotated[NearestQuery, Query()]) -> Resp
     return JsonResponse(nearest_collection(state, q))
 
 
-def _isochrones(state: ServiceState, q: IsochroneQuery) -> dict[str, Any]:
+def _isochrones(state: ServiceState, q: IsochroneQuery, snap: Snapshot) -> dict[str, Any]:
     from geomap.isochrones import isochrones
 
     if q.mode not in state.graphs:
         raise ApiError(422, "no_network", f"no street network loaded for mode {q.mode!r} / 未加载该路网")
     if q.station:
-        st = state.snapshot.stations.get(q.station)
+        st = snap.stations.get(q.station)
         if st is None:
             raise ApiError(404, "no_such_station", f"没有编号为 {q.station!r} 的站点 / no station with this id")
         lon, lat, origin = st.lon, st.lat, st.id
@@ -240,12 +239,13 @@ def _isochrones(state: ServiceState, q: IsochroneQuery) -> dict[str, Any]:
             summary="Service circles (服务圈) around a station or a point, as polygons")
 async def get_isochrones(state: State, q: Annotated[IsochroneQuery, Query()]) -> Response:
     """Areas reachable within each of `minutes` along the streets by `mode` (not a straight-line buffer)."""
-    return JsonResponse(await run_in_threadpool(_isochrones, state, q))
+    return JsonResponse(await run_in_threadpool(_isochrones, state, q, state.current()))
 
 
 @router.get("/healthz", response_model=Health, tags=["service"], summary="Liveness and what is loaded")
 async def healthz(state: State) -> Response:
-    snap = state.snapshot
+    snap = state.current()
     return JsonResponse({"status": "ok", "stations": len(snap.stations), "version": snap.version,
+                         "worker_pid": os.getpid(), "map_ready": state.map_html is not None,
                          "modes": list(state.graphs), "admin_enabled": state.admin_token is not None,
                          "uptime_s": round(time.time() - state.started_at, 1)})

@@ -1,7 +1,10 @@
-"""``geomap serve``: read the configuration, load everything once, run uvicorn (one worker process).
+"""``geomap serve``: read the configuration, load everything once, run uvicorn.
 
-One process on purpose: the station snapshot and the network labels live in memory, and admin edits
-swap them in place; several workers would each hold their own copy and miss each other's edits.
+``workers=1`` (default) serves from this process. ``workers=N`` starts N uvicorn worker processes
+sharing the port; each loads its own copy of the registry snapshot, graphs and labels (memory × N) and
+follows the registry file, so an edit made through one worker is served by all of them from their
+next request on (see :mod:`geomap.api.state`). The workers rebuild the configuration from
+``GEOMAP_SERVE_CONFIG`` / ``GEOMAP_SERVE_REGISTRY``, which :func:`serve` sets for them.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import logging
 import os
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from geomap.settings import Settings, get_settings, use_settings
 
@@ -41,20 +45,47 @@ def load_config(path: str | Path | None) -> Settings:
 
 
 def serve(*, config: str | Path | None = None, host: str = "127.0.0.1", port: int = 8000,
-          registry: str | Path | None = None, log_level: str = "info") -> None:
+          registry: str | Path | None = None, log_level: str = "info", workers: int = 1) -> None:
     """Load the configured registry (``registry`` overrides the configured path) and networks, and serve
-    them until interrupted."""
+    them until interrupted, with ``workers`` processes."""
     import uvicorn
 
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
+    settings = _settings(config, registry)
+    _logging(log_level)
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    log.info("geomap: registry %s; %d worker(s); rider page http://%s:%d/ , API docs http://%s:%d/docs",
+             settings.registry_path, workers, shown, port, shown, port)
+    if workers == 1:
+        from geomap.api.app import create_app
+
+        uvicorn.run(create_app(settings=settings), host=host, port=port, log_level=log_level)
+        return
+    os.environ["GEOMAP_SERVE_CONFIG"] = str(config or "")
+    os.environ["GEOMAP_SERVE_REGISTRY"] = str(registry or "")
+    os.environ["GEOMAP_SERVE_LOG_LEVEL"] = log_level
+    uvicorn.run("geomap.api.serve:worker_app", factory=True, host=host, port=port, log_level=log_level,
+                workers=workers)
+
+
+def worker_app() -> Any:
+    """The app of one worker process of ``serve(workers=N)`` (uvicorn factory)."""
     from geomap.api.app import create_app
 
+    _logging(os.environ.get("GEOMAP_SERVE_LOG_LEVEL", "info"))
+    settings = _settings(os.environ.get("GEOMAP_SERVE_CONFIG") or None,
+                         os.environ.get("GEOMAP_SERVE_REGISTRY") or None)
+    return create_app(settings=settings)
+
+
+def _settings(config: str | Path | None, registry: str | Path | None) -> Settings:
     settings = load_config(config)
     if registry is not None:
         settings = settings.model_copy(update={"registry_path": Path(registry)})
-    use_settings(settings)
-    logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
-    log.info("geomap: registry %s; rider page http://%s:%d/ , API docs http://%s:%d/docs",
-             settings.registry_path, shown, port, shown, port)
-    uvicorn.run(create_app(settings=settings), host=host, port=port, log_level=log_level, workers=1)
+    return use_settings(settings)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")

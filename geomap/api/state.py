@@ -1,19 +1,25 @@
 """What the service loads once at start and shares between requests: registry, graphs, station snapshot.
 
-Concurrency model (one uvicorn worker process, one event loop):
+Concurrency model (one event loop per worker process; ``geomap serve --workers N`` runs N processes,
+each with its own copy of everything below):
 
-* **Readers** (``/stations``, ``/nearest``) run on the event loop and take ``state.snapshot`` once per
-  request: an immutable-by-convention :class:`Snapshot` of the station index and station records. A
-  reader therefore sees the stations either entirely before or entirely after an edit.
-* **Writers** (admin endpoints) are serialised by an ``asyncio.Lock``. The registry transaction (the
-  slow, blocking part: SQLite with ``synchronous=FULL``) runs in a worker thread; only after it has
-  committed does the writer build a *new* snapshot (copy of the index + the edit, compacted) and swap
-  the reference on the event loop. So the registry file and what readers see never disagree by more
-  than one pending edit, and no edit is lost or applied twice.
-* The network-nearest labels (:mod:`geomap.network_nearest`) are cached per station set, so a swapped
-  snapshot gives a new set; the writer builds the new unfiltered labels for every mode on the loop
-  before answering, so the first reader after an edit does not pay for them. Those caches live on the
-  graphs and are touched only from the event loop thread.
+* **The registry file is the truth.** A worker serves a :class:`Snapshot` (station index + records) of
+  the registry as it was at some moment. Before every request that reads stations, the worker asks
+  SQLite whether anything committed since (``PRAGMA data_version`` on a connection kept for that: a few
+  microseconds); if so it reloads the snapshot from the registry before answering. An edit made through
+  any worker (or by ``geomap import`` on the command line) is therefore seen by every worker's next
+  request; no worker answers from a registry state older than one it could observe.
+* **Readers** (``/stations``, ``/nearest`` …) run on the event loop and take one snapshot per request
+  (:meth:`ServiceState.current`); a snapshot is never changed once served, so a reader sees the stations
+  entirely before or entirely after an edit.
+* **Writers** (admin endpoints) are serialised within a worker by an ``asyncio.Lock`` and across workers
+  by SQLite's write lock. The registry transaction (SQLite with ``synchronous=FULL``) runs in a worker
+  thread; after it has committed, the writer reloads (:meth:`ServiceState.current`) and answers from the
+  new snapshot, so its own change is visible in its answer and in every later request.
+* The network-nearest labels (:mod:`geomap.network_nearest`) are cached per station set; a reload builds
+  the new unfiltered labels for every mode before the snapshot is swapped in, so the first reader after
+  an edit does not pay for them. Those caches live on the graphs and are touched only from the event
+  loop thread.
 * Service circles (``/isochrones``) are slower (≈0.1 s) and run in a worker thread under
   ``iso_lock``; they read graph arrays built at start (snapping index, buffer tree), not the station
   snapshot.
@@ -23,12 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import gc
 import logging
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,6 +75,7 @@ class ServiceState:
     registry: Registry
     graphs: dict[str, StreetGraph]
     snapshot: Snapshot
+    watch: RegistryWatch | None = None
     started_at: float = field(default_factory=time.time)
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     iso_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -91,6 +99,8 @@ class ServiceState:
 
         t0 = time.perf_counter()
         registry = Registry(settings.registry_path)
+        watch = RegistryWatch(registry.path)
+        watch.changed()  # the state read below is the one seen from now on
         snapshot = snapshot_from_frame(registry.frame(), version=1)
         graphs: dict[str, StreetGraph] = {}
         for mode in modes or list(MODES):
@@ -99,7 +109,7 @@ class ServiceState:
             except NoNetworkError as exc:
                 log.warning("no street network (%s); /nearest answers by straight line only", exc)
                 break
-        state = cls(settings=settings, registry=registry, graphs=graphs, snapshot=snapshot)
+        state = cls(settings=settings, registry=registry, graphs=graphs, snapshot=snapshot, watch=watch)
         if prewarm:
             state.prewarm()
         log.info("loaded %d stations from %s and %d street graphs (%s) in %.1f s", len(snapshot.stations),
@@ -130,35 +140,43 @@ class ServiceState:
         with contextlib.suppress(ValueError):
             nearest(snap.index, lon, lat, k=LABEL_K, mode=mode, graph=graph, return_routes=True)
 
-    # --- edits (called by the writer holding write_lock, on the event loop) ----------------------------
-    def apply_upsert(self, stations: pd.DataFrame) -> Snapshot:
-        """New snapshot with ``stations`` (a validated WGS84 station table) added or replaced."""
-        old = self.snapshot
-        index = copy.deepcopy(old.index)
-        index.upsert(stations)
-        index.compact()
-        recs = dict(old.stations)
-        for row in stations.to_dict("records"):
-            st = Station.from_row(row)
-            recs[st.id] = st
-        return self._swap(Snapshot(version=old.version + 1, index=index, stations=recs))
+    # --- following the registry ----------------------------------------------------------------------
+    def current(self) -> Snapshot:
+        """The snapshot to answer from: reloaded first when the registry changed since it was read (an
+        edit through any worker or process). Call once per request, on the event loop."""
+        if self.watch is not None and self.watch.changed():
+            self.reload()
+        return self.snapshot
 
-    def apply_delete(self, ids: list[str]) -> Snapshot:
-        """New snapshot without ``ids``."""
-        old = self.snapshot
-        index = copy.deepcopy(old.index)
-        index.delete(ids)
-        index.compact()
-        recs = {k: v for k, v in old.stations.items() if k not in set(ids)}
-        return self._swap(Snapshot(version=old.version + 1, index=index, stations=recs))
-
-    def _swap(self, snap: Snapshot) -> Snapshot:
+    def reload(self) -> Snapshot:
+        """Read the registry into a new snapshot (labels warmed), swap it in, and return it."""
+        t0 = time.perf_counter()
+        snap = snapshot_from_frame(self.registry.frame(), version=self.snapshot.version + 1)
         for mode in self.graphs:
             self.warm_labels(mode, snap)
         self.snapshot = snap  # one reference assignment: readers see the old or the new view, never a mix
         self.cache.clear()
         settle_heap()
+        log.info("registry changed: now serving %d stations (snapshot %d, reloaded in %.2f s)",
+                 len(snap.stations), snap.version, time.perf_counter() - t0)
         return snap
+
+
+class RegistryWatch:
+    """Tells whether the registry file changed since the last look: SQLite's ``PRAGMA data_version`` on a
+    connection kept open for this only (it changes when any other connection, in any process, commits).
+    A few microseconds a call; safe to call from several threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._con = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self._seen: int | None = None
+
+    def changed(self) -> bool:
+        with self._lock:
+            version = int(self._con.execute("PRAGMA data_version").fetchone()[0])
+            changed, self._seen = version != self._seen, version
+        return changed
 
 
 def settle_heap() -> None:

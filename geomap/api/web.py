@@ -81,6 +81,7 @@ async def published_map(state: State) -> HTMLResponse:
     while a rebuild runs; before the first build finishes, a short page that reloads itself)."""
     from geomap.api.app import start_map_build
 
+    state.current()  # follow the registry first: an edit made through another worker rebuilds the map too
     available = start_map_build(state)  # no-op unless the stations changed since the last build
     html = state.map_html
     if html is not None:
