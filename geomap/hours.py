@@ -55,7 +55,10 @@ class OpeningHours:
 
     def is_open(self, at: datetime, *, tz: str = "Asia/Shanghai") -> bool:
         """Whether open at ``at`` (a naive datetime is taken as local time in ``tz``)."""
-        weekday, minute = local_weekday_minute(at, tz=tz)
+        return self.is_open_local(*local_weekday_minute(at, tz=tz))
+
+    def is_open_local(self, weekday: int, minute: int) -> bool:
+        """Whether open on local ``weekday`` (0 = Monday) at local ``minute`` of the day."""
         return any(_rule_open(rule, weekday, minute) for rule in self.rules)
 
 

@@ -111,6 +111,56 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
                          query_snap_m=ans.query_snap_m)
 
 
+@dataclass(frozen=True)
+class PointAnswer:
+    """:func:`nearest_point`'s answer for one query point, over the stations found (at most ``k``), nearest
+    first: ``station_id``, ``slot`` (in the index), ``distance_m`` (great-circle, or network metres),
+    ``travel_s`` (network mode), ``route_xy`` (network mode with routes: per station an ``(m, 2)`` lon/lat
+    array in the ``route_crs`` asked), ``snap_m`` (network mode: metres from the point to its street)."""
+
+    station_id: list[str]
+    slot: list[int]
+    distance_m: list[float]
+    mode: str = "straight"
+    travel_s: list[float] | None = None
+    route_xy: list[np.ndarray] | None = None
+    snap_m: float | None = None
+
+
+def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
+                  kind: str | list[str] | None = None, amenity: str | list[str] | None = None,
+                  open_at: datetime | None = None, crs: str = "wgs84", mode: str | None = None,
+                  graph: StreetGraph | None = None, return_routes: bool = True, index_k: int | None = None,
+                  route_crs: str = "wgs84") -> PointAnswer:
+    """:func:`nearest` for one point, as plain lists (what a service answering a phone needs): the same
+    stations, distances, times and routes, without the ``(n, k)`` arrays. Arguments as :func:`nearest`."""
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    lon_a, lat_a = _query_points(float(lon), float(lat), crs=crs)
+    flt = StationFilter.make(kind=kind, amenity=amenity, open_at=open_at)
+    tz = get_settings().timezone
+    if mode is None:
+        dist, slot = stations.query(lon_a, lat_a, k=k, flt=flt, tz=tz)
+        found = [i for i in range(dist.shape[1]) if slot[0, i] >= 0]
+        return PointAnswer(station_id=[stations.ids[int(slot[0, i])] for i in found],
+                           slot=[int(slot[0, i]) for i in found], distance_m=[float(dist[0, i]) for i in found])
+    from geomap.network import MODES
+    from geomap.network_nearest import network_nearest_point
+
+    if mode not in MODES:
+        raise ValueError(f"unknown travel mode {mode!r}; use one of: {', '.join(MODES)}")
+    if graph is None:
+        from geomap.active_network import load_graph
+        graph = load_graph(mode)
+    sel = stations.selection(flt, tz=tz)
+    ans = network_nearest_point(graph, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids,
+                                lon=float(lon_a[0]), lat=float(lat_a[0]), k=k, return_routes=return_routes,
+                                index_k=index_k, station_key=sel.key, route_crs=route_crs)
+    return PointAnswer(station_id=ans.station_id, slot=[int(sel.slots[p]) for p in ans.station_pos],
+                       distance_m=ans.distance_m, mode=mode, travel_s=ans.travel_s, route_xy=ans.route_xy,
+                       snap_m=ans.snap_m)
+
+
 def _ids_of(stations: StationIndex, slot: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
     return np.array([*stations.ids, None], dtype=object)[np.where(slot >= 0, slot, len(stations.ids))]
 

@@ -146,8 +146,8 @@ def network_nearest(
     component, one-way dead ends) give ``travel_s = inf`` and ``station_id = None``. ``index_k`` (≥ ``k``,
     default ``k``): labels kept per node in the cached index, so that one index serves every ``k`` up to it.
     ``station_key``: see :func:`station_index`. ``route_crs``: coordinate system of the routes (wgs84,
-    gcj02 or bd09; the other outputs stay WGS84). One query point takes the plain-Python path of
-    :mod:`geomap.routing_one` (same answer).
+    gcj02 or bd09; the other outputs stay WGS84). One query point takes the compiled one-point path
+    (:func:`network_nearest_point`; same answer).
     """
     index_k = k if index_k is None else max(int(index_k), k)
     index, st_snap = station_index(
@@ -160,9 +160,22 @@ def network_nearest(
     )
     q_lon = np.atleast_1d(np.asarray(query_lon, dtype=np.float64)).ravel()
     q_lat = np.atleast_1d(np.asarray(query_lat, dtype=np.float64)).ravel()
-    if len(q_lon) == 1 and len(q_lat) == 1 and on_far == "raise":
-        return _network_nearest_one(graph, index, ids, float(q_lon[0]), float(q_lat[0]), k=k,
-                                    return_routes=return_routes, max_snap_m=max_snap_m, route_crs=route_crs)
+    if len(q_lon) == 1 and len(q_lat) == 1 and on_far == "raise":  # one point: plain lists, then (1, k)
+        one = network_nearest_point(graph, station_lon=station_lon, station_lat=station_lat, station_ids=ids,
+                                    lon=float(q_lon[0]), lat=float(q_lat[0]), k=k, return_routes=return_routes,
+                                    limit_s=limit_s, max_snap_m=max_snap_m, index_k=index_k,
+                                    station_key=station_key, route_crs=route_crs)
+        pad = k - len(one.station_pos)
+        sid = np.empty((1, k), dtype=object)
+        sid[0, :] = [*one.station_id, *([None] * pad)]
+        route = None
+        if one.route_xy is not None:
+            route = np.empty((1, k), dtype=object)
+            route[0, :] = [*(shapely.linestrings(xy) for xy in one.route_xy), *([None] * pad)]
+        return NetworkNearest(station_id=sid, station_pos=np.array([one.station_pos + [-1] * pad], dtype=np.int64),
+                              travel_s=np.array([one.travel_s + [np.inf] * pad]),
+                              distance_m=np.array([one.distance_m + [np.inf] * pad]), route=route,
+                              query_snap_m=np.array([one.snap_m]), query_ok=np.array([True]))
     qs = snap_points(
         graph, q_lon, q_lat, max_snap_m=max_snap_m, errors="raise" if on_far == "raise" else "ignore"
     )
@@ -185,25 +198,51 @@ def network_nearest(
     )
 
 
-def _network_nearest_one(graph: StreetGraph, index: TargetIndex, ids: npt.NDArray[Any], lon: float, lat: float,
-                         *, k: int, return_routes: bool, max_snap_m: float | None, route_crs: str
-                         ) -> NetworkNearest:
-    """:func:`network_nearest` for one query point (a phone's request) through :mod:`geomap.routing_one`:
-    the same answer without numpy's per-call cost on one-element arrays."""
+@dataclass
+class PointNearest:
+    """Answer of :func:`network_nearest_point` for one query point, over the reachable stations among the
+    ``k`` quickest, quickest first: ``station_id``, ``station_pos`` (position in the station arrays passed
+    in), ``travel_s`` seconds, ``distance_m`` network metres, ``route_xy`` (per station an ``(m, 2)``
+    lon/lat array in ``route_crs``, or None when routes were not asked), and ``snap_m``: straight-line
+    metres from the point to the street it was placed on."""
+
+    station_id: list[Any]
+    station_pos: list[int]
+    travel_s: list[float]
+    distance_m: list[float]
+    route_xy: list[npt.NDArray[np.float64]] | None
+    snap_m: float
+
+
+def network_nearest_point(
+    graph: StreetGraph,
+    *,
+    station_lon: npt.ArrayLike,
+    station_lat: npt.ArrayLike,
+    station_ids: npt.ArrayLike | None = None,
+    lon: float,
+    lat: float,
+    k: int = 1,
+    return_routes: bool = True,
+    limit_s: float | None = None,
+    max_snap_m: float | None = None,
+    index_k: int | None = None,
+    station_key: str | None = None,
+    route_crs: str = "wgs84",
+) -> PointNearest:
+    """:func:`network_nearest` for one WGS84 point, as plain lists (a phone's request): the same answer
+    through the compiled kernels of :mod:`geomap.routing_one`, without building ``(1, k)`` arrays or
+    shapely lines. Raises :class:`~geomap.routing.SnapError` for a point too far from every street."""
     from geomap.routing_one import query_one, routes_one, snap_one
 
+    index_k = k if index_k is None else max(int(index_k), k)
+    index, _ = station_index(graph, station_lon=station_lon, station_lat=station_lat, station_ids=station_ids,
+                             k=index_k, limit_s=limit_s, max_snap_m=max_snap_m, station_key=station_key)
     limit = float(get_settings().max_snap_m if max_snap_m is None else max_snap_m)
     qs = snap_one(graph, lon, lat, max_snap_m=limit)
     tj, ts, dm, via = query_one(index, int(qs.street[0]), float(qs.fraction[0]), k)
-    pad = k - len(tj)
-    target = np.array([tj + [-1] * pad], dtype=np.int64)
-    travel = np.array([ts + [np.inf] * pad])
-    dist = np.array([dm + [np.inf] * pad])
-    sid = np.empty((1, k), dtype=object)
-    sid[0, :] = [ids[j] for j in tj] + [None] * pad
-    route = None
-    if return_routes:
-        route = np.empty((1, k), dtype=object)
-        route[0, :] = routes_one(index, qs, tj, via, crs=coords.normalize_crs(route_crs)) + [None] * pad
-    return NetworkNearest(station_id=sid, station_pos=target, travel_s=travel, distance_m=dist, route=route,
-                          query_snap_m=qs.distance_m, query_ok=qs.ok)
+    ids = station_ids if station_ids is not None else range(index.n_targets)
+    return PointNearest(
+        station_id=[ids[j] for j in tj], station_pos=tj, travel_s=ts, distance_m=dm,
+        route_xy=routes_one(index, qs, tj, via, crs=coords.normalize_crs(route_crs)) if return_routes else None,
+        snap_m=float(qs.distance_m[0]))

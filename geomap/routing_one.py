@@ -292,11 +292,11 @@ def _routes(trees, rows, vias, n, s, f, here, t_pos, targets, street_u, street_v
 
 
 def routes_one(index: TargetIndex, snapped: Snapped, targets: list[int], vias: list[int], *, crs: str = "wgs84"
-               ) -> list[shapely.LineString]:
-    """Route LineStrings from the snapped point (length-1 ``snapped``) to each of ``targets`` reached as
-    ``vias`` says (:func:`query_one`); the same vertices as the array path's routes. Coordinates in
-    ``crs`` (wgs84, gcj02 or bd09): the street vertices come from a per-graph table in that system, so a
-    route costs no per-vertex conversion."""
+               ) -> list[np.ndarray]:
+    """Route vertices, an ``(m, 2)`` lon/lat array per target, from the snapped point (length-1
+    ``snapped``) to each of ``targets`` reached as ``vias`` says (:func:`query_one`); the same vertices as
+    the array path's routes. Coordinates in ``crs`` (wgs84, gcj02 or bd09): the street vertices come from
+    a per-graph table in that system, so a route costs no per-vertex conversion."""
     if not targets:
         return []
     g = index.graph
@@ -313,8 +313,8 @@ def routes_one(index: TargetIndex, snapped: Snapped, targets: list[int], vias: l
                          float(snapped.fraction[0]), here, _target_positions(index, crs), js, g.street_u, g.street_v,
                          g.street_forward, g.street_backward, g.street_travel_s, tgt.street, tgt.fraction, g.indptr,
                          g.indices, g.edge_street, g.edge_forward, g.geom_offsets, g.geom_cumfrac, *_vertices(g, crs))
-    ends = np.cumsum(counts).tolist()  # one line per route (cheaper than linestrings(indices=...) for a few)
-    return [shapely.linestrings(xy[a:b]) for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    ends = np.cumsum(counts).tolist()
+    return [xy[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 def _target_positions(index: TargetIndex, crs: str) -> np.ndarray:

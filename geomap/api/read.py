@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import numpy as np
 import orjson
-import shapely
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
@@ -36,7 +35,7 @@ from geomap.api.models import (
     parse_open_at,
 )
 from geomap.api.state import LABEL_K, ServiceState, Snapshot
-from geomap.hours import OpeningHours
+from geomap.hours import OpeningHours, local_weekday_minute
 from geomap.routing import SnapError
 from geomap.station_index import StationFilter
 from geomap.stations import Station
@@ -74,10 +73,11 @@ class StationView:
     position: dict[str, list[float]]
     nav_to: str
 
-    def properties(self, *, now: datetime, tz: str) -> dict[str, Any]:
-        """The properties with ``open_now`` at ``now`` (None when the hours are unknown)."""
+    def properties(self, local: tuple[int, int]) -> dict[str, Any]:
+        """The properties with ``open_now`` at ``local`` = (weekday, minute of the day), local time (None
+        when the hours are unknown)."""
         d = dict(self.props)
-        d["open_now"] = None if self.hours is None else bool(self.hours.is_open(now, tz=tz))
+        d["open_now"] = None if self.hours is None else self.hours.is_open_local(*local)
         return d
 
 
@@ -107,27 +107,21 @@ def amap_nav_url(view: StationView, *, mode: str) -> str:
             f"&mode={_AMAP_MODE[mode]}&coordinate=gaode&callnative=1&src=geomap")
 
 
-def _lines(geoms: list[Any]) -> list[dict[str, Any] | None]:
-    """GeoJSON LineStrings from shapely lines (None stays None); coordinates rounded to 1e-7 degree."""
-    return [None if g is None else
-            {"type": "LineString", "coordinates": np.round(shapely.get_coordinates(g), 7).tolist()} for g in geoms]
-
-
 def _filter(q: Any) -> StationFilter:
     return StationFilter.make(kind=q.kind, amenity=q.amenity, open_at=parse_open_at(q.open_at))
 
 
-def _now(state: ServiceState) -> datetime:
-    from zoneinfo import ZoneInfo
-    return datetime.now(ZoneInfo(state.settings.timezone))
+def _local_now(state: ServiceState) -> tuple[int, int]:
+    """Weekday and minute of the day now, in the service's time zone (Asia/Shanghai)."""
+    return local_weekday_minute(datetime.now(UTC), tz=state.settings.timezone)
 
 
 def _stations_fc(state: ServiceState, snap: Snapshot, slots: np.ndarray, crs: str) -> dict[str, Any]:
     ids = [snap.index.ids[i] for i in slots.tolist()]
     lon, lat = coords.from_wgs84(snap.index.lon[slots], snap.index.lat[slots], dst=crs)
-    now, tz = _now(state), state.settings.timezone
+    local = _local_now(state)
     feats = [{"type": "Feature", "id": sid, "geometry": {"type": "Point", "coordinates": [_r(a), _r(b)]},
-              "properties": station_view(snap, snap.stations[sid]).properties(now=now, tz=tz)}
+              "properties": station_view(snap, snap.stations[sid]).properties(local)}
              for sid, a, b in zip(ids, lon.tolist(), lat.tolist(), strict=True)]
     return {"type": "FeatureCollection", "coord_system": crs, "count": len(feats), "features": feats}
 
@@ -157,7 +151,7 @@ async def get_station(station_id: StationId, state: State, q: Annotated[CrsQuery
 
 def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
     """The ``/nearest`` answer as a GeoJSON dict (also usable without HTTP)."""
-    from geomap.nearest import nearest
+    from geomap.nearest import nearest_point
 
     snap = state.current()
     flt_open = parse_open_at(q.open_at)
@@ -167,33 +161,29 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
         raise ApiError(422, "no_network", f"该服务没有加载 {mode} 路网 / no street network loaded for mode "
                        f"{mode!r}; loaded: {', '.join(state.graphs) or 'none'} (or use mode=straight)")
     try:
-        res = nearest(snap.index, q.lon, q.lat, k=q.k, kind=q.kind, amenity=q.amenity, open_at=flt_open,
-                      crs=q.crs, mode=mode, graph=state.graphs.get(mode) if mode else None,
-                      return_routes=q.route, index_k=LABEL_K,  # one cached label index serves every k ≤ 5
-                      route_crs=out_crs)
+        res = nearest_point(snap.index, q.lon, q.lat, k=q.k, kind=q.kind, amenity=q.amenity, open_at=flt_open,
+                            crs=q.crs, mode=mode, graph=state.graphs.get(mode) if mode else None,
+                            return_routes=q.route, index_k=LABEL_K,  # one cached label index serves every k ≤ 5
+                            route_crs=out_crs)
     except SnapError as exc:
         raise ApiError(422, "far_from_network", str(exc), distance_m=_r(exc.distance_m[0], 1),
                        max_snap_m=exc.max_snap_m) from None
-    now, tz = _now(state), state.settings.timezone
-    ranks = [r for r in range(res.k) if res.station_id[0, r] is not None]
+    local = _local_now(state)
     feats = []
-    if ranks:
-        sts = [snap.stations[res.station_id[0, r]] for r in ranks]
-        views = [station_view(snap, st) for st in sts]
-        routes = (_lines([res.route[0, r] for r in ranks]) if res.route is not None
-                  else [None] * len(ranks))
-        for n, (r, st, view) in enumerate(zip(ranks, sts, views, strict=True)):
-            p = view.properties(now=now, tz=tz)
-            travel = None if res.travel_s is None else _r(res.travel_s[0, r], 1)
-            p.update(rank=n + 1, travel_s=travel, travel_minutes=None if travel is None else round(travel / 60, 1),
-                     distance_m=_r(res.distance_m[0, r], 1),
-                     route=routes[n],
-                     amap_nav_url=amap_nav_url(view, mode=q.mode))
-            feats.append({"type": "Feature", "id": st.id, "properties": p,
-                          "geometry": {"type": "Point", "coordinates": list(view.position[out_crs])}})
-    snap_m = None if res.query_snap_m is None else _r(res.query_snap_m[0], 1)
+    for n, sid in enumerate(res.station_id):
+        view = station_view(snap, snap.stations[sid])
+        p = view.properties(local)
+        travel = None if res.travel_s is None else round(res.travel_s[n], 1)
+        p.update(rank=n + 1, travel_s=travel, travel_minutes=None if travel is None else round(travel / 60, 1),
+                 distance_m=round(res.distance_m[n], 1),
+                 route=None if res.route_xy is None else {"type": "LineString",
+                                                          "coordinates": np.round(res.route_xy[n], 7)},
+                 amap_nav_url=amap_nav_url(view, mode=q.mode))
+        feats.append({"type": "Feature", "id": sid, "properties": p,
+                      "geometry": {"type": "Point", "coordinates": view.position[out_crs]}})
     return {"type": "FeatureCollection", "coord_system": out_crs, "mode": q.mode,
-            "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs, "snap_m": snap_m},
+            "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs,
+                      "snap_m": None if res.snap_m is None else round(res.snap_m, 1)},
             "open_at": flt_open.isoformat() if flt_open else None, "count": len(feats), "features": feats}
 
 
