@@ -61,3 +61,46 @@ def test_unknown_mode_is_a_clear_error(setup):
     reg, *_ = setup
     with pytest.raises(ValueError, match="travel mode"):
         nearest(reg.index, 121.5, 31.3, mode="rocket")
+
+
+@pytest.mark.parametrize(("filters", "mode"), [({}, "walk"), ({"kind": "canteen"}, "walk"),
+                                               ({"amenity": "water"}, "walk"), ({"kind": "driver_home"}, None)])
+def test_nearest_point_equals_the_batch_answer(setup, filters, mode):
+    """The one-point answer (plain lists, what the service uses) is the batch answer's row, point by point."""
+    from geomap import coords
+    from geomap.nearest import nearest_point
+    from geomap.routing import SnapError, snap_points
+    from geomap.routing_one import snap_one
+    from geomap.settings import get_settings
+
+    reg, _, graph, lon, lat = setup
+    lon, lat = lon[:150], lat[:150]
+    batch = nearest(reg.index, lon, lat, k=3, mode=mode, graph=graph, **filters)
+    streets = snap_points(graph, lon, lat, errors="ignore").street
+    ties = 0
+    for i in range(len(lon)):
+        limit = get_settings().max_snap_m
+        if mode is not None and streets[i] >= 0 and snap_one(graph, lon[i], lat[i], max_snap_m=limit).street[0] \
+                != streets[i]:
+            ties += 1  # nearest to a junction where several streets meet: either is right (test_routing_one)
+            continue
+        try:
+            one = nearest_point(reg.index, lon[i], lat[i], k=3, mode=mode, graph=graph, route_crs="gcj02",
+                                **filters)
+        except SnapError:
+            assert mode is not None and np.isinf(batch.travel_s[i]).all()
+            continue
+        n = len(one.station_id)
+        assert one.station_id == [s for s in batch.station_id[i] if s is not None]
+        assert one.slot == batch.slot[i, :n].tolist()
+        np.testing.assert_allclose(one.distance_m, batch.distance_m[i, :n], rtol=1e-9)
+        if mode is None:
+            assert one.travel_s is None and one.route_xy is None
+            continue
+        np.testing.assert_allclose(one.travel_s, batch.travel_s[i, :n], rtol=1e-9)
+        assert one.snap_m == pytest.approx(float(batch.query_snap_m[i]), abs=1e-6)
+        for xy, line in zip(one.route_xy, batch.route[i, :n], strict=True):
+            w = np.asarray(line.coords)  # the batch route in WGS84; the one-point route was asked in GCJ-02
+            np.testing.assert_allclose(xy, np.column_stack(coords.from_wgs84(w[:, 0], w[:, 1], dst="gcj02")),
+                                       atol=1e-9)
+    assert ties < 0.2 * len(lon)
