@@ -215,7 +215,7 @@ def main() -> str:
     lines = [
         "## HTTP service: `/nearest` vs `/healthz` (bench_api.py)",
         "",
-        f"Machine: {machine()}. uvicorn (httptools, uvloop) with 1 and with 2 worker processes; load from `wrk` "
+        f"Machine: {machine()}. uvicorn (httptools, asyncio loop) with 1 and with 2 worker processes; load from `wrk` "
         f"(one thread) on the same machine, sharing its two cores. Each run lasts {RUN_S} s; medians over "
         f"{REPEATS} repeats, the endpoints alternating within each repeat (noisy machine: treat differences "
         "under ~10 % as noise). `/nearest`: e-bike, k=3, with routes, 256 street-network points in GCJ-02.",

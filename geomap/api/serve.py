@@ -1,16 +1,20 @@
 """``geomap serve``: read the configuration, load everything once, run uvicorn.
 
-``workers=1`` (default) serves from this process. ``workers=N`` starts N uvicorn worker processes
-sharing the port; each loads its own copy of the registry snapshot, graphs and labels (memory × N) and
-follows the registry file, so an edit made through one worker is served by all of them from their
-next request on (see :mod:`geomap.api.state`). The workers rebuild the configuration from
-``GEOMAP_SERVE_CONFIG`` / ``GEOMAP_SERVE_REGISTRY``, which :func:`serve` sets for them.
+``workers=1`` (default) serves from this process. ``workers=N`` starts N worker processes, each running
+uvicorn on its own ``SO_REUSEPORT`` socket on the same port (the kernel spreads connections over them).
+Each loads its own copy of the registry snapshot, graphs and labels (memory × N) and follows the
+registry file, so an edit made through one worker is served by all of them from their next request on
+(see :mod:`geomap.api.state`). The workers rebuild the configuration from ``GEOMAP_SERVE_CONFIG`` /
+``GEOMAP_SERVE_REGISTRY``, which :func:`serve` sets for them.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import signal
+import socket
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,12 @@ from typing import Any
 from geomap.settings import Settings, get_settings, use_settings
 
 log = logging.getLogger("geomap.api")
+
+LOOP = "asyncio"
+"""uvicorn's event loop. Measured with wrk at 64 keep-alive connections (benchmarks/bench_api.py,
+docs/api.md): uvloop answered as many requests a second but left a few connections waiting for over a
+second (p99 1.2–1.4 s against a p50 of ~50 ms, even for a trivial app); the standard asyncio loop serves
+them in turn (p99 ~1.5× p50)."""
 
 
 def load_config(path: str | Path | None) -> Settings:
@@ -50,6 +60,8 @@ def serve(*, config: str | Path | None = None, host: str = "127.0.0.1", port: in
     them until interrupted, with ``workers`` processes."""
     import uvicorn
 
+    from geomap.api._http import NoDelayHttpToolsProtocol
+
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
     settings = _settings(config, registry)
@@ -60,13 +72,65 @@ def serve(*, config: str | Path | None = None, host: str = "127.0.0.1", port: in
     if workers == 1:
         from geomap.api.app import create_app
 
-        uvicorn.run(create_app(settings=settings), host=host, port=port, log_level=log_level)
+        uvicorn.run(create_app(settings=settings), host=host, port=port, log_level=log_level, loop=LOOP,
+                    http=NoDelayHttpToolsProtocol)
         return
     os.environ["GEOMAP_SERVE_CONFIG"] = str(config or "")
     os.environ["GEOMAP_SERVE_REGISTRY"] = str(registry or "")
     os.environ["GEOMAP_SERVE_LOG_LEVEL"] = log_level
-    uvicorn.run("geomap.api.serve:worker_app", factory=True, host=host, port=port, log_level=log_level,
-                workers=workers)
+    if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - not Linux/BSD/macOS: uvicorn's own workers
+        uvicorn.run("geomap.api.serve:worker_app", factory=True, host=host, port=port, log_level=log_level,
+                    workers=workers, loop=LOOP, http=NoDelayHttpToolsProtocol)
+        return
+    _run_workers(host=host, port=port, workers=workers, log_level=log_level)
+
+
+def _run_workers(*, host: str, port: int, workers: int, log_level: str) -> None:
+    """Start ``workers`` processes, each listening on its own ``SO_REUSEPORT`` socket, and wait for them;
+    SIGINT / SIGTERM are passed on. Decision: uvicorn's ``workers=N`` shares one listening socket, and the
+    asyncio loop accepts every pending connection in one go, so whichever worker woke first took all 64
+    of the benchmark's connections (two workers served no more than one). With one socket per worker the
+    kernel spreads connections over them."""
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker_main, args=(host, port, log_level), name=f"geomap-worker-{i}")
+             for i in range(workers)]
+    stopping = False
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for p in procs:
+            if p.is_alive() and p.pid is not None:
+                os.kill(p.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for p in procs:
+        p.start()
+    while any(p.is_alive() for p in procs):
+        for p in procs:
+            p.join(0.5)
+            if not stopping and p.exitcode not in (None, 0):
+                log.error("worker %s exited with %s; stopping the others", p.name, p.exitcode)
+                stop(signal.SIGTERM, None)
+    failed = [p.exitcode for p in procs if p.exitcode]
+    if failed and not stopping:
+        raise SystemExit(1)
+
+
+def _worker_main(host: str, port: int, log_level: str) -> None:  # pragma: no cover - runs in a child process
+    import uvicorn
+
+    from geomap.api._http import NoDelayHttpToolsProtocol
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    config = uvicorn.Config("geomap.api.serve:worker_app", factory=True, host=host, port=port,
+                            log_level=log_level, loop=LOOP, http=NoDelayHttpToolsProtocol)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def worker_app() -> Any:
