@@ -33,7 +33,7 @@ import shapely
 from geomap.demand import DemandLayer
 from geomap.isochrones import DEFAULT_BUFFER_M, DEFAULT_HOLE_FILL_M2, _buffer_tree, _fill_small_holes, end_pieces
 from geomap.network import StreetGraph, _ranges
-from geomap.routing import Snapped, snap_points
+from geomap.routing import Snapped, end_access, snap_points
 from geomap.settings import get_settings
 from geomap.subdistricts import assign_subdistrict
 
@@ -144,9 +144,9 @@ def point_times(graph: StreetGraph, field_: TimeField, snapped: Snapped) -> tupl
     f = snapped.fraction[ok]
     t = graph.street_travel_s[s]
     u, v = graph.street_u[s], graph.street_v[s]
-    fw, bw = graph.street_forward[s], graph.street_backward[s]
-    tv = np.where(fw, (1.0 - f) * t + field_.node_time_s[v], np.inf)
-    tu = np.where(bw, f * t + field_.node_time_s[u], np.inf)
+    v_ok, u_ok = end_access(graph, s, f, leaving=True)
+    tv = np.where(v_ok, (1.0 - f) * t + field_.node_time_s[v], np.inf)
+    tu = np.where(u_ok, f * t + field_.node_time_s[u], np.inf)
     use_v = tv <= tu
     best[ok] = np.where(use_v, tv, tu)
     who[ok] = np.where(use_v, field_.node_station[v], field_.node_station[u])

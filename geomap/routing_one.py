@@ -136,17 +136,19 @@ def snap_one(graph: StreetGraph, lon: float, lat: float, *, max_snap_m: float, p
 # --- the k nearest targets --------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _query(s, f, k, jj, a_tab, b_tab, has_on, mv, mu, fr, travel_s, length_m, forward, backward):  # pragma: no cover
+def _query(s, f, k, jj, a_tab, b_tab, raw_v, raw_u, has_on, mv, mu, fr, travel_s, length_m, forward,
+           backward):  # pragma: no cover
     """Row ``s`` of the street tables for a point at fraction ``f``: the reachable targets among the ``k``
-    quickest (ties in table order, i.e. by target index): (count, target, travel_s, distance_m, via)."""
+    quickest (ties in table order, i.e. by target index): (count, target, travel_s, distance_m, via). A
+    point at a street end takes that node's labels whatever the street's direction (routing.end_access)."""
     width = jj.shape[1]
     t = travel_s[s]
     tf = t * f
     tt = np.empty(width)
     via = np.zeros(width, dtype=np.int8)
     for c in range(width):
-        tv = a_tab[s, c] - tf
-        tu = b_tab[s, c] + tf
+        tv = raw_v[s, c] if f == 1.0 and not forward[s] else a_tab[s, c] - tf
+        tu = raw_u[s, c] if f == 0.0 and not backward[s] else b_tab[s, c] + tf
         if tu < tv:
             via[c] = 1
             tt[c] = tu
@@ -190,10 +192,10 @@ def query_one(index: TargetIndex, street: int, fraction: float, k: int
     g = index.graph
     if not (g.n_nodes and index.n_targets):
         return [], [], [], []
-    jj, _, _, mv, mu, fr = index._street_tables()
+    jj, raw_v, raw_u, mv, mu, fr = index._street_tables()
     a_tab, b_tab, has_on = index._query_terms()
-    _, tj, tt, dm, via = _query(int(street), float(fraction), int(k), jj, a_tab, b_tab, has_on, mv, mu, fr,
-                                g.street_travel_s, g.street_length_m, g.street_forward, g.street_backward)
+    _, tj, tt, dm, via = _query(int(street), float(fraction), int(k), jj, a_tab, b_tab, raw_v, raw_u, has_on, mv,
+                                mu, fr, g.street_travel_s, g.street_length_m, g.street_forward, g.street_backward)
     return tj.tolist(), tt.tolist(), dm.tolist(), via.tolist()
 
 
@@ -261,8 +263,8 @@ def _routes(trees, rows, vias, n, s, f, here, t_pos, targets, street_u, street_v
                     j = y - n
                     st, fr = t_street[j], t_frac[j]
                     t = travel_s[st]
-                    from_u = street_u[st] == x and forward[st]
-                    from_v = street_v[st] == x and backward[st]
+                    from_u = street_u[st] == x and (forward[st] or fr == 0.0)  # routing.end_access, arriving
+                    from_v = street_v[st] == x and (backward[st] or fr == 1.0)
                     use_u = from_u and ((not from_v) or fr * t <= (1 - fr) * t)
                     _cut(rx, ry, st, 0.0 if use_u else 1.0, fr, none, t_pos[j], off, cf, vlon, vlat)
                     break

@@ -32,7 +32,7 @@ import shapely
 from geomap.coords import from_wgs84, to_wgs84
 from geomap.coverage import CoverageResult, Stations
 from geomap.network import StreetGraph
-from geomap.routing import snap_points, travel_times_from
+from geomap.routing import end_access, snap_points, travel_times_from
 from geomap.settings import get_settings
 from geomap.subdistricts import assign_subdistrict
 
@@ -137,15 +137,15 @@ def candidate_cover(graph: StreetGraph, candidates: Candidates, lon: npt.ArrayLi
     f = ps.fraction[pok]
     t = graph.street_travel_s[s]
     u, v = graph.street_u[s], graph.street_v[s]
-    fw, bw = graph.street_forward[s], graph.street_backward[s]
+    v_ok, u_ok = end_access(graph, s, f, leaving=True)
     rows: list[npt.NDArray[np.int64]] = []
     cols: list[npt.NDArray[np.int64]] = []
     cok = np.flatnonzero(cs.ok)
     for c0 in range(0, len(cok), chunk):
         ids = cok[c0:c0 + chunk]
         node_t = travel_times_from(graph, cs.take(ids), limit_s=limit_s, direction="to")  # node -> candidate
-        via_v = np.where(fw, (1.0 - f) * t, np.inf)[None, :] + node_t[:, v]
-        via_u = np.where(bw, f * t, np.inf)[None, :] + node_t[:, u]
+        via_v = np.where(v_ok, (1.0 - f) * t, np.inf)[None, :] + node_t[:, v]
+        via_u = np.where(u_ok, f * t, np.inf)[None, :] + node_t[:, u]
         r, c = np.nonzero(np.minimum(via_v, via_u) <= limit_s)
         rows.append(ids[r])
         cols.append(pok[c])

@@ -25,9 +25,10 @@ def add_point(h: nx.DiGraph, g: StreetGraph, name: object, s: int, f: float, *, 
     """Insert a point at fraction ``f`` of street ``s`` as node ``name``: edges out of it to the street's
     ends (``leaving``) or into it from them, with the partial travel times, where the direction allows."""
     u, v, t = int(g.street_u[s]), int(g.street_v[s]), float(g.street_travel_s[s])
-    if g.street_forward[s]:
+    # the street's direction decides, except at an end: a point at f = 0 is at u (f = 1: at v)
+    if g.street_forward[s] or f == (1.0 if leaving else 0.0):
         h.add_edge(name, v, w=(1 - f) * t) if leaving else h.add_edge(u, name, w=f * t)
-    if g.street_backward[s]:
+    if g.street_backward[s] or f == (0.0 if leaving else 1.0):
         h.add_edge(name, u, w=f * t) if leaving else h.add_edge(v, name, w=(1 - f) * t)
 
 
@@ -42,9 +43,9 @@ def brute_force_times(g: StreetGraph, q: Snapped, st: Snapped) -> np.ndarray:
         s, f = st.street[j], st.fraction[j]
         t = g.street_travel_s[s]
         best = np.full(len(q), np.inf)
-        if g.street_forward[s]:
+        if g.street_forward[s] or f == 0.0:  # a station at a street end is at that node
             best = np.minimum(best, node_t[:, g.street_u[s]] + f * t)
-        if g.street_backward[s]:
+        if g.street_backward[s] or f == 1.0:
             best = np.minimum(best, node_t[:, g.street_v[s]] + (1 - f) * t)
         same = q.street == s
         ahead = f >= q.fraction

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 import pytest
 import shapely
@@ -312,3 +313,32 @@ def test_points_by_a_dead_end_one_way_snap_onto_the_connected_core() -> None:
                             query_lon=q_lon, query_lat=q_lat, k=1, max_snap_m=30.0)
     assert stuck.station_id[0, 0] is None and np.isinf(stuck.travel_s[0, 0])
 
+
+
+def test_a_point_at_a_street_end_stands_on_that_node_whatever_the_one_way() -> None:
+    """A point snapped to the end of a one-way street is at the junction: it may use that node at no cost
+    in either direction (before, a rider at a corner could be sent round the block, depending on which
+    of the streets meeting there the snapping picked)."""
+    from geomap.routing import Snapped
+    from geomap.routing_one import query_one
+    from tests._nx import add_point, street_digraph
+
+    g = _triangle_oneway()  # street 0: 0 -> 1 one-way; 1 - 2 and 2 - 0 two-way
+    t = g.street_travel_s
+
+    def snapped(street: int, frac: float) -> Snapped:
+        return Snapped(street=np.array([street]), fraction=np.array([frac]), distance_m=np.zeros(1),
+                       lon=np.array([LON0]), lat=np.array([LAT0]), ok=np.array([True]))
+
+    cases = [  # (station, query point, expected seconds)
+        (snapped(0, 1.0), snapped(1, 0.25), 0.25 * t[1]),  # station at the one-way street's end: node 1
+        (snapped(2, 0.9), snapped(0, 0.0), 0.1 * t[2]),  # rider at the one-way street's start: node 0
+    ]
+    for station, query, want in cases:
+        idx = TargetIndex(g, station, k=1)
+        assert idx.query(query, return_routes=False).travel_s[0, 0] == pytest.approx(want, rel=1e-9)
+        assert query_one(idx, int(query.street[0]), float(query.fraction[0]), 1)[1] == pytest.approx([want])
+        h = street_digraph(g)  # networkx, with the same rule for points at street ends
+        add_point(h, g, "q", int(query.street[0]), float(query.fraction[0]), leaving=True)
+        add_point(h, g, "s", int(station.street[0]), float(station.fraction[0]), leaving=False)
+        assert nx.shortest_path_length(h, "q", "s", weight="w") == pytest.approx(want, rel=1e-9)
