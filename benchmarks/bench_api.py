@@ -41,7 +41,7 @@ from geomap.api._process import start_server  # noqa: E402
 
 TOKEN = "bench-token"
 CLIENTS = (1, 16, 64)
-WORKERS = (1, 2)
+CONFIGS = ((1, True), (2, True), (2, False))  # (workers, access log)
 RUN_S = 4            # seconds of one (endpoint, connections) wrk run
 REPEATS = 3
 
@@ -146,14 +146,14 @@ async def _mixed(url: str, points: list[tuple[float, float]]) -> dict[str, float
     return res
 
 
-def _measure(workers: int, points: list[tuple[float, float]]) -> dict[str, Any]:
+def _measure(workers: int, access_log: bool, points: list[tuple[float, float]]) -> dict[str, Any]:
     """wrk runs and the mixed run against one server with ``workers`` worker processes."""
     tmp = Path(tempfile.mkdtemp(prefix="geomap-bench-api-"))
     try:
         reg = tmp / "registry.gpkg"
         shutil.copy(ROOT / "data" / "registry.gpkg", reg)
         srv = start_server(registry=reg, log_path=tmp / "server.log", admin_token=TOKEN, workers=workers,
-                           timeout_s=300)
+                           timeout_s=300, access_log=access_log)
         try:
             _wait_idle(srv.url, workers)
             lua = tmp / "nearest.lua"
@@ -178,14 +178,15 @@ def _measure(workers: int, points: list[tuple[float, float]]) -> dict[str, Any]:
     return {"runs": runs, "mixed": mixed}
 
 
-def _table(workers: int, m: dict[str, Any]) -> list[str]:
+def _table(workers: int, access_log: bool, m: dict[str, Any]) -> list[str]:
     runs, mixed = m["runs"], m["mixed"]
 
     def med(path: str, clients: int, key: str) -> float:
         return statistics.median(r[key] for r in runs[(path, clients)])
 
     lines = [
-        f"### {workers} worker{'s' if workers > 1 else ''} (`geomap serve --workers {workers}`)",
+        f"### {workers} worker{'s' if workers > 1 else ''} (`geomap serve --workers {workers}"
+        f"{'' if access_log else ' --no-access-log'}`)",
         "",
         "| clients | /healthz req/s | /nearest req/s | ratio | /healthz p50 / p99 ms | /nearest p50 / p99 ms "
         "| errors |",
@@ -211,18 +212,19 @@ def _table(workers: int, m: dict[str, Any]) -> list[str]:
 
 def main() -> str:
     points = query_points()
-    results = {w: _measure(w, points) for w in WORKERS}
+    results = {c: _measure(*c, points) for c in CONFIGS}
     lines = [
         "## HTTP service: `/nearest` vs `/healthz` (bench_api.py)",
         "",
-        f"Machine: {machine()}. uvicorn (httptools, asyncio loop) with 1 and with 2 worker processes; load from `wrk` "
-        f"(one thread) on the same machine, sharing its two cores. Each run lasts {RUN_S} s; medians over "
+        f"Machine: {machine()}. uvicorn (httptools, asyncio loop) with 1 and with 2 worker processes, with uvicorn's "
+        "access log (the default) and, for 2 workers, without it (a deployment behind a proxy that logs); load "
+        f"from `wrk` (one thread) on the same machine, sharing its two cores. Each run lasts {RUN_S} s; medians over "
         f"{REPEATS} repeats, the endpoints alternating within each repeat (noisy machine: treat differences "
         "under ~10 % as noise). `/nearest`: e-bike, k=3, with routes, 256 street-network points in GCJ-02.",
         "",
     ]
-    for w in WORKERS:
-        lines += _table(w, results[w])
+    for c in CONFIGS:
+        lines += _table(*c, results[c])
     lines.append("Goal (issue 6): `/nearest` ≥ 70 % of `/healthz` throughput and p99 < 50 ms at 64 clients.")
     text = "\n".join(lines)
     write_section("api", text)

@@ -352,7 +352,8 @@ def cmd_serve(args: argparse.Namespace, reg: Registry | None = None) -> int:
         raise CliError(f"--port {args.port}: use 1–65535")
     if args.workers < 1:
         raise CliError(f"--workers {args.workers}: use 1 or more")
-    serve(config=args.config, host=args.host, port=args.port, registry=args.registry, workers=args.workers)
+    serve(config=args.config, host=args.host, port=args.port, registry=args.registry, workers=args.workers,
+          access_log=not args.no_access_log)
     return 0
 
 
@@ -457,6 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--workers", type=int, default=1,
                     help="worker processes (each holds its own copy of the graphs; all follow the registry)")
+    sv.add_argument("--no-access-log", action="store_true",
+                    help="no log line per request (behind a proxy that logs requests itself)")
     sv.set_defaults(func=cmd_serve)
 
     from geomap.cli_plan import add_parsers as add_planner_parsers

@@ -40,7 +40,8 @@ class ServerProcess:
 
 
 def start_server(*, registry: str | Path, log_path: str | Path, admin_token: str | None = None,
-                 env: dict[str, str] | None = None, timeout_s: float = 120.0, workers: int = 1) -> ServerProcess:
+                 env: dict[str, str] | None = None, timeout_s: float = 120.0, workers: int = 1,
+                 access_log: bool = True) -> ServerProcess:
     """Start ``python -m geomap.cli --registry R serve`` on a free port and wait until ``/healthz`` answers
     (with ``workers`` > 1: until that many different workers have answered)."""
     port = free_port()
@@ -52,7 +53,8 @@ def start_server(*, registry: str | Path, log_path: str | Path, admin_token: str
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "geomap.cli", "--registry", str(registry), "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", str(workers)], stdout=log, stderr=subprocess.STDOUT, env=child_env)
+             "--port", str(port), "--workers", str(workers), *([] if access_log else ["--no-access-log"])],
+            stdout=log, stderr=subprocess.STDOUT, env=child_env)
     server = ServerProcess(proc=proc, url=f"http://127.0.0.1:{port}", log_path=log_path)
     deadline = time.monotonic() + timeout_s
     seen: set[int] = set()
