@@ -123,6 +123,7 @@ def test_readers_never_see_half_an_import(tmp_path):
         assert set(seen) == {n0, n0 + n_new}, sorted(set(seen))
         near = httpx.get(srv.url + "/nearest", params={"lon": 121.5145, "lat": 31.3005, "crs": "gcj02", "k": 5})
         assert near.status_code == 200 and any(f["id"].startswith("R") for f in near.json()["features"])
+        assert '"GET /nearest?' in srv.log()  # the access log is on by default
     finally:
         srv.stop()
 
@@ -131,7 +132,8 @@ def test_two_workers_serve_every_edit(tmp_path):
     """`geomap serve --workers 2`: an edit made through whichever worker takes the POST is served by
     both, on fresh connections (the kernel spreads them over the workers)."""
     reg = _registry(tmp_path)
-    srv = start_server(registry=reg, log_path=tmp_path / "server.log", admin_token=TOKEN, workers=2)
+    srv = start_server(registry=reg, log_path=tmp_path / "server.log", admin_token=TOKEN, workers=2,
+                       access_log=False)
     try:
         n0 = httpx.get(srv.url + "/healthz").json()["stations"]
         q = {"lon": 121.5035, "lat": 31.2985, "crs": "gcj02", "k": 1}
@@ -149,5 +151,6 @@ def test_two_workers_serve_every_edit(tmp_path):
                 answers.add(near.json()["features"][0]["id"])
             assert answers == {"W2-0"}  # the first one added stays the nearest (same position, lower id)
         assert len(pids) == 2, "both workers answered"
+        assert "GET /nearest" not in srv.log() and "registry changed" in srv.log()  # --no-access-log
     finally:
         srv.stop()
