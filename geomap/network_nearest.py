@@ -95,6 +95,8 @@ def station_index(
     returned); ``Snapped.ok`` / ``distance_m`` of the second return value say which and how far.
     ``station_key``: a name the caller guarantees for exactly these stations (ids, coordinates, order),
     e.g. :meth:`geomap.station_index.StationIndex.selection`'s key; without it the arrays are hashed.
+    A key not seen before is also looked up by content, so an edit that moved no station (a new name,
+    opening hours, phone) reuses the labels instead of rebuilding them (one Dijkstra per station).
     """
     lon = np.atleast_1d(np.asarray(station_lon, dtype=np.float64))
     lat = np.atleast_1d(np.asarray(station_lat, dtype=np.float64))
@@ -110,12 +112,17 @@ def station_index(
     if hit is not None:
         cache.move_to_end(key)
         return hit
-    snapped = snap_points(graph, lon, lat, max_snap_m=max_snap_m, errors="ignore")
-    index = TargetIndex(graph, snapped, k=k, limit_s=limit_s)
-    cache[key] = (index, snapped)
+    content = _stations_hash(lon, lat, ids, extra) if station_key is not None else key
+    hit = cache.get(content)
+    if hit is None:
+        snapped = snap_points(graph, lon, lat, max_snap_m=max_snap_m, errors="ignore")
+        hit = (TargetIndex(graph, snapped, k=k, limit_s=limit_s), snapped)
+    cache[content] = cache[key] = hit
+    cache.move_to_end(content)
+    cache.move_to_end(key)
     while len(cache) > _MAX_CACHED_INDEXES:
         cache.popitem(last=False)
-    return index, snapped
+    return hit
 
 
 def network_nearest(

@@ -348,6 +348,34 @@ def test_admin_create_patch_delete_visible_at_once(client, state):
     assert client.delete("/stations/API-T1", headers=AUTH).status_code == 404
 
 
+def test_an_edit_that_moves_no_station_keeps_the_labels(tmp_path):
+    """Renaming a station (or new hours, phone) changes no position: the network labels are reused, not
+    rebuilt; moving one builds new labels, and the answers follow."""
+    from geomap.api.state import LABEL_K
+    from geomap.network_nearest import station_index
+    from geomap.station_index import StationFilter
+
+    reg = _copy_registry(tmp_path)
+    st = ServiceState.load(Settings(registry_path=reg, admin_token=TOKEN), modes=["ebike"])
+    c = TestClient(create_app(st))
+    g = st.graphs["ebike"]
+
+    def labels():
+        sel = st.current().index.selection(StationFilter())
+        return station_index(g, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids, k=LABEL_K,
+                             station_key=sel.key)[0]
+
+    before = labels()
+    assert c.patch("/stations/YP001", json={"name": "新名字", "opening_hours_raw": "8:00-20:00"},
+                   headers=AUTH).status_code == 200
+    assert st.snapshot.version == 2 and labels() is before
+    q = {"lon": 121.5035, "lat": 31.2985, "crs": "gcj02"}
+    assert c.patch("/stations/YP001", json={**q, "name": "搬家"}, headers=AUTH).status_code == 200
+    moved = labels()
+    assert moved is not before and moved.targets.lon.shape == before.targets.lon.shape
+    assert c.get("/nearest", params={**q, "k": 1}).json()["features"][0]["id"] == "YP001"
+
+
 def test_edits_through_one_worker_are_served_by_another_at_once(tmp_path):
     """Two services on one registry file, as two worker processes are: whatever one writes (or the command
     line imports), the other serves from its very next request."""
