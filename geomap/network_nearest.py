@@ -115,14 +115,39 @@ def station_index(
     content = _stations_hash(lon, lat, ids, extra) if station_key is not None else key
     hit = cache.get(content)
     if hit is None:
+        hit = _extend_cached(graph, cache, lon, lat, ids, extra=extra, max_snap_m=max_snap_m)
+    if hit is None:
         snapped = snap_points(graph, lon, lat, max_snap_m=max_snap_m, errors="ignore")
         hit = (TargetIndex(graph, snapped, k=k, limit_s=limit_s), snapped)
+    hit[0].__dict__["_station_set"] = (lon, lat, ids, extra)
     cache[content] = cache[key] = hit
     cache.move_to_end(content)
     cache.move_to_end(key)
     while len(cache) > _MAX_CACHED_INDEXES:
         cache.popitem(last=False)
     return hit
+
+
+def _extend_cached(graph: StreetGraph, cache: OrderedDict[str, tuple[TargetIndex, Snapped]], lon: Any, lat: Any,
+                   ids: Any, *, extra: str, max_snap_m: float | None) -> tuple[TargetIndex, Snapped] | None:
+    """A cached index whose stations are the first of these (stations were added at the end, as new
+    registry rows are), extended by the others (:meth:`TargetIndex.extended`: a Dijkstra per new
+    station instead of one per station); None when there is none."""
+    best: tuple[TargetIndex, Snapped] | None = None
+    for index, snapped in cache.values():
+        old = index.__dict__.get("_station_set")
+        if old is None or old[3] != extra or not len(old[0]) < len(lon):
+            continue
+        m = len(old[0])
+        if (np.array_equal(old[0], lon[:m]) and np.array_equal(old[1], lat[:m])
+                and bool((old[2] == ids[:m]).all()) and (best is None or m > best[0].n_targets)):
+            best = (index, snapped)
+    if best is None:
+        return None
+    m = best[0].n_targets
+    more = snap_points(graph, lon[m:], lat[m:], max_snap_m=max_snap_m, errors="ignore")
+    index = best[0].extended(more)
+    return index, index.targets
 
 
 def network_nearest(

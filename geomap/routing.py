@@ -750,35 +750,74 @@ class TargetIndex:
             self.label_target[reach, 0] = src[:n][reach] - n
             self.label_dist_m[:, 0] = np.where(reach, dm[:n], np.inf)
         else:
-            keep_trees = nt * (n + nt) <= tree_budget
+            self._keep_trees = nt * (n + nt) <= tree_budget
             # the kept trees, one row per target (``trees[j]`` are views of its rows)
-            self._tree_matrix = np.empty((nt, n + nt), dtype=np.int32) if keep_trees else None
-            chunk = int(np.clip(20_000_000 // max(n + nt, 1), 1, nt))
-            for c0 in range(0, nt, chunk):
-                ids = np.arange(c0, min(nt, c0 + chunk))
-                dist, pred = dijkstra(
-                    self._mat, directed=True, indices=n + ids, return_predecessors=True, limit=self.limit_s
-                )
-                dist = np.atleast_2d(dist)
-                pred = np.atleast_2d(pred).astype(np.int64)
-                dms = self._tree_lengths(pred)[:, :n]
-                if self._tree_matrix is not None:
-                    self._tree_matrix[ids] = pred
-                    for j in ids:
-                        self.trees[int(j)] = self._tree_matrix[j]
-                t_all = np.concatenate([self.label_time_s, dist[:, :n].T], axis=1)
-                j_all = np.concatenate([self.label_target, np.broadcast_to(ids, (n, len(ids)))], axis=1)
-                m_all = np.concatenate([self.label_dist_m, dms.T], axis=1)
-                order = np.argsort(t_all, axis=1, kind="stable")[:, :kk]
-                self.label_time_s = np.take_along_axis(t_all, order, axis=1)
-                self.label_target = np.where(
-                    np.isfinite(self.label_time_s), np.take_along_axis(j_all, order, axis=1), -1
-                )
-                self.label_dist_m = np.where(
-                    np.isfinite(self.label_time_s), np.take_along_axis(m_all, order, axis=1), np.inf
-                )
-            self._keep_trees = keep_trees
+            self._tree_matrix = np.empty((nt, n + nt), dtype=np.int32) if self._keep_trees else None
+            self._add_labels(np.arange(nt))
         self._prepare_same_street()
+
+    def _add_labels(self, targets: IntArray) -> None:
+        """Merge the labels of ``targets`` (a Dijkstra each, in chunks) into the k best per node, ties to
+        the lower target index (a stable sort over [kept labels, new targets in order])."""
+        n, kk = self.graph.n_nodes, self.k
+        size = self._mat.shape[0]
+        chunk = int(np.clip(20_000_000 // max(size, 1), 1, max(len(targets), 1)))
+        for c0 in range(0, len(targets), chunk):
+            ids = targets[c0:c0 + chunk]
+            dist, pred = dijkstra(
+                self._mat, directed=True, indices=n + ids, return_predecessors=True, limit=self.limit_s
+            )
+            dist = np.atleast_2d(dist)
+            pred = np.atleast_2d(pred).astype(np.int64)
+            dms = self._tree_lengths(pred)[:, :n]
+            if self._tree_matrix is not None:
+                self._tree_matrix[ids] = pred
+                for j in ids:
+                    self.trees[int(j)] = self._tree_matrix[j]
+            t_all = np.concatenate([self.label_time_s, dist[:, :n].T], axis=1)
+            j_all = np.concatenate([self.label_target, np.broadcast_to(ids, (n, len(ids)))], axis=1)
+            m_all = np.concatenate([self.label_dist_m, dms.T], axis=1)
+            order = np.argsort(t_all, axis=1, kind="stable")[:, :kk]
+            self.label_time_s = np.take_along_axis(t_all, order, axis=1)
+            self.label_target = np.where(
+                np.isfinite(self.label_time_s), np.take_along_axis(j_all, order, axis=1), -1
+            )
+            self.label_dist_m = np.where(
+                np.isfinite(self.label_time_s), np.take_along_axis(m_all, order, axis=1), np.inf
+            )
+
+    def extended(self, more: Snapped, *, tree_budget: int = 20_000_000) -> TargetIndex:
+        """This index with the targets ``more`` appended (their indices follow the present ones): the same
+        labels as building the index from all the targets, for a Dijkstra per *new* target only. (A
+        target's virtual node has no way in, so adding targets changes no distance to the old ones.)
+        ``k == 1`` indexes (one multi-source search, whose ties scipy breaks) are rebuilt whole."""
+        targets = Snapped(*(np.concatenate([getattr(self.targets, f), getattr(more, f)])
+                            for f in ("street", "fraction", "distance_m", "lon", "lat", "ok")))
+        if self.k == 1 or self.graph.n_nodes == 0 or self.n_targets == 0:
+            return TargetIndex(self.graph, targets, k=self.k, limit_s=self.limit_s, tree_budget=tree_budget)
+        n, old, nt = self.graph.n_nodes, self.n_targets, len(targets)
+        new = TargetIndex.__new__(TargetIndex)
+        new.graph, new.targets, new.k, new.limit_s, new.n_targets = self.graph, targets, self.k, self.limit_s, nt
+        pts, nodes, cost, lens = _access_edges(self.graph, targets, inbound=True)
+        new._acc = (pts, nodes, cost, lens)
+        new._acc_keys = pts * np.int64(max(n, 1)) + nodes
+        new._acc_len = lens
+        new._mat = _augmented(self.graph, reverse=True, pts=pts, nodes=nodes, cost=cost, n_virtual=nt)
+        new.label_target, new.label_time_s = self.label_target.copy(), self.label_time_s.copy()
+        new.label_dist_m, new.pred, new.trees = self.label_dist_m.copy(), None, {}
+        new._keep_trees = bool(getattr(self, "_keep_trees", True)) and nt * (n + nt) <= tree_budget
+        old_trees = getattr(self, "_tree_matrix", None)
+        new._tree_matrix = None
+        if new._keep_trees and old_trees is not None:
+            new._tree_matrix = np.full((nt, n + nt), _NO_PRED, dtype=np.int32)
+            new._tree_matrix[:old, : n + old] = old_trees
+            for j in range(old):
+                new.trees[j] = new._tree_matrix[j]
+        elif new._keep_trees:  # the old trees were not kept: the new index cannot keep all of them either
+            new._keep_trees = False
+        new._add_labels(np.arange(old, nt))
+        new._prepare_same_street()
+        return new
 
     # -- precompute helpers ---------------------------------------------------------------------------
     def _tree_lengths(self, pred: IntArray) -> FloatArray:

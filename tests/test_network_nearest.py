@@ -177,3 +177,41 @@ def test_small_route_walk_equals_vectorised_walk(graphs: dict[str, StreetGraph],
         assert (a is None) == (b is None)
         if a is not None:
             np.testing.assert_array_equal(np.asarray(a.coords), np.asarray(b.coords))
+
+
+@pytest.mark.parametrize("mode", ["ebike", "drive"])
+def test_an_index_extended_by_new_stations_equals_one_built_from_all(graphs: dict[str, StreetGraph], mode: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stations added at the end (as new registry rows are): labels, trees and answers equal a rebuild."""
+    from geomap.network_nearest import station_index
+    from geomap.routing import TargetIndex
+
+    g = graphs[mode]
+    st_lon, st_lat = _random_snappable(g, 40, seed=41)
+    st_lon[35], st_lat[35] = st_lon[0], st_lat[0]  # a new station at an old one's place: ties by index
+    full = TargetIndex(g, snap_points(g, st_lon, st_lat, errors="ignore"), k=5)
+    ext = TargetIndex(g, snap_points(g, st_lon[:30], st_lat[:30], errors="ignore"), k=5).extended(
+        snap_points(g, st_lon[30:], st_lat[30:], errors="ignore"))
+    np.testing.assert_array_equal(ext.label_target, full.label_target)
+    np.testing.assert_array_equal(ext.label_time_s, full.label_time_s)
+    np.testing.assert_allclose(ext.label_dist_m, full.label_dist_m, rtol=1e-12)
+    np.testing.assert_array_equal(ext._tree_matrix, full._tree_matrix)
+    q = snap_points(g, *_random_snappable(g, 300, seed=42))
+    a, b = ext.query(q, k=5), full.query(q, k=5)
+    np.testing.assert_array_equal(a.target, b.target)
+    np.testing.assert_array_equal(a.travel_s, b.travel_s)
+    for x, y in zip(a.geometry.ravel(), b.geometry.ravel(), strict=True):
+        assert (x is None) == (y is None) and (x is None or x.equals_exact(y, 0.0))
+    # through the cache: a station set that grows at the end is extended, not rebuilt
+    calls: list[int] = []
+    extend = TargetIndex.extended
+    monkeypatch.setattr(TargetIndex, "extended", lambda self, more, **kw: calls.append(len(more)) or extend(
+        self, more, **kw))
+    ids = np.array([f"S{i}" for i in range(40)], dtype=object)
+    first, _ = station_index(g, station_lon=st_lon[:30], station_lat=st_lat[:30], station_ids=ids[:30], k=5,
+                             station_key="v1")
+    grown, snapped = station_index(g, station_lon=st_lon, station_lat=st_lat, station_ids=ids, k=5,
+                                   station_key="v2")
+    assert grown is not first and grown.n_targets == 40 and len(snapped) == 40 and calls == [10]
+    np.testing.assert_array_equal(grown.label_time_s, full.label_time_s)
+    np.testing.assert_array_equal(grown._tree_matrix, full._tree_matrix)
