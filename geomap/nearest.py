@@ -92,14 +92,9 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
         dist, slot = stations.query(lon_a, lat_a, k=k, flt=flt, tz=tz)
         return NearestResult(station_id=_ids_of(stations, slot), slot=slot, distance_m=dist,
                              query_lon=lon_a, query_lat=lat_a)
-    from geomap.network import MODES
     from geomap.network_nearest import network_nearest
 
-    if mode not in MODES:
-        raise ValueError(f"unknown travel mode {mode!r}; use one of: {', '.join(MODES)}")
-    if graph is None:
-        from geomap.active_network import load_graph
-        graph = load_graph(mode)
+    graph = _graph_for(mode, graph)
     sel = stations.selection(flt, tz=tz)
     slots = sel.slots
     ans = network_nearest(graph, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids, query_lon=lon_a,
@@ -144,14 +139,9 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
         found = [i for i in range(dist.shape[1]) if slot[0, i] >= 0]
         return PointAnswer(station_id=[stations.ids[int(slot[0, i])] for i in found],
                            slot=[int(slot[0, i]) for i in found], distance_m=[float(dist[0, i]) for i in found])
-    from geomap.network import MODES
     from geomap.network_nearest import network_nearest_point
 
-    if mode not in MODES:
-        raise ValueError(f"unknown travel mode {mode!r}; use one of: {', '.join(MODES)}")
-    if graph is None:
-        from geomap.active_network import load_graph
-        graph = load_graph(mode)
+    graph = _graph_for(mode, graph)
     sel = stations.selection(flt, tz=tz)
     ans = network_nearest_point(graph, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids,
                                 lon=float(lon_a[0]), lat=float(lat_a[0]), k=k, return_routes=return_routes,
@@ -159,6 +149,18 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
     return PointAnswer(station_id=ans.station_id, slot=[int(sel.slots[p]) for p in ans.station_pos],
                        distance_m=ans.distance_m, mode=mode, travel_s=ans.travel_s, route_xy=ans.route_xy,
                        snap_m=ans.snap_m)
+
+
+def _graph_for(mode: str, graph: StreetGraph | None) -> StreetGraph:
+    """``graph``, or the active network of ``mode`` (ValueError listing the modes for an unknown one)."""
+    from geomap.network import MODES
+
+    if mode not in MODES:
+        raise ValueError(f"unknown travel mode {mode!r}; use one of: {', '.join(MODES)}")
+    if graph is None:
+        from geomap.active_network import load_graph
+        graph = load_graph(mode)
+    return graph
 
 
 def _ids_of(stations: StationIndex, slot: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
@@ -173,8 +175,7 @@ def _query_points(lon, lat, *, crs: str) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(lon, _SCALARS) and isinstance(lat, _SCALARS):
         x, y = float(lon), float(lat)  # a phone's query: plain floats
         if not (math.isfinite(x) and math.isfinite(y) and abs(x) <= 180 and abs(y) <= 90):
-            raise ValueError(f"query point 0 ({x}, {y}) is not a valid longitude/latitude "
-                             "(longitude -180..180, latitude -90..90)")
+            raise _invalid_point(0, x, y)
         x, y = coords.to_wgs84_point(x, y, src=crs)
         return np.array([x]), np.array([y])
     try:
@@ -187,6 +188,10 @@ def _query_points(lon, lat, *, crs: str) -> tuple[np.ndarray, np.ndarray]:
     bad = ~(np.isfinite(lon_a) & np.isfinite(lat_a) & (np.abs(lon_a) <= 180) & (np.abs(lat_a) <= 90))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"query point {i} ({lon_a[i]}, {lat_a[i]}) is not a valid longitude/latitude "
-                         "(longitude -180..180, latitude -90..90)")
+        raise _invalid_point(i, lon_a[i], lat_a[i])
     return coords.to_wgs84(lon_a, lat_a, src=crs)
+
+
+def _invalid_point(i: int, lon: float, lat: float) -> ValueError:
+    return ValueError(f"query point {i} ({lon}, {lat}) is not a valid longitude/latitude "
+                      "(longitude -180..180, latitude -90..90)")

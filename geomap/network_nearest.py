@@ -181,22 +181,13 @@ def network_nearest(
     gcj02 or bd09; the other outputs stay WGS84). One query point takes the compiled one-point path
     (:func:`network_nearest_point`; same answer).
     """
-    index_k = k if index_k is None else max(int(index_k), k)
-    index, st_snap = station_index(
-        graph, station_lon=station_lon, station_lat=station_lat, station_ids=station_ids, k=index_k,
-        limit_s=limit_s, max_snap_m=max_snap_m, station_key=station_key,
-    )
-    ids = (
-        np.arange(len(st_snap)) if station_ids is None
-        else np.atleast_1d(np.asarray(station_ids, dtype=object))
-    )
     q_lon = np.atleast_1d(np.asarray(query_lon, dtype=np.float64)).ravel()
     q_lat = np.atleast_1d(np.asarray(query_lat, dtype=np.float64)).ravel()
     if len(q_lon) == 1 and len(q_lat) == 1 and on_far == "raise":  # one point: plain lists, then (1, k)
-        one = network_nearest_point(graph, station_lon=station_lon, station_lat=station_lat, station_ids=ids,
-                                    lon=float(q_lon[0]), lat=float(q_lat[0]), k=k, return_routes=return_routes,
-                                    limit_s=limit_s, max_snap_m=max_snap_m, index_k=index_k,
-                                    station_key=station_key, route_crs=route_crs)
+        one = network_nearest_point(graph, station_lon=station_lon, station_lat=station_lat,
+                                    station_ids=station_ids, lon=float(q_lon[0]), lat=float(q_lat[0]), k=k,
+                                    return_routes=return_routes, limit_s=limit_s, max_snap_m=max_snap_m,
+                                    index_k=index_k, station_key=station_key, route_crs=route_crs)
         pad = k - len(one.station_pos)
         sid = np.empty((1, k), dtype=object)
         sid[0, :] = [*one.station_id, *([None] * pad)]
@@ -208,6 +199,15 @@ def network_nearest(
                               travel_s=np.array([one.travel_s + [np.inf] * pad]),
                               distance_m=np.array([one.distance_m + [np.inf] * pad]), route=route,
                               query_snap_m=np.array([one.snap_m]), query_ok=np.array([True]))
+    index_k = k if index_k is None else max(int(index_k), k)
+    index, st_snap = station_index(
+        graph, station_lon=station_lon, station_lat=station_lat, station_ids=station_ids, k=index_k,
+        limit_s=limit_s, max_snap_m=max_snap_m, station_key=station_key,
+    )
+    ids = (
+        np.arange(len(st_snap)) if station_ids is None
+        else np.atleast_1d(np.asarray(station_ids, dtype=object))
+    )
     qs = snap_points(
         graph, q_lon, q_lat, max_snap_m=max_snap_m, errors="raise" if on_far == "raise" else "ignore"
     )
@@ -273,7 +273,7 @@ def network_nearest_point(
     limit = float(get_settings().max_snap_m if max_snap_m is None else max_snap_m)
     qs = snap_one(graph, lon, lat, max_snap_m=limit)
     tj, ts, dm, via = query_one(index, int(qs.street[0]), float(qs.fraction[0]), k)
-    ids = station_ids if station_ids is not None else range(index.n_targets)
+    ids = range(index.n_targets) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
     return PointNearest(
         station_id=[ids[j] for j in tj], station_pos=tj, travel_s=ts, distance_m=dm,
         route_xy=routes_one(index, qs, tj, via, crs=coords.normalize_crs(route_crs)) if return_routes else None,

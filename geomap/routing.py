@@ -719,16 +719,10 @@ class TargetIndex:
         if k < 1:
             raise ValueError("k must be >= 1")
         self.graph = graph
-        self.targets = targets
         self.k = int(k)
         self.limit_s = float(np.inf if limit_s is None else limit_s)
         n, nt = graph.n_nodes, len(targets)
-        self.n_targets = nt
-        pts, nodes, cost, lens = _access_edges(graph, targets, inbound=True)
-        self._acc = (pts, nodes, cost, lens)
-        self._acc_keys = pts * np.int64(max(n, 1)) + nodes  # sorted (pts, nodes)
-        self._acc_len = lens
-        self._mat = _augmented(graph, reverse=True, pts=pts, nodes=nodes, cost=cost, n_virtual=nt)
+        self._set_targets(targets)
         kk = self.k
         self.label_target = np.full((n, kk), -1, dtype=np.int64)
         self.label_time_s = np.full((n, kk), np.inf)
@@ -755,6 +749,17 @@ class TargetIndex:
             self._tree_matrix = np.empty((nt, n + nt), dtype=np.int32) if self._keep_trees else None
             self._add_labels(np.arange(nt))
         self._prepare_same_street()
+
+    def _set_targets(self, targets: Snapped) -> None:
+        """The targets, their access edges (sorted by target, node) and the reversed graph with one virtual
+        node per target appended (node N + j)."""
+        n = self.graph.n_nodes
+        self.targets, self.n_targets = targets, len(targets)
+        pts, nodes, cost, lens = _access_edges(self.graph, targets, inbound=True)
+        self._acc = (pts, nodes, cost, lens)
+        self._acc_keys = pts * np.int64(max(n, 1)) + nodes  # sorted (pts, nodes)
+        self._acc_len = lens
+        self._mat = _augmented(self.graph, reverse=True, pts=pts, nodes=nodes, cost=cost, n_virtual=len(targets))
 
     def _add_labels(self, targets: IntArray) -> None:
         """Merge the labels of ``targets`` (a Dijkstra each, in chunks) into the k best per node, ties to
@@ -797,12 +802,8 @@ class TargetIndex:
             return TargetIndex(self.graph, targets, k=self.k, limit_s=self.limit_s, tree_budget=tree_budget)
         n, old, nt = self.graph.n_nodes, self.n_targets, len(targets)
         new = TargetIndex.__new__(TargetIndex)
-        new.graph, new.targets, new.k, new.limit_s, new.n_targets = self.graph, targets, self.k, self.limit_s, nt
-        pts, nodes, cost, lens = _access_edges(self.graph, targets, inbound=True)
-        new._acc = (pts, nodes, cost, lens)
-        new._acc_keys = pts * np.int64(max(n, 1)) + nodes
-        new._acc_len = lens
-        new._mat = _augmented(self.graph, reverse=True, pts=pts, nodes=nodes, cost=cost, n_virtual=nt)
+        new.graph, new.k, new.limit_s = self.graph, self.k, self.limit_s
+        new._set_targets(targets)
         new.label_target, new.label_time_s = self.label_target.copy(), self.label_time_s.copy()
         new.label_dist_m, new.pred, new.trees = self.label_dist_m.copy(), None, {}
         new._keep_trees = bool(getattr(self, "_keep_trees", True)) and nt * (n + nt) <= tree_budget

@@ -35,7 +35,7 @@ from geomap.api.models import (
     parse_open_at,
 )
 from geomap.api.state import LABEL_K, ServiceState, Snapshot
-from geomap.hours import OpeningHours, local_weekday_minute
+from geomap.hours import OpeningHours, local_weekday_minute, parse_osm
 from geomap.routing import SnapError
 from geomap.station_index import StationFilter
 from geomap.stations import Station
@@ -83,10 +83,8 @@ class StationView:
 
 def station_view(snap: Snapshot, st: Station) -> StationView:
     """The (cached) :class:`StationView` of ``st`` in ``snap``."""
-    view = snap.cache.get(st.id)
-    if view is None or view[0] is not st:
-        from geomap.hours import parse_osm
-
+    view = snap.cache.get(st.id)  # a snapshot's records never change, so its cache never goes stale
+    if view is None:
         d = st.model_dump(exclude={"lon", "lat"})
         kinds, amen = vocab.kinds(), vocab.amenities()
         d["kind_labels"] = [kinds.terms[k].label for k in st.kinds if k in kinds.terms]
@@ -94,11 +92,11 @@ def station_view(snap: Snapshot, st: Station) -> StationView:
         pos = {crs: coords.from_wgs84_point(st.lon, st.lat, dst=crs) for crs in coords.COORD_SYSTEMS}
         lon, lat = pos["gcj02"]
         name = quote(st.name.replace(",", " "), safe="")
-        view = (st, StationView(props=d, hours=parse_osm(st.opening_hours) if st.opening_hours else None,
-                                position={k: [_r(x), _r(y)] for k, (x, y) in pos.items()},
-                                nav_to=f"{lon:.6f},{lat:.6f},{name}"))
+        view = StationView(props=d, hours=parse_osm(st.opening_hours) if st.opening_hours else None,
+                           position={k: [_r(x), _r(y)] for k, (x, y) in pos.items()},
+                           nav_to=f"{lon:.6f},{lat:.6f},{name}")
         snap.cache[st.id] = view
-    return view[1]
+    return view
 
 
 def amap_nav_url(view: StationView, *, mode: str) -> str:

@@ -62,8 +62,6 @@ def serve(*, config: str | Path | None = None, host: str = "127.0.0.1", port: in
     request (behind a proxy that logs requests itself; it costs ~0.1 ms a request here)."""
     import uvicorn
 
-    from geomap.api._http import NoDelayHttpToolsProtocol
-
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
     settings = _settings(config, registry)
@@ -74,16 +72,15 @@ def serve(*, config: str | Path | None = None, host: str = "127.0.0.1", port: in
     if workers == 1:
         from geomap.api.app import create_app
 
-        uvicorn.run(create_app(settings=settings), host=host, port=port, log_level=log_level, loop=LOOP,
-                    http=NoDelayHttpToolsProtocol, access_log=access_log)
+        uvicorn.run(create_app(settings=settings), host=host, port=port, **_uvicorn_options(log_level, access_log))
         return
     os.environ["GEOMAP_SERVE_CONFIG"] = str(config or "")
     os.environ["GEOMAP_SERVE_REGISTRY"] = str(registry or "")
     os.environ["GEOMAP_SERVE_LOG_LEVEL"] = log_level
     os.environ["GEOMAP_SERVE_ACCESS_LOG"] = "1" if access_log else "0"
     if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - not Linux/BSD/macOS: uvicorn's own workers
-        uvicorn.run("geomap.api.serve:worker_app", factory=True, host=host, port=port, log_level=log_level,
-                    workers=workers, loop=LOOP, http=NoDelayHttpToolsProtocol, access_log=access_log)
+        uvicorn.run("geomap.api.serve:worker_app", factory=True, host=host, port=port, workers=workers,
+                    **_uvicorn_options(log_level, access_log))
         return
     _run_workers(host=host, port=port, workers=workers, log_level=log_level)
 
@@ -121,10 +118,15 @@ def _run_workers(*, host: str, port: int, workers: int, log_level: str) -> None:
         raise SystemExit(1)
 
 
+def _uvicorn_options(log_level: str, access_log: bool) -> dict[str, Any]:
+    """What every uvicorn server of ``geomap serve`` runs with (see :data:`LOOP` and :mod:`geomap.api._http`)."""
+    from geomap.api._http import NoDelayHttpToolsProtocol
+
+    return {"log_level": log_level, "access_log": access_log, "loop": LOOP, "http": NoDelayHttpToolsProtocol}
+
+
 def _worker_main(host: str, port: int, log_level: str) -> None:  # pragma: no cover - runs in a child process
     import uvicorn
-
-    from geomap.api._http import NoDelayHttpToolsProtocol
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -132,8 +134,7 @@ def _worker_main(host: str, port: int, log_level: str) -> None:  # pragma: no co
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     config = uvicorn.Config("geomap.api.serve:worker_app", factory=True, host=host, port=port,
-                            log_level=log_level, loop=LOOP, http=NoDelayHttpToolsProtocol,
-                            access_log=os.environ.get("GEOMAP_SERVE_ACCESS_LOG", "1") == "1")
+                            **_uvicorn_options(log_level, os.environ.get("GEOMAP_SERVE_ACCESS_LOG", "1") == "1"))
     uvicorn.Server(config).run(sockets=[sock])
 
 
