@@ -68,47 +68,36 @@ def in_china(lon: ArrayLike, lat: ArrayLike) -> npt.NDArray[np.bool_]:
     return (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
 
 
-def _gcj_offsets(lon: Any, lat: Any, sin: Any, cos: Any, sqrt: Any, absolute: Any) -> tuple[Any, Any]:
-    """The published GCJ-02 offset formula (degrees to add to WGS84), written once for numpy arrays and
-    for plain floats (``sin`` … are numpy's or the math module's)."""
+def _gcj_offsets(lon: Any, lat: Any) -> tuple[Any, Any]:
+    """The published GCJ-02 offset formula (degrees to add to WGS84). Written once with numpy functions:
+    it runs on arrays here and, compiled by numba, on one point in :mod:`geomap.coords_one`."""
     x = lon - 105.0
     y = lat - 35.0
-    sx = sqrt(absolute(x))
+    sx = np.sqrt(np.abs(x))
     pi = math.pi
     dlat = (
         -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sx
-        + (20.0 * sin(6.0 * x * pi) + 20.0 * sin(2.0 * x * pi)) * 2.0 / 3.0
-        + (20.0 * sin(y * pi) + 40.0 * sin(y / 3.0 * pi)) * 2.0 / 3.0
-        + (160.0 * sin(y / 12.0 * pi) + 320.0 * sin(y * pi / 30.0)) * 2.0 / 3.0
+        + (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(y * pi) + 40.0 * np.sin(y / 3.0 * pi)) * 2.0 / 3.0
+        + (160.0 * np.sin(y / 12.0 * pi) + 320.0 * np.sin(y * pi / 30.0)) * 2.0 / 3.0
     )
     dlon = (
         300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sx
-        + (20.0 * sin(6.0 * x * pi) + 20.0 * sin(2.0 * x * pi)) * 2.0 / 3.0
-        + (20.0 * sin(x * pi) + 40.0 * sin(x / 3.0 * pi)) * 2.0 / 3.0
-        + (150.0 * sin(x / 12.0 * pi) + 300.0 * sin(x / 30.0 * pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(x * pi) + 40.0 * np.sin(x / 3.0 * pi)) * 2.0 / 3.0
+        + (150.0 * np.sin(x / 12.0 * pi) + 300.0 * np.sin(x / 30.0 * pi)) * 2.0 / 3.0
     )
     radlat = lat / 180.0 * pi
-    magic = 1.0 - _EE * sin(radlat) ** 2
-    sqrtmagic = sqrt(magic)
+    magic = 1.0 - _EE * np.sin(radlat) ** 2
+    sqrtmagic = np.sqrt(magic)
     dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrtmagic) * pi)
-    dlon = (dlon * 180.0) / (_A / sqrtmagic * cos(radlat) * pi)
+    dlon = (dlon * 180.0) / (_A / sqrtmagic * np.cos(radlat) * pi)
     return dlon, dlat
 
 
-def _gcj_delta_scalar(lon: float, lat: float) -> tuple[float, float]:
-    """:func:`_gcj_delta` for one point with the math module (a phone's query: ~10× quicker than numpy on
-    one-element arrays)."""
-    return _gcj_offsets(lon, lat, math.sin, math.cos, math.sqrt, abs)
-
-
-def _gcj_delta(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """GCJ-02 offset (degrees) to add to a WGS84 point, by the published formula."""
-    if lon.size <= 8:  # a few points: plain floats beat numpy's per-call overhead
-        pairs = [_gcj_delta_scalar(a, b) for a, b in zip(lon.ravel().tolist(), lat.ravel().tolist(), strict=True)]
-        dlon_s = np.array([p[0] for p in pairs], dtype=np.float64).reshape(lon.shape)
-        dlat_s = np.array([p[1] for p in pairs], dtype=np.float64).reshape(lat.shape)
-        return dlon_s, dlat_s
-    return _gcj_offsets(lon, lat, np.sin, np.cos, np.sqrt, np.abs)
+SMALL = 8
+"""Arrays of at most this many points (a phone's query, one station) are converted point by point by the
+compiled kernels of :mod:`geomap.coords_one`: numpy's per-call cost would be most of their time."""
 
 
 def _as_arrays(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -121,59 +110,21 @@ def _as_arrays(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
 
 def _wgs84_to_gcj02(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
     inside = in_china(lon, lat)
-    dlon, dlat = _gcj_delta(lon, lat)
+    dlon, dlat = _gcj_offsets(lon, lat)
     return np.where(inside, lon + dlon, lon), np.where(inside, lat + dlat, lat)
 
 
-def _bd09_formula(lon: Any, lat: Any, sin: Any, cos: Any, sqrt: Any, atan2: Any) -> tuple[Any, Any]:
-    """GCJ-02 -> BD-09 (Baidu's published formula), for numpy arrays or plain floats."""
-    z = sqrt(lon * lon + lat * lat) + 0.00002 * sin(lat * _X_PI)
-    theta = atan2(lat, lon) + 0.000003 * cos(lon * _X_PI)
-    return z * cos(theta) + 0.0065, z * sin(theta) + 0.006
+def _bd09_formula(lon: Any, lat: Any) -> tuple[Any, Any]:
+    """GCJ-02 -> BD-09 (Baidu's published formula); numpy functions, for arrays and (compiled) one point."""
+    z = np.sqrt(lon * lon + lat * lat) + 0.00002 * np.sin(lat * _X_PI)
+    theta = np.arctan2(lat, lon) + 0.000003 * np.cos(lon * _X_PI)
+    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
 def _gcj02_to_bd09(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
     inside = in_china(lon, lat)
-    bd_lon, bd_lat = _bd09_formula(lon, lat, np.sin, np.cos, np.sqrt, np.arctan2)
+    bd_lon, bd_lat = _bd09_formula(lon, lat)
     return np.where(inside, bd_lon, lon), np.where(inside, bd_lat, lat)
-
-
-def _in_china_scalar(lon: float, lat: float) -> bool:
-    w, s, e, n = CHINA_BOX
-    return w <= lon <= e and s <= lat <= n
-
-
-def _wgs84_to_gcj02_scalar(lon: float, lat: float) -> tuple[float, float]:
-    if not _in_china_scalar(lon, lat):
-        return lon, lat
-    dlon, dlat = _gcj_delta_scalar(lon, lat)
-    return lon + dlon, lat + dlat
-
-
-def _gcj02_to_bd09_scalar(lon: float, lat: float) -> tuple[float, float]:
-    if not _in_china_scalar(lon, lat):
-        return lon, lat
-    return _bd09_formula(lon, lat, math.sin, math.cos, math.sqrt, math.atan2)
-
-
-def _bd09_from_wgs_scalar(lon: float, lat: float) -> tuple[float, float]:
-    return _gcj02_to_bd09_scalar(*_wgs84_to_gcj02_scalar(lon, lat))
-
-
-def _invert_point(scalar, t_lon: float, t_lat: float, *, tol_deg: float = 1e-12, max_iter: int = 30
-                  ) -> tuple[float, float]:
-    """:func:`_invert` for one point in plain floats (``scalar``: the forward transform of one point)."""
-    if not _in_china_scalar(t_lon, t_lat):
-        return t_lon, t_lat  # NaN and points outside China stay as given
-    x_lon, x_lat = t_lon, t_lat
-    for _ in range(max_iter):
-        f_lon, f_lat = scalar(x_lon, x_lat)
-        e_lon, e_lat = f_lon - t_lon, f_lat - t_lat
-        x_lon -= e_lon
-        x_lat -= e_lat
-        if abs(e_lon) < tol_deg and abs(e_lat) < tol_deg:
-            break
-    return x_lon, x_lat
 
 
 def _invert(forward, lon: FloatArray, lat: FloatArray, *, tol_deg: float = 1e-12,
@@ -182,15 +133,8 @@ def _invert(forward, lon: FloatArray, lat: FloatArray, *, tol_deg: float = 1e-12
 
     The offsets vary slowly (their Jacobian is within ~1e-4 of the identity), so each step gains about
     four digits; 30 iterations is a generous cap. Points outside China are untouched (f is the identity).
-    A few points (a phone's query) iterate in plain floats: same steps, without numpy's per-call cost.
+    :mod:`geomap.coords_one` runs the same steps for one point.
     """
-    scalar = _SCALAR_FORWARD.get(forward)
-    if scalar is not None and lon.size <= 8:
-        out_lon, out_lat = lon.copy(), lat.copy()
-        flat_lon, flat_lat = out_lon.reshape(-1), out_lat.reshape(-1)
-        for i, (t_lon, t_lat) in enumerate(zip(lon.ravel().tolist(), lat.ravel().tolist(), strict=True)):
-            flat_lon[i], flat_lat[i] = _invert_point(scalar, t_lon, t_lat, tol_deg=tol_deg, max_iter=max_iter)
-        return out_lon, out_lat
     x_lon, x_lat = lon.copy(), lat.copy()
     for _ in range(max_iter):
         f_lon, f_lat = forward(x_lon, x_lat)
@@ -210,11 +154,14 @@ def _bd09_forward_from_wgs(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray
     return _gcj02_to_bd09(*_wgs84_to_gcj02(lon, lat))
 
 
-_SCALAR_FORWARD = {
-    _wgs84_to_gcj02: _wgs84_to_gcj02_scalar,
-    _gcj02_to_bd09: _gcj02_to_bd09_scalar,
-    _bd09_forward_from_wgs: _bd09_from_wgs_scalar,
+FORWARDS = {1: _wgs84_to_gcj02, 2: _gcj02_to_bd09, 3: _bd09_forward_from_wgs}
+"""The forward transforms by number (1: WGS84 -> GCJ-02, 2: GCJ-02 -> BD-09, 3: WGS84 -> BD-09)."""
+
+STEPS: dict[tuple[str, str], tuple[int, bool]] = {
+    ("wgs84", "gcj02"): (1, False), ("gcj02", "bd09"): (2, False), ("wgs84", "bd09"): (3, False),
+    ("gcj02", "wgs84"): (1, True), ("bd09", "gcj02"): (2, True), ("bd09", "wgs84"): (3, True),
 }
+"""(source, destination) -> (forward transform number, whether it is run inverted)."""
 
 
 def transform(lon: ArrayLike, lat: ArrayLike, *, src: str, dst: str) -> tuple[FloatArray, FloatArray]:
@@ -222,43 +169,51 @@ def transform(lon: ArrayLike, lat: ArrayLike, *, src: str, dst: str) -> tuple[Fl
 
     ``src`` and ``dst`` are ``"wgs84"``, ``"gcj02"`` or ``"bd09"`` (aliases accepted, see
     :func:`normalize_crs`). Works on scalars or arrays of any shape; returns float arrays of that shape.
-    NaN coordinates stay NaN. Points outside China are returned unchanged.
+    NaN coordinates stay NaN. Points outside China are returned unchanged. Up to :data:`SMALL` points go
+    through the compiled one-point kernels (:mod:`geomap.coords_one`, the same steps).
     """
     s, d = normalize_crs(src), normalize_crs(dst)
     lon_a, lat_a = _as_arrays(lon, lat)
     if s == d:
         return lon_a, lat_a
-    if s == "wgs84":
-        lon_a, lat_a = _wgs84_to_gcj02(lon_a, lat_a)
-        s = "gcj02"
-        if d == "gcj02":
-            return lon_a, lat_a
-    if s == "gcj02" and d == "bd09":
-        return _gcj02_to_bd09(lon_a, lat_a)
-    if s == "gcj02" and d == "wgs84":
-        return _invert(_wgs84_to_gcj02, lon_a, lat_a)
-    if s == "bd09" and d == "gcj02":
-        return _invert(_gcj02_to_bd09, lon_a, lat_a)
-    if s == "bd09" and d == "wgs84":
-        return _invert(_bd09_forward_from_wgs, lon_a, lat_a)
-    raise AssertionError(f"unhandled transform {s} -> {d}")  # pragma: no cover
+    which, inverse = STEPS[(s, d)]
+    if 0 < lon_a.size <= SMALL:
+        return _compiled().convert_many(lon_a, lat_a, which=which, inverse=inverse)
+    if inverse:
+        return _invert(FORWARDS[which], lon_a, lat_a)
+    return FORWARDS[which](lon_a, lat_a)
+
+
+_COMPILED: Any = None
+
+
+def _compiled() -> Any:
+    """:mod:`geomap.coords_one`, imported on first use (numba takes ~0.4 s to import: only callers of the
+    one-point paths pay it)."""
+    global _COMPILED
+    if _COMPILED is None:
+        from geomap import coords_one
+
+        _COMPILED = coords_one
+    return _COMPILED
 
 
 def from_wgs84_point(lon: float, lat: float, *, dst: str) -> tuple[float, float]:
-    """:func:`from_wgs84` for one point in plain floats (a phone's query: no numpy per-call cost)."""
+    """:func:`from_wgs84` for one point in plain floats (a phone's query), compiled
+    (:mod:`geomap.coords_one`)."""
     d = normalize_crs(dst)
     if d == "wgs84":
         return float(lon), float(lat)
-    forward = _wgs84_to_gcj02_scalar if d == "gcj02" else _bd09_from_wgs_scalar
-    return forward(float(lon), float(lat))
+    return _compiled().forward(float(lon), float(lat), 1 if d == "gcj02" else 3)
 
 
 def to_wgs84_point(lon: float, lat: float, *, src: str) -> tuple[float, float]:
-    """:func:`to_wgs84` for one point in plain floats (the same iteration as the array inverse)."""
+    """:func:`to_wgs84` for one point in plain floats (the same iteration as the array inverse), compiled
+    (:mod:`geomap.coords_one`)."""
     s = normalize_crs(src)
     if s == "wgs84":
         return float(lon), float(lat)
-    return _invert_point(_wgs84_to_gcj02_scalar if s == "gcj02" else _bd09_from_wgs_scalar, float(lon), float(lat))
+    return _compiled().inverse(float(lon), float(lat), 1 if s == "gcj02" else 3, 1e-12, 30)
 
 
 def to_wgs84(lon: ArrayLike, lat: ArrayLike, *, src: str) -> tuple[FloatArray, FloatArray]:

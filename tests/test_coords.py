@@ -184,8 +184,9 @@ def test_real_gcj02_boundary_lands_on_osm_boundary(yangpu_osm_xml, yangpu_bounda
 
 
 def test_few_point_paths_equal_the_array_path() -> None:
-    """A phone's single point goes through plain-float code (forward offset and iterative inverse); it
-    must give what the array code gives for the same points, NaN and points outside China included."""
+    """A phone's single point goes through the compiled one-point kernels (geomap.coords_one: forward
+    offset and iterative inverse); it must give what the array code gives for the same points, NaN and
+    points outside China included."""
     import numpy as np
 
     from geomap import coords
