@@ -126,9 +126,10 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
                   kind: str | list[str] | None = None, amenity: str | list[str] | None = None,
                   open_at: datetime | None = None, crs: str = "wgs84", mode: str | None = None,
                   graph: StreetGraph | None = None, return_routes: bool = True, index_k: int | None = None,
-                  route_crs: str = "wgs84") -> PointAnswer:
+                  route_crs: str = "wgs84", route_decimals: int | None = None) -> PointAnswer:
     """:func:`nearest` for one point, as plain lists (what a service answering a phone needs): the same
-    stations, distances, times and routes, without the ``(n, k)`` arrays. Arguments as :func:`nearest`."""
+    stations, distances, times and routes, without the ``(n, k)`` arrays. Arguments as :func:`nearest`;
+    route coordinates are rounded to ``route_decimals`` when given."""
     if k < 1:
         raise ValueError("k must be at least 1")
     lon_a, lat_a = _query_points(float(lon), float(lat), crs=crs)
@@ -145,7 +146,8 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
     sel = stations.selection(flt, tz=tz)
     ans = network_nearest_point(graph, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids,
                                 lon=float(lon_a[0]), lat=float(lat_a[0]), k=k, return_routes=return_routes,
-                                index_k=index_k, station_key=sel.key, route_crs=route_crs)
+                                index_k=index_k, station_key=sel.key, route_crs=route_crs,
+                                route_decimals=route_decimals)
     return PointAnswer(station_id=ans.station_id, slot=[int(sel.slots[p]) for p in ans.station_pos],
                        distance_m=ans.distance_m, mode=mode, travel_s=ans.travel_s, route_xy=ans.route_xy,
                        snap_m=ans.snap_m)

@@ -261,20 +261,26 @@ def network_nearest_point(
     index_k: int | None = None,
     station_key: str | None = None,
     route_crs: str = "wgs84",
+    route_decimals: int | None = None,
 ) -> PointNearest:
     """:func:`network_nearest` for one WGS84 point, as plain lists (a phone's request): the same answer
     through the compiled kernels of :mod:`geomap.routing_one`, without building ``(1, k)`` arrays or
-    shapely lines. Raises :class:`~geomap.routing.SnapError` for a point too far from every street."""
-    from geomap.routing_one import query_one, routes_one, snap_one
+    shapely lines; route coordinates in ``route_crs``, rounded to ``route_decimals`` when given. Raises
+    :class:`~geomap.routing.SnapError` for a point too far from every street."""
+    from geomap.routing_one import answer_one
 
     index_k = k if index_k is None else max(int(index_k), k)
     index, _ = station_index(graph, station_lon=station_lon, station_lat=station_lat, station_ids=station_ids,
                              k=index_k, limit_s=limit_s, max_snap_m=max_snap_m, station_key=station_key)
     limit = float(get_settings().max_snap_m if max_snap_m is None else max_snap_m)
-    qs = snap_one(graph, lon, lat, max_snap_m=limit)
-    tj, ts, dm, via = query_one(index, int(qs.street[0]), float(qs.fraction[0]), k)
-    ids = range(index.n_targets) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
-    return PointNearest(
-        station_id=[ids[j] for j in tj], station_pos=tj, travel_s=ts, distance_m=dm,
-        route_xy=routes_one(index, qs, tj, via, crs=coords.normalize_crs(route_crs)) if return_routes else None,
-        snap_m=float(qs.distance_m[0]))
+    ans = answer_one(index, lon, lat, k=k, max_snap_m=limit, routes=return_routes, crs=route_crs,
+                     decimals=route_decimals)
+    tj = ans.targets
+    if station_ids is None:
+        ids: Any = range(index.n_targets)
+    elif isinstance(station_ids, list) or (isinstance(station_ids, np.ndarray) and station_ids.dtype == object):
+        ids = station_ids  # indexable as is (the service passes its object array)
+    else:
+        ids = np.atleast_1d(np.asarray(station_ids, dtype=object))
+    return PointNearest(station_id=[ids[j] for j in tj], station_pos=tj, travel_s=ans.travel_s,
+                        distance_m=ans.distance_m, route_xy=ans.routes, snap_m=ans.snap.distance_m)

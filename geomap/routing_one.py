@@ -15,6 +15,7 @@ first use and cached on disk (numba ``cache=True``); the service compiles them w
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import shapely
@@ -22,10 +23,11 @@ from numba import njit
 
 from geomap import coords
 from geomap.coords import EARTH_RADIUS_M
+from geomap.coords_one import forward as coords_forward
 from geomap.network import StreetGraph
-from geomap.routing import SnapError, Snapped, TargetIndex, _core_snap_index, _snap_index, _SnapIndex, core_streets
+from geomap.routing import SnapError, TargetIndex, _core_snap_index, _snap_index, _SnapIndex, core_streets
 
-__all__ = ["query_one", "routes_one", "snap_one"]
+__all__ = ["PointRoutes", "PointSnap", "answer_one", "query_one", "routes_one", "snap_one"]
 
 _NOT_FILLED = -2  # the grid cell of the point has not been filled yet
 _NO_CANDIDATES = -1  # outside the grid, or a cell far from every street: ask the STRtree
@@ -112,10 +114,22 @@ def _has_core(graph: StreetGraph) -> bool:
     return has
 
 
+class PointSnap(NamedTuple):
+    """One point placed on a street, as :class:`geomap.routing.Snapped` for one point, in plain numbers:
+    street index, fraction along it (0 at ``street_u``), straight-line metres from the point, and the
+    snapped position (WGS84 degrees)."""
+
+    street: int
+    fraction: float
+    distance_m: float
+    lon: float
+    lat: float
+
+
 def snap_one(graph: StreetGraph, lon: float, lat: float, *, max_snap_m: float, prefer_core: bool = True
-             ) -> Snapped:
+             ) -> PointSnap:
     """:func:`geomap.routing.snap_points` for one WGS84 point (raises :class:`SnapError` when it is farther
-    than ``max_snap_m`` metres from every street); a length-1 :class:`Snapped`."""
+    than ``max_snap_m`` metres from every street)."""
     lon, lat = float(lon), float(lat)
     if graph.n_streets == 0 or not (math.isfinite(lon) and math.isfinite(lat)):
         raise SnapError(np.array([math.inf]), np.array([0]), max_snap_m)
@@ -126,11 +140,9 @@ def snap_one(graph: StreetGraph, lon: float, lat: float, *, max_snap_m: float, p
         alt = _snap_on(graph, _core_snap_index(graph), lon, lat, px, py)
         if alt[2] <= max_snap_m:
             best = alt
-    street, frac, dist, slon, slat = best
-    if not dist <= max_snap_m:
-        raise SnapError(np.array([dist]), np.array([0]), max_snap_m)
-    return Snapped(street=np.array([street]), fraction=np.array([frac]), distance_m=np.array([dist]),
-                   lon=np.array([slon]), lat=np.array([slat]), ok=np.array([True]))
+    if not best[2] <= max_snap_m:
+        raise SnapError(np.array([best[2]]), np.array([0]), max_snap_m)
+    return PointSnap(int(best[0]), *best[1:])
 
 
 # --- the k nearest targets --------------------------------------------------------------------------------
@@ -236,14 +248,16 @@ def _cut(xs, ys, st, fa, fb, pa, pb, off, cf, vlon, vlat):  # pragma: no cover
 
 @njit(cache=True)
 def _routes(trees, rows, vias, n, s, f, here, t_pos, targets, street_u, street_v, forward, backward, travel_s,
-            t_street, t_frac, indptr, indices, edge_street, edge_forward, off, cf, vlon, vlat):  # pragma: no cover
+            t_street, t_frac, indptr, indices, edge_street, edge_forward, off, cf, vlon, vlat, scale
+            ):  # pragma: no cover
     """Vertices (in the frame of ``vlon`` / ``vlat``) of the routes from the point at fraction ``f`` of street
     ``s`` to each of ``targets`` (at ``t_frac`` on ``t_street``, position ``t_pos``), reached as ``vias``
     says, each following its predecessor tree ``trees[rows[i]]`` (entries ≥ ``n`` are targets). Returns
-    the vertices of all routes, one after the other, and each route's vertex count."""
+    the vertices of all routes, one after the other, and where each route ends in them; rounded as
+    ``np.round`` does (``rint(x * scale) / scale``) when ``scale`` > 0."""
     xs: list[float] = [0.0 for _ in range(0)]
     ys: list[float] = [0.0 for _ in range(0)]
-    counts = np.zeros(len(targets), dtype=np.int64)
+    ends = np.zeros(len(targets), dtype=np.int64)
     none = np.array([np.nan, np.nan])
     for i in range(len(targets)):
         rx: list[float] = [0.0 for _ in range(0)]
@@ -282,23 +296,30 @@ def _routes(trees, rows, vias, n, s, f, here, t_pos, targets, street_u, street_v
         if len(rx) == 1:  # the point is at the station: a zero-length line
             rx.append(rx[0])
             ry.append(ry[0])
-        counts[i] = len(rx)
+        ends[i] = len(xs) + len(rx)
         for q in range(len(rx)):
             xs.append(rx[q])
             ys.append(ry[q])
     out = np.empty((len(xs), 2))
     for i in range(len(xs)):
-        out[i, 0] = xs[i]
-        out[i, 1] = ys[i]
-    return out, counts
+        if scale > 0:
+            out[i, 0] = np.rint(xs[i] * scale) / scale
+            out[i, 1] = np.rint(ys[i] * scale) / scale
+        else:
+            out[i, 0] = xs[i]
+            out[i, 1] = ys[i]
+    return out, ends
 
 
-def routes_one(index: TargetIndex, snapped: Snapped, targets: list[int], vias: list[int], *, crs: str = "wgs84"
-               ) -> list[np.ndarray]:
-    """Route vertices, an ``(m, 2)`` lon/lat array per target, from the snapped point (length-1
-    ``snapped``) to each of ``targets`` reached as ``vias`` says (:func:`query_one`); the same vertices as
-    the array path's routes. Coordinates in ``crs`` (wgs84, gcj02 or bd09): the street vertices come from
-    a per-graph table in that system, so a route costs no per-vertex conversion."""
+def routes_one(index: TargetIndex, snapped: PointSnap, targets: list[int], vias: list[int], *,
+               crs: str = "wgs84", decimals: int | None = None) -> list[np.ndarray]:
+    """Route vertices, an ``(m, 2)`` lon/lat array per target, from the snapped point (:func:`snap_one`) to
+    each of ``targets`` reached as ``vias`` says (:func:`query_one`); the same vertices as the array path's
+    routes. Coordinates in ``crs`` (wgs84, gcj02 or bd09): the street vertices come from a per-graph table
+    in that system, so a route costs no per-vertex conversion; rounded to ``decimals`` (as ``np.round``)
+    when given."""
+    if decimals is not None and decimals < 0:
+        raise ValueError(f"decimals must be 0 or more, not {decimals}")
     if not targets:
         return []
     g = index.graph
@@ -309,14 +330,164 @@ def routes_one(index: TargetIndex, snapped: Snapped, targets: list[int], vias: l
         trees, rows = index._tree_matrix, js
     else:  # trees not kept (a big graph): one Dijkstra per target, as the array path
         trees, rows = np.stack([index._tree_for(int(j)) for j in targets]), np.arange(len(js))
-    here = np.array(coords.from_wgs84_point(float(snapped.lon[0]), float(snapped.lat[0]), dst=crs))
+    here = np.array(coords.from_wgs84_point(snapped.lon, snapped.lat, dst=crs))
     tgt = index.targets
-    xy, counts = _routes(trees, rows, np.asarray(vias, dtype=np.int64), g.n_nodes, int(snapped.street[0]),
-                         float(snapped.fraction[0]), here, _target_positions(index, crs), js, g.street_u, g.street_v,
-                         g.street_forward, g.street_backward, g.street_travel_s, tgt.street, tgt.fraction, g.indptr,
-                         g.indices, g.edge_street, g.edge_forward, g.geom_offsets, g.geom_cumfrac, *_vertices(g, crs))
-    ends = np.cumsum(counts).tolist()
-    return [xy[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    xy, ends = _routes(trees, rows, np.asarray(vias, dtype=np.int64), g.n_nodes, snapped.street, snapped.fraction,
+                       here, _target_positions(index, crs), js, g.street_u, g.street_v, g.street_forward,
+                       g.street_backward, g.street_travel_s, tgt.street, tgt.fraction, g.indptr, g.indices,
+                       g.edge_street, g.edge_forward, g.geom_offsets, g.geom_cumfrac, *_vertices(g, crs),
+                       0.0 if decimals is None else 10.0 ** decimals)
+    return _split(xy, ends)
+
+
+def _split(xy: np.ndarray, ends: np.ndarray) -> list[np.ndarray]:
+    """The routes, one ``(m, 2)`` view of ``xy`` each, given where each ends."""
+    stops = ends.tolist()
+    return [xy[a:b] for a, b in zip([0, *stops[:-1]], stops, strict=False)]  # no routes: no stops
+
+
+# --- the whole answer in one call -------------------------------------------------------------------------
+
+_CRS_CODE = {"wgs84": 0, "gcj02": 1, "bd09": 3}  # geomap.coords_one forward transform numbers (0: none)
+_FAST_OK, _FAST_SLOW = 0, 1
+
+
+@njit(cache=True)
+def _snap_grid(px, py, lon, lat, cells, ptr, cseg, x0s, y0s, dxs, dys, invs, gx0, gy0, c, nx, ny, seg_first,
+               seg_street, gx, gy, glon, glat, cf, radius_m):  # pragma: no cover
+    """:func:`_grid_nearest` then :func:`_project`: (code, street, fraction, metres, lon, lat); the code is
+    negative when the grid cannot answer (:data:`_NOT_FILLED`, or :data:`_NO_CANDIDATES`: the cell is
+    far from every street)."""
+    seg = _grid_nearest(px, py, cells, ptr, cseg, x0s, y0s, dxs, dys, invs, gx0, gy0, c, nx, ny)
+    if seg < 0:
+        return seg, -1, 0.0, np.inf, 0.0, 0.0
+    street, frac, dist, slon, slat = _project(seg, px, py, lon, lat, seg_first, seg_street, gx, gy, glon, glat,
+                                              cf, radius_m)
+    return 0, street, frac, dist, slon, slat
+
+
+@njit(cache=True)
+def _answer(px, py, lon, lat, k, max_snap_m, want_routes, crs_code, scale,
+            m_cells, m_ptr, m_cseg, m_x0s, m_y0s, m_dxs, m_dys, m_invs, m_gx0, m_gy0, m_c, m_nx, m_ny,
+            m_seg_first, m_seg_street, m_gx, m_gy,
+            use_core, core, c_far_m, c_cells, c_ptr, c_cseg, c_x0s, c_y0s, c_dxs, c_dys, c_invs, c_gx0, c_gy0, c_c,
+            c_nx, c_ny, c_seg_first, c_seg_street, c_gx, c_gy,
+            glon, glat, cf, radius_m,
+            jj, a_tab, b_tab, raw_v, raw_u, has_on, mv, mu, fr, travel_s, length_m, forward, backward,
+            trees, rows_are_targets, n, t_pos, street_u, street_v, t_street, t_frac, indptr, indices, edge_street,
+            edge_forward, off, vlon, vlat):  # pragma: no cover
+    """:func:`snap_one`, :func:`query_one` and :func:`routes_one` in one compiled call (one dispatch instead
+    of a dozen Python steps). Returns a status (:data:`_FAST_SLOW` when the snapping grid cannot answer
+    or the point is too far: the caller takes the step-by-step path, which fills the grid or raises), the
+    snap (street, fraction, metres, lon, lat), the targets, travel_s, distance_m, and the routes' vertices
+    with where each route ends. ``c_far_m``: where the core grid has no candidates, every core street is
+    farther than this (the grid's ``NEAR_M`` less half a cell diagonal)."""
+    no_i, no_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+    no_xy = np.zeros((0, 2))
+    code, s, f, d, slon, slat = _snap_grid(px, py, lon, lat, m_cells, m_ptr, m_cseg, m_x0s, m_y0s, m_dxs, m_dys,
+                                         m_invs, m_gx0, m_gy0, m_c, m_nx, m_ny, m_seg_first, m_seg_street, m_gx,
+                                         m_gy, glon, glat, cf, radius_m)
+    if code < 0:
+        return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_f, no_xy, no_i
+    if use_core and not core[s]:  # as snap_one: a core street within reach wins over a service way
+        code, s2, f2, d2, slon2, slat2 = _snap_grid(px, py, lon, lat, c_cells, c_ptr, c_cseg, c_x0s, c_y0s, c_dxs,
+                                                  c_dys, c_invs, c_gx0, c_gy0, c_c, c_nx, c_ny, c_seg_first,
+                                                  c_seg_street, c_gx, c_gy, glon, glat, cf, radius_m)
+        if code == _NOT_FILLED or (code == _NO_CANDIDATES and max_snap_m >= c_far_m):
+            return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_f, no_xy, no_i
+        if code == 0 and d2 <= max_snap_m:  # (no candidates: every core street is beyond max_snap_m)
+            s, f, d, slon, slat = s2, f2, d2, slon2, slat2
+    if not d <= max_snap_m:
+        return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_f, no_xy, no_i
+    _, tj, tt, dm, via = _query(s, f, k, jj, a_tab, b_tab, raw_v, raw_u, has_on, mv, mu, fr, travel_s, length_m,
+                                forward, backward)
+    if not want_routes or len(tj) == 0:
+        return _FAST_OK, s, f, d, slon, slat, tj, tt, dm, no_xy, no_i
+    here = np.empty(2)
+    if crs_code == 0:
+        here[0], here[1] = slon, slat
+    else:
+        here[0], here[1] = coords_forward(slon, slat, crs_code)
+    rows = tj if rows_are_targets else np.zeros(len(tj), dtype=np.int64)
+    xy, ends = _routes(trees, rows, via, n, s, f, here, t_pos, tj, street_u, street_v, forward, backward,
+                       travel_s, t_street, t_frac, indptr, indices, edge_street, edge_forward, off, cf, vlon, vlat,
+                       scale)
+    return _FAST_OK, s, f, d, slon, slat, tj, tt, dm, xy, ends
+
+
+class PointRoutes(NamedTuple):
+    """:func:`answer_one`'s answer: the snap, the reachable targets among the ``k`` quickest (quickest
+    first) with travel_s and distance_m, and per target its route (an ``(m, 2)`` array in the crs asked),
+    or None when routes were not asked."""
+
+    snap: PointSnap
+    targets: list[int]
+    travel_s: list[float]
+    distance_m: list[float]
+    routes: list[np.ndarray] | None
+
+
+def answer_one(index: TargetIndex, lon: float, lat: float, *, k: int, max_snap_m: float, routes: bool = True,
+               crs: str = "wgs84", decimals: int | None = None) -> PointRoutes:
+    """:func:`snap_one`, :func:`query_one` and :func:`routes_one` for one WGS84 point, in one compiled call
+    when the snapping grid already covers the point (it fills as points are asked); otherwise, and for
+    a point too far from the streets (:class:`SnapError`), step by step. Same answers either way."""
+    g = index.graph
+    lon, lat = float(lon), float(lat)
+    if decimals is not None and decimals < 0:
+        raise ValueError(f"decimals must be 0 or more, not {decimals}")
+    prepared = _prepared(index, crs) if math.isfinite(lon) and math.isfinite(lat) else None
+    if prepared is not None:
+        si, crs_code, tables = prepared
+        out = _answer((lon - si.lon0) * si.kx, (lat - si.lat0) * si.ky, lon, lat, int(k), float(max_snap_m),
+                      routes, crs_code, 0.0 if decimals is None else 10.0 ** decimals, *tables)
+        if out[0] == _FAST_OK:
+            _, s, f, d, slon, slat, tj, tt, dm, xy, ends = out
+            route_list = _split(xy, ends) if routes else None
+            return PointRoutes(PointSnap(int(s), f, d, slon, slat), tj.tolist(), tt.tolist(), dm.tolist(),
+                               route_list)
+    snap = snap_one(g, lon, lat, max_snap_m=max_snap_m)
+    tj, ts, dm, via = query_one(index, snap.street, snap.fraction, k)
+    return PointRoutes(snap, tj, ts, dm,
+                       routes_one(index, snap, tj, via, crs=crs, decimals=decimals) if routes else None)
+
+
+def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, tuple] | None:
+    """The arrays :func:`_answer` reads for ``index`` with routes in ``crs``, gathered once per index and
+    system (and again when a snapping grid has filled more cells: the grid arrays are replaced then);
+    None when the one-call path cannot serve this index (no streets, no targets, or trees not kept)."""
+    key = f"_answer_{crs}"
+    cached = index.__dict__.get(key)
+    g = index.graph
+    si = _snap_index(g) if g.n_streets else None
+    if si is None or not (g.n_nodes and index.n_targets) or (
+            index.k != 1 and getattr(index, "_tree_matrix", None) is None):
+        return None
+    use_core = _has_core(g)
+    ci = _core_snap_index(g) if use_core else si
+    if cached is not None and cached[0] is si._grid and cached[1] is ci._grid:
+        return cached[2]
+    grids = si._grid, ci._grid
+    (m_cells, m_ptr, m_cseg, m_slots), (c_cells, c_ptr, c_cseg, c_slots) = grids
+    jj, raw_v, raw_u, mv, mu, fr = index._street_tables()
+    a_tab, b_tab, has_on = index._query_terms()
+    trees, by_target = (index.pred[None, :], False) if index.k == 1 else (index._tree_matrix, True)
+    tgt = index.targets
+    norm = coords.normalize_crs(crs)
+    tables = (
+        m_cells, m_ptr, m_cseg, *m_slots, si.grid_x0, si.grid_y0, si.CELL_M, si.grid_nx, si.grid_ny,
+        si.seg_first, si.seg_street, si.gx, si.gy,
+        use_core, core_streets(g), ci.NEAR_M - ci.CELL_M * math.sqrt(0.5),
+        c_cells, c_ptr, c_cseg, *c_slots, ci.grid_x0, ci.grid_y0, ci.CELL_M, ci.grid_nx, ci.grid_ny,
+        ci.seg_first, ci.seg_street, ci.gx, ci.gy,
+        g.geom_lon, g.geom_lat, g.geom_cumfrac, EARTH_RADIUS_M,
+        jj, a_tab, b_tab, raw_v, raw_u, has_on, mv, mu, fr, g.street_travel_s, g.street_length_m,
+        g.street_forward, g.street_backward,
+        trees, by_target, g.n_nodes, _target_positions(index, norm), g.street_u, g.street_v, tgt.street,
+        tgt.fraction, g.indptr, g.indices, g.edge_street, g.edge_forward, g.geom_offsets, *_vertices(g, norm))
+    prepared = (si, _CRS_CODE[norm], tables)
+    index.__dict__[key] = (*grids, prepared)
+    return prepared
 
 
 def _target_positions(index: TargetIndex, crs: str) -> np.ndarray:

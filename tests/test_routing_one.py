@@ -58,11 +58,11 @@ def test_one_point_answers_equal_the_batch_answers(graphs: dict[str, StreetGraph
         # both find the nearest street piece: the same distance (a junction is nearest to several streets)
         assert one.query_snap_m[0] == pytest.approx(batch.query_snap_m[i], abs=1e-6)
         mine = snap_one(g, q_lon[i], q_lat[i], max_snap_m=get_settings().max_snap_m)
-        if mine.street[0] != batch_snap.street[i]:
+        if mine.street != batch_snap.street[i]:
             # a tie: the nearest point of the network is a junction, where several streets meet; both
             # paths stand at that junction, on different streets
-            assert (mine.lon[0], mine.lat[0]) == pytest.approx((batch_snap.lon[i], batch_snap.lat[i]), abs=1e-9)
-            assert mine.fraction[0] in (0.0, 1.0) or batch_snap.fraction[i] in (0.0, 1.0)
+            assert (mine.lon, mine.lat) == pytest.approx((batch_snap.lon[i], batch_snap.lat[i]), abs=1e-9)
+            assert mine.fraction in (0.0, 1.0) or batch_snap.fraction[i] in (0.0, 1.0)
             # standing on the junction, either street gives the same times (routing.end_access)
             np.testing.assert_allclose(one.travel_s[0], batch.travel_s[i], rtol=1e-9, atol=1e-6)
             ties += 1
@@ -112,3 +112,43 @@ def test_one_point_routes_in_gcj02_and_bd09(graphs: dict[str, StreetGraph]) -> N
             np.testing.assert_allclose(np.asarray(b.coords),
                                        np.column_stack(coords.from_wgs84(xy[:, 0], xy[:, 1], dst="gcj02")), atol=1e-12)
     assert checked > 100
+
+
+@pytest.mark.parametrize(("mode", "k", "crs", "decimals"),
+                         [("walk", 5, "wgs84", None), ("ebike", 3, "gcj02", 7), ("drive", 1, "bd09", 6)])
+def test_one_call_path_equals_the_steps(graphs: dict[str, StreetGraph], mode: str, k: int, crs: str,
+                                        decimals: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """answer_one (snapping, labels and routes in one compiled call) gives exactly what snap_one,
+    query_one and routes_one give step by step; the second look at each point takes the one-call path
+    (its grid cell is filled by then), which the test makes sure of by failing the steps on that look."""
+    import geomap.routing_one as r1
+    from geomap.network_nearest import station_index
+
+    g = graphs[mode]
+    st_lon, st_lat = _points(g, 30, seed=21)
+    index, _ = station_index(g, station_lon=st_lon, station_lat=st_lat, k=max(k, 2) if k > 1 else 1)
+    q_lon, q_lat = _points(g, 300, seed=22)
+    limit = get_settings().max_snap_m
+    compared = routes = 0
+    for lon, lat in zip(q_lon.tolist(), q_lat.tolist(), strict=True):
+        try:
+            snap = r1.snap_one(g, lon, lat, max_snap_m=limit)
+        except SnapError:
+            with pytest.raises(SnapError):
+                r1.answer_one(index, lon, lat, k=k, max_snap_m=limit)
+            continue
+        tj, ts, dm, via = r1.query_one(index, snap.street, snap.fraction, k)
+        want = r1.routes_one(index, snap, tj, via, crs=crs, decimals=decimals)
+        with monkeypatch.context() as m:
+            m.setattr(r1, "snap_one", None)  # the one-call path must not fall back to the steps
+            got = r1.answer_one(index, lon, lat, k=k, max_snap_m=limit, crs=crs, decimals=decimals)
+        assert got.snap == snap
+        assert (got.targets, got.travel_s, got.distance_m) == (tj, ts, dm)
+        assert got.routes is not None and len(got.routes) == len(want)
+        for a, b in zip(got.routes, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+            routes += 1
+        no_routes = r1.answer_one(index, lon, lat, k=k, max_snap_m=limit, routes=False)
+        assert no_routes.routes is None and no_routes.targets == tj
+        compared += 1
+    assert compared > 200 and routes > 200
