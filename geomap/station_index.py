@@ -51,6 +51,9 @@ class StationFilter:
              amenity: str | list[str] | tuple[str, ...] | None = None,
              open_at: datetime | None = None) -> StationFilter:
         """Normalise user input (keys or Chinese aliases; one or several) into a filter."""
+        if kind is None and amenity is None and open_at is None:
+            return _NO_FILTER
+
         def norm(v, voc) -> tuple[str, ...]:
             if v is None:
                 return ()
@@ -66,6 +69,9 @@ class StationFilter:
     @property
     def is_empty(self) -> bool:
         return not self.kind and not self.amenity and self.open_at is None
+
+
+_NO_FILTER = StationFilter()
 
 
 @dataclass(frozen=True)

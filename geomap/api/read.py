@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -65,20 +65,31 @@ class JsonResponse(Response):
 class StationView:
     """What every answer repeats about one station, worked out once per snapshot: its GeoJSON properties
     (all :class:`Station` fields except lon/lat, plus Chinese labels; not ``open_now``), its parsed
-    opening hours, its position in each coordinate system (rounded to 1e-7 degree) and the AMap link's
-    target (GCJ-02 lon, lat and name)."""
+    opening hours, its position in each coordinate system (rounded to 1e-7 degree) and its AMap
+    navigation link for each AMap travel mode."""
 
     props: dict[str, Any]
     hours: OpeningHours | None
     position: dict[str, list[float]]
-    nav_to: str
+    nav_url: dict[str, str]
+    """AMap navigation link by AMap mode (``walk``, ``ride``, ``car``); see :func:`amap_nav_url`."""
+    _open: list[Any] = field(default_factory=lambda: [(None, None)], compare=False, repr=False)
+    """The last (local time, open) answered: requests within the same minute ask the same."""
+
+    def open_now(self, local: tuple[int, int]) -> bool | None:
+        """Whether open at ``local`` = (weekday, minute of the day), local time (None when the hours are
+        unknown)."""
+        if self.hours is None:
+            return None
+        seen, is_open = self._open[0]
+        if seen != local:
+            is_open = self.hours.is_open_local(*local)
+            self._open[0] = (local, is_open)
+        return is_open
 
     def properties(self, local: tuple[int, int]) -> dict[str, Any]:
-        """The properties with ``open_now`` at ``local`` = (weekday, minute of the day), local time (None
-        when the hours are unknown)."""
-        d = dict(self.props)
-        d["open_now"] = None if self.hours is None else self.hours.is_open_local(*local)
-        return d
+        """The properties with ``open_now`` at ``local`` (see :meth:`open_now`)."""
+        return {**self.props, "open_now": self.open_now(local)}
 
 
 def station_view(snap: Snapshot, st: Station) -> StationView:
@@ -91,18 +102,20 @@ def station_view(snap: Snapshot, st: Station) -> StationView:
         d["amenity_labels"] = [amen.terms[k].label for k in st.amenities if k in amen.terms]
         pos = {crs: coords.from_wgs84_point(st.lon, st.lat, dst=crs) for crs in coords.COORD_SYSTEMS}
         lon, lat = pos["gcj02"]
-        name = quote(st.name.replace(",", " "), safe="")
         view = StationView(props=d, hours=parse_osm(st.opening_hours) if st.opening_hours else None,
                            position={k: [_r(x), _r(y)] for k, (x, y) in pos.items()},
-                           nav_to=f"{lon:.6f},{lat:.6f},{name}")
+                           nav_url={m: amap_nav_url(lon, lat, st.name, amap_mode=m)
+                                    for m in set(_AMAP_MODE.values())})
         snap.cache[st.id] = view
     return view
 
 
-def amap_nav_url(view: StationView, *, mode: str) -> str:
-    """AMap URI API navigation link (https://lbs.amap.com/api/uri-api/guide/travel/route), GCJ-02 target."""
-    return (f"https://uri.amap.com/navigation?to={view.nav_to}"
-            f"&mode={_AMAP_MODE[mode]}&coordinate=gaode&callnative=1&src=geomap")
+def amap_nav_url(lon: float, lat: float, name: str, *, amap_mode: str) -> str:
+    """AMap URI API navigation link (https://lbs.amap.com/api/uri-api/guide/travel/route) to GCJ-02
+    ``lon``, ``lat`` (degrees), labelled ``name``; ``amap_mode`` one of walk, ride, car."""
+    label = quote(name.replace(",", " "), safe="")
+    return (f"https://uri.amap.com/navigation?to={lon:.6f},{lat:.6f},{label}"
+            f"&mode={amap_mode}&coordinate=gaode&callnative=1&src=geomap")
 
 
 def _filter(q: Any) -> StationFilter:
@@ -162,22 +175,25 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
         res = nearest_point(snap.index, q.lon, q.lat, k=q.k, kind=q.kind, amenity=q.amenity, open_at=flt_open,
                             crs=q.crs, mode=mode, graph=state.graphs.get(mode) if mode else None,
                             return_routes=q.route, index_k=LABEL_K,  # one cached label index serves every k ≤ 5
-                            route_crs=out_crs)
+                            route_crs=out_crs, route_decimals=7)
     except SnapError as exc:
         raise ApiError(422, "far_from_network", str(exc), distance_m=_r(exc.distance_m[0], 1),
                        max_snap_m=exc.max_snap_m) from None
     local = _local_now(state)
+    nav_mode = _AMAP_MODE[q.mode]
+    travel_s, route_xy = res.travel_s, res.route_xy
     feats = []
     for n, sid in enumerate(res.station_id):
-        view = station_view(snap, snap.stations[sid])
-        p = view.properties(local)
-        travel = None if res.travel_s is None else round(res.travel_s[n], 1)
-        p.update(rank=n + 1, travel_s=travel, travel_minutes=None if travel is None else round(travel / 60, 1),
-                 distance_m=round(res.distance_m[n], 1),
-                 route=None if res.route_xy is None else {"type": "LineString",
-                                                          "coordinates": np.round(res.route_xy[n], 7)},
-                 amap_nav_url=amap_nav_url(view, mode=q.mode))
-        feats.append({"type": "Feature", "id": sid, "properties": p,
+        view = snap.cache.get(sid) or station_view(snap, snap.stations[sid])
+        travel = None if travel_s is None else round(travel_s[n], 1)
+        feats.append({"type": "Feature", "id": sid,
+                      "properties": {**view.props, "open_now": view.open_now(local), "rank": n + 1,
+                                     "travel_s": travel,
+                                     "travel_minutes": None if travel is None else round(travel / 60, 1),
+                                     "distance_m": round(res.distance_m[n], 1),
+                                     "route": None if route_xy is None else {
+                                         "type": "LineString", "coordinates": route_xy[n].tolist()},
+                                     "amap_nav_url": view.nav_url[nav_mode]},
                       "geometry": {"type": "Point", "coordinates": view.position[out_crs]}})
     return {"type": "FeatureCollection", "coord_system": out_crs, "mode": q.mode,
             "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs,
