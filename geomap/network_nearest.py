@@ -98,20 +98,26 @@ def station_index(
     A key not seen before is also looked up by content, so an edit that moved no station (a new name,
     opening hours, phone) reuses the labels instead of rebuilding them (one Dijkstra per station).
     """
+    extra = f"k={k};limit={limit_s};snap={max_snap_m}"
+    cache: OrderedDict[str, tuple[TargetIndex, Snapped]] = graph.__dict__.setdefault(
+        "_station_indexes", OrderedDict()
+    )
+    if station_key is not None:  # a named set asked before: the look-up is all a query pays
+        hit = cache.get(key := f"{station_key};{extra}")
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
     lon = np.atleast_1d(np.asarray(station_lon, dtype=np.float64))
     lat = np.atleast_1d(np.asarray(station_lat, dtype=np.float64))
     ids = np.arange(len(lon)) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
     if not (len(lon) == len(lat) == len(ids)):
         raise ValueError("station_lon, station_lat and station_ids must have the same length")
-    extra = f"k={k};limit={limit_s};snap={max_snap_m}"
-    key = f"{station_key};{extra}" if station_key is not None else _stations_hash(lon, lat, ids, extra)
-    cache: OrderedDict[str, tuple[TargetIndex, Snapped]] = graph.__dict__.setdefault(
-        "_station_indexes", OrderedDict()
-    )
-    hit = cache.get(key)
-    if hit is not None:
-        cache.move_to_end(key)
-        return hit
+    if station_key is None:
+        key = _stations_hash(lon, lat, ids, extra)
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
     content = _stations_hash(lon, lat, ids, extra) if station_key is not None else key
     hit = cache.get(content)
     if hit is None:

@@ -6,6 +6,7 @@ import hmac
 import inspect
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, get_args, get_type_hints
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, Header, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
@@ -70,8 +71,9 @@ class QueryModelRoute(APIRoute):
             if "state" in params:
                 kwargs["state"] = request.app.state.geomap
             if model is not None:
-                try:
-                    kwargs["q"] = model.model_validate(dict(request.query_params))
+                try:  # the query string as Starlette's QueryParams reads it (last value of a repeated name)
+                    query = parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True)
+                    kwargs["q"] = model.model_validate(dict(query))
                 except ValidationError as exc:
                     raise RequestValidationError(
                         [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]) from None

@@ -36,6 +36,7 @@ from geomap.api.models import (
 )
 from geomap.api.state import LABEL_K, ServiceState, Snapshot
 from geomap.hours import OpeningHours, local_weekday_minute, parse_osm
+from geomap.nearest import nearest_point
 from geomap.routing import SnapError
 from geomap.station_index import StationFilter
 from geomap.stations import Station
@@ -162,8 +163,6 @@ async def get_station(station_id: StationId, state: State, q: Annotated[CrsQuery
 
 def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
     """The ``/nearest`` answer as a GeoJSON dict (also usable without HTTP)."""
-    from geomap.nearest import nearest_point
-
     snap = state.current()
     flt_open = parse_open_at(q.open_at)
     mode = None if q.mode == "straight" else q.mode
