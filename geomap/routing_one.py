@@ -4,7 +4,9 @@ A phone asks for one point at a time. The array paths of :mod:`geomap.routing` p
 cost (about a microsecond) a few hundred times per query, and plain Python pays about as much per step
 of a route walk: either way nearly all of a one-point answer's time. Here the same steps run as small
 numba-compiled kernels over the same cached tables (the snapping grid, the per-street label tables, the
-predecessor trees), so a one-point answer costs tens of microseconds.
+predecessor trees), so a one-point answer costs tens of microseconds. :func:`answer_one` runs all three
+steps in one compiled call (one dispatch, its arrays gathered once per label index), falling back to the
+steps where the snapping grid cannot answer yet.
 
 The answers are those of the array path (same candidates, same formulas, same tie-breaking; the tests
 compare the two on the real extract, and the array path is checked against networkx). Units and
@@ -322,6 +324,7 @@ def routes_one(index: TargetIndex, snapped: PointSnap, targets: list[int], vias:
         raise ValueError(f"decimals must be 0 or more, not {decimals}")
     if not targets:
         return []
+    crs = coords.normalize_crs(crs)
     g = index.graph
     js = np.asarray(targets, dtype=np.int64)
     if index.k == 1:
