@@ -127,8 +127,14 @@ def _gcj02_to_bd09(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatA
     return np.where(inside, bd_lon, lon), np.where(inside, bd_lat, lat)
 
 
-def _invert(forward, lon: FloatArray, lat: FloatArray, *, tol_deg: float = 1e-12,
-            max_iter: int = 30) -> tuple[FloatArray, FloatArray]:
+INVERSE_TOL_DEG = 1e-12
+"""The inverses (array and one-point) stop when a step is smaller than this, in degrees."""
+INVERSE_MAX_ITER = 30
+"""The inverses stop after this many steps at most."""
+
+
+def _invert(forward, lon: FloatArray, lat: FloatArray, *, tol_deg: float = INVERSE_TOL_DEG,
+            max_iter: int = INVERSE_MAX_ITER) -> tuple[FloatArray, FloatArray]:
     """Invert a forward transform by fixed-point iteration: x <- x - (f(x) - target).
 
     The offsets vary slowly (their Jacobian is within ~1e-4 of the identity), so each step gains about
@@ -204,7 +210,7 @@ def from_wgs84_point(lon: float, lat: float, *, dst: str) -> tuple[float, float]
     d = normalize_crs(dst)
     if d == "wgs84":
         return float(lon), float(lat)
-    return _compiled().forward(float(lon), float(lat), 1 if d == "gcj02" else 3)
+    return _compiled().forward(float(lon), float(lat), STEPS[("wgs84", d)][0])
 
 
 def to_wgs84_point(lon: float, lat: float, *, src: str) -> tuple[float, float]:
@@ -213,7 +219,7 @@ def to_wgs84_point(lon: float, lat: float, *, src: str) -> tuple[float, float]:
     s = normalize_crs(src)
     if s == "wgs84":
         return float(lon), float(lat)
-    return _compiled().inverse(float(lon), float(lat), 1 if s == "gcj02" else 3, 1e-12, 30)
+    return _compiled().inverse(float(lon), float(lat), STEPS[(s, "wgs84")][0], INVERSE_TOL_DEG, INVERSE_MAX_ITER)
 
 
 def to_wgs84(lon: ArrayLike, lat: ArrayLike, *, src: str) -> tuple[FloatArray, FloatArray]:

@@ -40,8 +40,8 @@ def forward(lon: float, lat: float, which: int) -> tuple[float, float]:  # pragm
 
 
 @njit(cache=True)
-def inverse(lon: float, lat: float, which: int, tol_deg: float = 1e-12, max_iter: int = 30
-            ) -> tuple[float, float]:  # pragma: no cover (compiled)
+def inverse(lon: float, lat: float, which: int, tol_deg: float = coords.INVERSE_TOL_DEG,
+            max_iter: int = coords.INVERSE_MAX_ITER) -> tuple[float, float]:  # pragma: no cover (compiled)
     """The point whose forward transform ``which`` is (lon, lat): the iteration of
     :func:`geomap.coords._invert` (x <- x - (f(x) - target) until the step is under ``tol_deg``)."""
     if not _inside(lon, lat):

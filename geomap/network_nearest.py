@@ -102,23 +102,18 @@ def station_index(
     cache: OrderedDict[str, tuple[TargetIndex, Snapped]] = graph.__dict__.setdefault(
         "_station_indexes", OrderedDict()
     )
-    if station_key is not None:  # a named set asked before: the look-up is all a query pays
-        hit = cache.get(key := f"{station_key};{extra}")
-        if hit is not None:
-            cache.move_to_end(key)
-            return hit
+    key = None if station_key is None else f"{station_key};{extra}"
+    hit = None if key is None else cache.get(key)
+    if hit is not None:  # a named set asked before: the look-up is all a query pays
+        cache.move_to_end(key)
+        return hit
     lon = np.atleast_1d(np.asarray(station_lon, dtype=np.float64))
     lat = np.atleast_1d(np.asarray(station_lat, dtype=np.float64))
     ids = np.arange(len(lon)) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
     if not (len(lon) == len(lat) == len(ids)):
         raise ValueError("station_lon, station_lat and station_ids must have the same length")
-    if station_key is None:
-        key = _stations_hash(lon, lat, ids, extra)
-        hit = cache.get(key)
-        if hit is not None:
-            cache.move_to_end(key)
-            return hit
-    content = _stations_hash(lon, lat, ids, extra) if station_key is not None else key
+    content = _stations_hash(lon, lat, ids, extra)
+    key = key or content
     hit = cache.get(content)
     if hit is None:
         hit = _extend_cached(graph, cache, lon, lat, ids, extra=extra, max_snap_m=max_snap_m)
@@ -282,11 +277,6 @@ def network_nearest_point(
     ans = answer_one(index, lon, lat, k=k, max_snap_m=limit, routes=return_routes, crs=route_crs,
                      decimals=route_decimals)
     tj = ans.targets
-    if station_ids is None:
-        ids: Any = range(index.n_targets)
-    elif isinstance(station_ids, list) or (isinstance(station_ids, np.ndarray) and station_ids.dtype == object):
-        ids = station_ids  # indexable as is (the service passes its object array)
-    else:
-        ids = np.atleast_1d(np.asarray(station_ids, dtype=object))
+    ids = range(index.n_targets) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
     return PointNearest(station_id=[ids[j] for j in tj], station_pos=tj, travel_s=ans.travel_s,
                         distance_m=ans.distance_m, route_xy=ans.routes, snap_m=ans.snap.distance_m)

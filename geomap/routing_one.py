@@ -320,17 +320,16 @@ def routes_one(index: TargetIndex, snapped: PointSnap, targets: list[int], vias:
     routes. Coordinates in ``crs`` (wgs84, gcj02 or bd09): the street vertices come from a per-graph table
     in that system, so a route costs no per-vertex conversion; rounded to ``decimals`` (as ``np.round``)
     when given."""
-    if decimals is not None and decimals < 0:
-        raise ValueError(f"decimals must be 0 or more, not {decimals}")
+    scale = _scale(decimals)
     if not targets:
         return []
     crs = coords.normalize_crs(crs)
     g = index.graph
     js = np.asarray(targets, dtype=np.int64)
-    if index.k == 1:
-        trees, rows = index.pred[None, :], np.zeros(len(js), dtype=np.int64)
-    elif getattr(index, "_tree_matrix", None) is not None:
-        trees, rows = index._tree_matrix, js
+    kept = _kept_trees(index)
+    if kept is not None:
+        trees, by_target = kept
+        rows = js if by_target else np.zeros(len(js), dtype=np.int64)
     else:  # trees not kept (a big graph): one Dijkstra per target, as the array path
         trees, rows = np.stack([index._tree_for(int(j)) for j in targets]), np.arange(len(js))
     here = np.array(coords.from_wgs84_point(snapped.lon, snapped.lat, dst=crs))
@@ -338,9 +337,26 @@ def routes_one(index: TargetIndex, snapped: PointSnap, targets: list[int], vias:
     xy, ends = _routes(trees, rows, np.asarray(vias, dtype=np.int64), g.n_nodes, snapped.street, snapped.fraction,
                        here, _target_positions(index, crs), js, g.street_u, g.street_v, g.street_forward,
                        g.street_backward, g.street_travel_s, tgt.street, tgt.fraction, g.indptr, g.indices,
-                       g.edge_street, g.edge_forward, g.geom_offsets, g.geom_cumfrac, *_vertices(g, crs),
-                       0.0 if decimals is None else 10.0 ** decimals)
+                       g.edge_street, g.edge_forward, g.geom_offsets, g.geom_cumfrac, *_vertices(g, crs), scale)
     return _split(xy, ends)
+
+
+def _scale(decimals: int | None) -> float:
+    """The kernels' rounding factor for ``decimals`` (0: no rounding)."""
+    if decimals is None:
+        return 0.0
+    if decimals < 0:
+        raise ValueError(f"decimals must be 0 or more, not {decimals}")
+    return 10.0 ** decimals
+
+
+def _kept_trees(index: TargetIndex) -> tuple[np.ndarray, bool] | None:
+    """The predecessor trees the route walk follows, and whether they are one row per target (else one
+    tree, k = 1); None when the index does not keep them (a big graph)."""
+    if index.k == 1:
+        return index.pred[None, :], False
+    matrix = getattr(index, "_tree_matrix", None)
+    return None if matrix is None else (matrix, True)
 
 
 def _split(xy: np.ndarray, ends: np.ndarray) -> list[np.ndarray]:
@@ -351,7 +367,8 @@ def _split(xy: np.ndarray, ends: np.ndarray) -> list[np.ndarray]:
 
 # --- the whole answer in one call -------------------------------------------------------------------------
 
-_CRS_CODE = {"wgs84": 0, "gcj02": 1, "bd09": 3}  # geomap.coords_one forward transform numbers (0: none)
+_CRS_CODE = {"wgs84": 0, "gcj02": coords.STEPS[("wgs84", "gcj02")][0], "bd09": coords.STEPS[("wgs84", "bd09")][0]}
+"""The geomap.coords_one forward transform from WGS84 to each system (0: none)."""
 _FAST_OK, _FAST_SLOW = 0, 1
 
 
@@ -437,13 +454,12 @@ def answer_one(index: TargetIndex, lon: float, lat: float, *, k: int, max_snap_m
     a point too far from the streets (:class:`SnapError`), step by step. Same answers either way."""
     g = index.graph
     lon, lat = float(lon), float(lat)
-    if decimals is not None and decimals < 0:
-        raise ValueError(f"decimals must be 0 or more, not {decimals}")
+    scale = _scale(decimals)
     prepared = _prepared(index, crs) if math.isfinite(lon) and math.isfinite(lat) else None
     if prepared is not None:
         si, crs_code, tables = prepared
         out = _answer((lon - si.lon0) * si.kx, (lat - si.lat0) * si.ky, lon, lat, int(k), float(max_snap_m),
-                      routes, crs_code, 0.0 if decimals is None else 10.0 ** decimals, *tables)
+                      routes, crs_code, scale, *tables)
         if out[0] == _FAST_OK:
             _, s, f, d, slon, slat, tj, tt, dm, xy, ends = out
             route_list = _split(xy, ends) if routes else None
@@ -459,13 +475,14 @@ def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, tuple] | N
     """The arrays :func:`_answer` reads for ``index`` with routes in ``crs``, gathered once per index and
     system (and again when a snapping grid has filled more cells: the grid arrays are replaced then);
     None when the one-call path cannot serve this index (no streets, no targets, or trees not kept)."""
+    crs = coords.normalize_crs(crs)
     key = f"_answer_{crs}"
     cached = index.__dict__.get(key)
     g = index.graph
-    si = _snap_index(g) if g.n_streets else None
-    if si is None or not (g.n_nodes and index.n_targets) or (
-            index.k != 1 and getattr(index, "_tree_matrix", None) is None):
+    kept = _kept_trees(index)
+    if not (g.n_streets and g.n_nodes and index.n_targets) or kept is None:
         return None
+    si = _snap_index(g)
     use_core = _has_core(g)
     ci = _core_snap_index(g) if use_core else si
     if cached is not None and cached[0] is si._grid and cached[1] is ci._grid:
@@ -474,9 +491,8 @@ def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, tuple] | N
     (m_cells, m_ptr, m_cseg, m_slots), (c_cells, c_ptr, c_cseg, c_slots) = grids
     jj, raw_v, raw_u, mv, mu, fr = index._street_tables()
     a_tab, b_tab, has_on = index._query_terms()
-    trees, by_target = (index.pred[None, :], False) if index.k == 1 else (index._tree_matrix, True)
+    trees, by_target = kept
     tgt = index.targets
-    norm = coords.normalize_crs(crs)
     tables = (
         m_cells, m_ptr, m_cseg, *m_slots, si.grid_x0, si.grid_y0, si.CELL_M, si.grid_nx, si.grid_ny,
         si.seg_first, si.seg_street, si.gx, si.gy,
@@ -486,9 +502,9 @@ def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, tuple] | N
         g.geom_lon, g.geom_lat, g.geom_cumfrac, EARTH_RADIUS_M,
         jj, a_tab, b_tab, raw_v, raw_u, has_on, mv, mu, fr, g.street_travel_s, g.street_length_m,
         g.street_forward, g.street_backward,
-        trees, by_target, g.n_nodes, _target_positions(index, norm), g.street_u, g.street_v, tgt.street,
-        tgt.fraction, g.indptr, g.indices, g.edge_street, g.edge_forward, g.geom_offsets, *_vertices(g, norm))
-    prepared = (si, _CRS_CODE[norm], tables)
+        trees, by_target, g.n_nodes, _target_positions(index, crs), g.street_u, g.street_v, tgt.street,
+        tgt.fraction, g.indptr, g.indices, g.edge_street, g.edge_forward, g.geom_offsets, *_vertices(g, crs))
+    prepared = (si, _CRS_CODE[crs], tables)
     index.__dict__[key] = (*grids, prepared)
     return prepared
 

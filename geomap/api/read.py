@@ -183,7 +183,7 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
     travel_s, route_xy = res.travel_s, res.route_xy
     feats = []
     for n, sid in enumerate(res.station_id):
-        view = snap.cache.get(sid) or station_view(snap, snap.stations[sid])
+        view = station_view(snap, snap.stations[sid])
         travel = None if travel_s is None else round(travel_s[n], 1)
         feats.append({"type": "Feature", "id": sid,
                       "properties": {**view.props, "open_now": view.open_now(local), "rank": n + 1,

@@ -185,12 +185,6 @@ class RegistryWatch:
         self._lock = threading.Lock()
         self._seen: object = None
 
-    def close(self) -> None:
-        with self._lock:
-            os.close(self._fd)
-            if self._con is not None:
-                self._con.close()
-
     def _version(self) -> object:
         header = os.pread(self._fd, 10, 18)  # bytes 18-27: write/read format versions … change counter
         if len(header) == 10 and header[0] != 2:  # not WAL (a new, empty file has no header yet)
