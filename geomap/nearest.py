@@ -24,7 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from geomap import coords
-from geomap.network import StreetGraph
+from geomap.network import MODES, StreetGraph
 from geomap.settings import get_settings
 from geomap.station_index import StationFilter, StationIndex
 
@@ -106,7 +106,7 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
                          query_snap_m=ans.query_snap_m)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PointAnswer:
     """:func:`nearest_point`'s answer for one query point, over the stations found (at most ``k``), nearest
     first: ``station_id``, ``slot`` (in the index), ``distance_m`` (great-circle, or network metres),
@@ -132,11 +132,11 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
     route coordinates are rounded to ``route_decimals`` when given."""
     if k < 1:
         raise ValueError("k must be at least 1")
-    lon_a, lat_a = _query_points(float(lon), float(lat), crs=crs)
+    x, y = _query_point(lon, lat, crs=crs)
     flt = StationFilter.make(kind=kind, amenity=amenity, open_at=open_at)
     tz = get_settings().timezone
     if mode is None:
-        dist, slot = stations.query(lon_a, lat_a, k=k, flt=flt, tz=tz)
+        dist, slot = stations.query(np.array([x]), np.array([y]), k=k, flt=flt, tz=tz)
         found = [i for i in range(dist.shape[1]) if slot[0, i] >= 0]
         return PointAnswer(station_id=[stations.ids[int(slot[0, i])] for i in found],
                            slot=[int(slot[0, i]) for i in found], distance_m=[float(dist[0, i]) for i in found])
@@ -145,9 +145,8 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
     graph = _graph_for(mode, graph)
     sel = stations.selection(flt, tz=tz)
     ans = network_nearest_point(graph, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids,
-                                lon=float(lon_a[0]), lat=float(lat_a[0]), k=k, return_routes=return_routes,
-                                index_k=index_k, station_key=sel.key, route_crs=route_crs,
-                                route_decimals=route_decimals)
+                                lon=x, lat=y, k=k, return_routes=return_routes, index_k=index_k,
+                                station_key=sel.key, route_crs=route_crs, route_decimals=route_decimals)
     return PointAnswer(station_id=ans.station_id, slot=[int(sel.slots[p]) for p in ans.station_pos],
                        distance_m=ans.distance_m, mode=mode, travel_s=ans.travel_s, route_xy=ans.route_xy,
                        snap_m=ans.snap_m)
@@ -155,8 +154,6 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
 
 def _graph_for(mode: str, graph: StreetGraph | None) -> StreetGraph:
     """``graph``, or the active network of ``mode`` (ValueError listing the modes for an unknown one)."""
-    from geomap.network import MODES
-
     if mode not in MODES:
         raise ValueError(f"unknown travel mode {mode!r}; use one of: {', '.join(MODES)}")
     if graph is None:
@@ -175,10 +172,7 @@ _SCALARS = (float, int, np.floating, np.integer)
 def _query_points(lon, lat, *, crs: str) -> tuple[np.ndarray, np.ndarray]:
     """Validate query points and convert them to WGS84 (1-D arrays)."""
     if isinstance(lon, _SCALARS) and isinstance(lat, _SCALARS):
-        x, y = float(lon), float(lat)  # a phone's query: plain floats
-        if not (math.isfinite(x) and math.isfinite(y) and abs(x) <= 180 and abs(y) <= 90):
-            raise _invalid_point(0, x, y)
-        x, y = coords.to_wgs84_point(x, y, src=crs)
+        x, y = _query_point(lon, lat, crs=crs)
         return np.array([x]), np.array([y])
     try:
         lon_a = np.atleast_1d(np.asarray(lon, dtype=float)).ravel()
@@ -192,6 +186,14 @@ def _query_points(lon, lat, *, crs: str) -> tuple[np.ndarray, np.ndarray]:
         i = int(np.flatnonzero(bad)[0])
         raise _invalid_point(i, lon_a[i], lat_a[i])
     return coords.to_wgs84(lon_a, lat_a, src=crs)
+
+
+def _query_point(lon: float, lat: float, *, crs: str) -> tuple[float, float]:
+    """Validate one query point (a phone's: plain numbers) and convert it to WGS84 degrees."""
+    x, y = float(lon), float(lat)
+    if not (math.isfinite(x) and math.isfinite(y) and abs(x) <= 180 and abs(y) <= 90):
+        raise _invalid_point(0, x, y)
+    return coords.to_wgs84_point(x, y, src=crs)
 
 
 def _invalid_point(i: int, lon: float, lat: float) -> ValueError:

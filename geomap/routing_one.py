@@ -475,9 +475,12 @@ def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, tuple] | N
     """The arrays :func:`_answer` reads for ``index`` with routes in ``crs``, gathered once per index and
     system (and again when a snapping grid has filled more cells: the grid arrays are replaced then);
     None when the one-call path cannot serve this index (no streets, no targets, or trees not kept)."""
-    crs = coords.normalize_crs(crs)
-    key = f"_answer_{crs}"
-    cached = index.__dict__.get(key)
+    by_crs = index.__dict__.setdefault("_answer_tables", {})
+    cached = by_crs.get(crs)  # (main grid index, core grid index, their grid arrays, prepared) or None
+    if cached is not None:
+        si, ci, m_grid, c_grid, prepared = cached
+        if si._grid is m_grid and ci._grid is c_grid:  # the look-up a query pays
+            return prepared
     g = index.graph
     kept = _kept_trees(index)
     if not (g.n_streets and g.n_nodes and index.n_targets) or kept is None:
@@ -485,8 +488,7 @@ def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, tuple] | N
     si = _snap_index(g)
     use_core = _has_core(g)
     ci = _core_snap_index(g) if use_core else si
-    if cached is not None and cached[0] is si._grid and cached[1] is ci._grid:
-        return cached[2]
+    norm = coords.normalize_crs(crs)
     grids = si._grid, ci._grid
     (m_cells, m_ptr, m_cseg, m_slots), (c_cells, c_ptr, c_cseg, c_slots) = grids
     jj, raw_v, raw_u, mv, mu, fr = index._street_tables()
@@ -502,10 +504,10 @@ def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, tuple] | N
         g.geom_lon, g.geom_lat, g.geom_cumfrac, EARTH_RADIUS_M,
         jj, a_tab, b_tab, raw_v, raw_u, has_on, mv, mu, fr, g.street_travel_s, g.street_length_m,
         g.street_forward, g.street_backward,
-        trees, by_target, g.n_nodes, _target_positions(index, crs), g.street_u, g.street_v, tgt.street,
-        tgt.fraction, g.indptr, g.indices, g.edge_street, g.edge_forward, g.geom_offsets, *_vertices(g, crs))
-    prepared = (si, _CRS_CODE[crs], tables)
-    index.__dict__[key] = (*grids, prepared)
+        trees, by_target, g.n_nodes, _target_positions(index, norm), g.street_u, g.street_v, tgt.street,
+        tgt.fraction, g.indptr, g.indices, g.edge_street, g.edge_forward, g.geom_offsets, *_vertices(g, norm))
+    prepared = (si, _CRS_CODE[norm], tables)
+    by_crs[crs] = by_crs[norm] = (si, ci, *grids, prepared)  # the alias and the system share one set of arrays
     return prepared
 
 

@@ -114,6 +114,9 @@ def test_one_point_routes_in_gcj02_and_bd09(graphs: dict[str, StreetGraph]) -> N
     assert checked > 100
 
 
+_ALIAS = {"wgs84": "EPSG:4326", "gcj02": "GCJ-02", "bd09": "BD-09"}
+
+
 @pytest.mark.parametrize(("mode", "k", "crs", "decimals"),
                          [("walk", 5, "wgs84", None), ("ebike", 3, "gcj02", 7), ("drive", 1, "bd09", 6)])
 def test_one_call_path_equals_the_steps(graphs: dict[str, StreetGraph], mode: str, k: int, crs: str,
@@ -150,5 +153,11 @@ def test_one_call_path_equals_the_steps(graphs: dict[str, StreetGraph], mode: st
             routes += 1
         no_routes = r1.answer_one(index, lon, lat, k=k, max_snap_m=limit, routes=False)
         assert no_routes.routes is None and no_routes.targets == tj
+        by_alias = r1.answer_one(index, lon, lat, k=k, max_snap_m=limit, crs=_ALIAS[crs], decimals=decimals)
+        assert by_alias.routes is not None
+        for a, b in zip(by_alias.routes, want, strict=True):
+            np.testing.assert_array_equal(a, b)
         compared += 1
     assert compared > 200 and routes > 200
+    tables = index.__dict__["_answer_tables"]  # an alias shares the arrays gathered for its system
+    assert tables[_ALIAS[crs]][-1] is tables[crs][-1]
