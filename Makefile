@@ -40,14 +40,14 @@ serve: data
 	$(BIN)/python scripts/serve.py --registry $(REGISTRY) --port $(or $(PORT),8000) --workers $(or $(WORKERS),1)
 
 test: data sysdeps
-	$(BIN)/python -m ruff check geomap tests scripts benchmarks
+	$(BIN)/python -m ruff check geomap tests scripts benchmarks notebooks
 	$(BIN)/python -m pytest -q
 
 bench: data sysdeps benchdeps
 	$(BIN)/python benchmarks/run.py
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check geomap tests scripts benchmarks
+	$(BIN)/python -m ruff check geomap tests scripts benchmarks notebooks
 
 clean:
 	rm -rf $(VENV) data/osm data/stations data/population data/boundaries data/cache $(REGISTRY)
