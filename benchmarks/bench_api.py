@@ -10,8 +10,9 @@ points on the street network, in GCJ-02, cycled by a Lua script; and the same wi
 `RUN_S` seconds; the two endpoints alternate within each repeat, and the median over repeats is reported.
 
 Before the servers, the same answer is timed in this process, step by step (the search alone, the
-library answer, the GeoJSON dict, its JSON, and the app called as ASGI without sockets), to show where a
-request's time goes.
+library answer, the GeoJSON dict, its JSON, and the app called as ASGI without sockets; the search also
+with cold CPU caches), to show where a request's time goes; during each wrk run the server's CPU time per
+request (user and system, from ``/proc``) is read too.
 
 Then a mixed run: 16 readers on `/nearest` while one admin client adds stations and renames one, and
 checks that no edit is lost (every added station is served and stored; the last name wins).

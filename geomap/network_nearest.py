@@ -277,11 +277,6 @@ def network_nearest_point(
     ans = answer_one(index, lon, lat, k=k, max_snap_m=limit, routes=return_routes, crs=route_crs,
                      decimals=route_decimals)
     tj = ans.targets
-    if station_ids is None:
-        ids: Any = range(index.n_targets)
-    elif isinstance(station_ids, np.ndarray) and station_ids.ndim == 1 and station_ids.dtype == object:
-        ids = station_ids  # as given (e.g. a selection's ids): no copy per query
-    else:
-        ids = np.atleast_1d(np.asarray(station_ids, dtype=object))
+    ids = range(index.n_targets) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
     return PointNearest(station_id=[ids[j] for j in tj], station_pos=tj, travel_s=ans.travel_s,
                         distance_m=ans.distance_m, route_xy=ans.routes, snap_m=ans.snap.distance_m)

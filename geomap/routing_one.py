@@ -452,7 +452,6 @@ def answer_one(index: TargetIndex, lon: float, lat: float, *, k: int, max_snap_m
     """:func:`snap_one`, :func:`query_one` and :func:`routes_one` for one WGS84 point, in one compiled call
     when the snapping grid already covers the point (it fills as points are asked); otherwise, and for
     a point too far from the streets (:class:`SnapError`), step by step. Same answers either way."""
-    g = index.graph
     lon, lat = float(lon), float(lat)
     scale = _scale(decimals)
     prepared = _prepared(index, crs) if math.isfinite(lon) and math.isfinite(lat) else None
@@ -465,7 +464,7 @@ def answer_one(index: TargetIndex, lon: float, lat: float, *, k: int, max_snap_m
             route_list = _split(xy, ends) if routes else None
             return PointRoutes(PointSnap(int(s), f, d, slon, slat), tj.tolist(), tt.tolist(), dm.tolist(),
                                route_list)
-    snap = snap_one(g, lon, lat, max_snap_m=max_snap_m)
+    snap = snap_one(index.graph, lon, lat, max_snap_m=max_snap_m)
     tj, ts, dm, via = query_one(index, snap.street, snap.fraction, k)
     return PointRoutes(snap, tj, ts, dm,
                        routes_one(index, snap, tj, via, crs=crs, decimals=decimals) if routes else None)
