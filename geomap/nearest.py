@@ -25,8 +25,11 @@ import pandas as pd
 
 from geomap import coords
 from geomap.network import MODES, StreetGraph
+from geomap.network_nearest import network_nearest, station_index
+from geomap.routing import TargetIndex
+from geomap.routing_one import answer_one
 from geomap.settings import get_settings
-from geomap.station_index import StationFilter, StationIndex
+from geomap.station_index import Selection, StationFilter, StationIndex
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,6 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
         dist, slot = stations.query(lon_a, lat_a, k=k, flt=flt, tz=tz)
         return NearestResult(station_id=_ids_of(stations, slot), slot=slot, distance_m=dist,
                              query_lon=lon_a, query_lat=lat_a)
-    from geomap.network_nearest import network_nearest
-
     graph = _graph_for(mode, graph)
     sel = stations.selection(flt, tz=tz)
     slots = sel.slots
@@ -110,15 +111,15 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
 class PointAnswer:
     """:func:`nearest_point`'s answer for one query point, over the stations found (at most ``k``), nearest
     first: ``station_id``, ``slot`` (in the index), ``distance_m`` (great-circle, or network metres),
-    ``travel_s`` (network mode), ``route_xy`` (network mode with routes: per station an ``(m, 2)`` lon/lat
-    array in the ``route_crs`` asked), ``snap_m`` (network mode: metres from the point to its street)."""
+    ``travel_s`` (network mode), ``route_xy`` (network mode with routes: per station its vertices as
+    ``[[lon, lat], …]`` in the ``route_crs`` asked), ``snap_m`` (network mode: metres from the point to its street)."""
 
     station_id: list[str]
     slot: list[int]
     distance_m: list[float]
     mode: str = "straight"
     travel_s: list[float] | None = None
-    route_xy: list[np.ndarray] | None = None
+    route_xy: list[list[list[float]]] | None = None
     snap_m: float | None = None
 
 
@@ -140,16 +141,26 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
         found = [i for i in range(dist.shape[1]) if slot[0, i] >= 0]
         return PointAnswer(station_id=[stations.ids[int(slot[0, i])] for i in found],
                            slot=[int(slot[0, i]) for i in found], distance_m=[float(dist[0, i]) for i in found])
-    from geomap.network_nearest import network_nearest_point
-
     graph = _graph_for(mode, graph)
-    sel = stations.selection(flt, tz=tz)
-    ans = network_nearest_point(graph, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids,
-                                lon=x, lat=y, k=k, return_routes=return_routes, index_k=index_k,
-                                station_key=sel.key, route_crs=route_crs, route_decimals=route_decimals)
-    return PointAnswer(station_id=ans.station_id, slot=[int(sel.slots[p]) for p in ans.station_pos],
-                       distance_m=ans.distance_m, mode=mode, travel_s=ans.travel_s, route_xy=ans.route_xy,
-                       snap_m=ans.snap_m)
+    index, ids, slots = _labels_of(stations.selection(flt, tz=tz), graph, k if index_k is None else max(index_k, k))
+    ans = answer_one(index, x, y, k=k, max_snap_m=get_settings().max_snap_m, routes=return_routes, crs=route_crs,
+                     decimals=route_decimals)  # what network_nearest_point does, less its per-call look-ups
+    return PointAnswer(station_id=[ids[j] for j in ans.targets], slot=[slots[j] for j in ans.targets],
+                       distance_m=ans.distance_m, mode=mode, travel_s=ans.travel_s, route_xy=ans.routes,
+                       snap_m=ans.snap.distance_m)
+
+
+def _labels_of(sel: Selection, graph: StreetGraph, index_k: int) -> tuple[TargetIndex, list[str], list[int]]:
+    """The network labels of a station selection on ``graph`` (:func:`station_index`, keyed by the
+    selection's key) with its ids and slots as lists, kept on the selection: a selection lives until the
+    next edit, so a query pays one dictionary look-up instead of building the index's key."""
+    held = sel.__dict__.setdefault("_labels", {})
+    hit = held.get((id(graph), index_k))
+    if hit is None or hit[0] is not graph:  # (the graph is held, so its id is not reused meanwhile)
+        index, _ = station_index(graph, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids, k=index_k,
+                                 station_key=sel.key)
+        hit = held[(id(graph), index_k)] = (graph, index, sel.ids.tolist(), sel.slots.tolist())
+    return hit[1], hit[2], hit[3]
 
 
 def _graph_for(mode: str, graph: StreetGraph | None) -> StreetGraph:

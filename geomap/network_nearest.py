@@ -24,6 +24,7 @@ import shapely
 from geomap import coords
 from geomap.network import StreetGraph
 from geomap.routing import Answer, Snapped, TargetIndex, snap_points
+from geomap.routing_one import answer_one
 from geomap.settings import get_settings
 
 __all__ = ["NetworkNearest", "network_nearest", "station_index"]
@@ -235,15 +236,15 @@ def network_nearest(
 class PointNearest:
     """Answer of :func:`network_nearest_point` for one query point, over the reachable stations among the
     ``k`` quickest, quickest first: ``station_id``, ``station_pos`` (position in the station arrays passed
-    in), ``travel_s`` seconds, ``distance_m`` network metres, ``route_xy`` (per station an ``(m, 2)``
-    lon/lat array in ``route_crs``, or None when routes were not asked), and ``snap_m``: straight-line
+    in), ``travel_s`` seconds, ``distance_m`` network metres, ``route_xy`` (per station its vertices
+    as ``[[lon, lat], …]`` in ``route_crs``, or None when routes were not asked), and ``snap_m``: straight-line
     metres from the point to the street it was placed on."""
 
     station_id: list[Any]
     station_pos: list[int]
     travel_s: list[float]
     distance_m: list[float]
-    route_xy: list[npt.NDArray[np.float64]] | None
+    route_xy: list[list[list[float]]] | None
     snap_m: float
 
 
@@ -268,8 +269,6 @@ def network_nearest_point(
     through the compiled kernels of :mod:`geomap.routing_one`, without building ``(1, k)`` arrays or
     shapely lines; route coordinates in ``route_crs``, rounded to ``route_decimals`` when given. Raises
     :class:`~geomap.routing.SnapError` for a point too far from every street."""
-    from geomap.routing_one import answer_one
-
     index_k = k if index_k is None else max(int(index_k), k)
     index, _ = station_index(graph, station_lon=station_lon, station_lat=station_lat, station_ids=station_ids,
                              k=index_k, limit_s=limit_s, max_snap_m=max_snap_m, station_key=station_key)

@@ -399,30 +399,33 @@ def _answer(px, py, lon, lat, k, max_snap_m, want_routes, crs_code, scale,
     """:func:`snap_one`, :func:`query_one` and :func:`routes_one` in one compiled call (one dispatch instead
     of a dozen Python steps). Returns a status (:data:`_FAST_SLOW` when the snapping grid cannot answer
     or the point is too far: the caller takes the step-by-step path, which fills the grid or raises), the
-    snap (street, fraction, metres, lon, lat), the targets, travel_s, distance_m, and the routes' vertices
-    with where each route ends. ``c_far_m``: where the core grid has no candidates, every core street is
+    snap (street, fraction, metres, lon, lat), the targets with where each route ends (int64 rows; ends 0
+    without routes), travel_s with distance_m (float64 rows), and the routes' vertices: three arrays for
+    Python to unbox instead of five. ``c_far_m``: where the core grid has no candidates, every core street is
     farther than this (the grid's ``NEAR_M`` less half a cell diagonal)."""
-    no_i, no_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+    no_i, no_f = np.zeros((2, 0), dtype=np.int64), np.zeros((2, 0))
     no_xy = np.zeros((0, 2))
     code, s, f, d, slon, slat = _snap_grid(px, py, lon, lat, m_cells, m_ptr, m_cseg, m_x0s, m_y0s, m_dxs, m_dys,
                                          m_invs, m_gx0, m_gy0, m_c, m_nx, m_ny, m_seg_first, m_seg_street, m_gx,
                                          m_gy, glon, glat, cf, radius_m)
     if code < 0:
-        return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_f, no_xy, no_i
+        return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_xy
     if use_core and not core[s]:  # as snap_one: a core street within reach wins over a service way
         code, s2, f2, d2, slon2, slat2 = _snap_grid(px, py, lon, lat, c_cells, c_ptr, c_cseg, c_x0s, c_y0s, c_dxs,
                                                   c_dys, c_invs, c_gx0, c_gy0, c_c, c_nx, c_ny, c_seg_first,
                                                   c_seg_street, c_gx, c_gy, glon, glat, cf, radius_m)
         if code == _NOT_FILLED or (code == _NO_CANDIDATES and max_snap_m >= c_far_m):
-            return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_f, no_xy, no_i
+            return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_xy
         if code == 0 and d2 <= max_snap_m:  # (no candidates: every core street is beyond max_snap_m)
             s, f, d, slon, slat = s2, f2, d2, slon2, slat2
     if not d <= max_snap_m:
-        return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_f, no_xy, no_i
+        return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_xy
     _, tj, tt, dm, via = _query(s, f, k, jj, a_tab, b_tab, raw_v, raw_u, has_on, mv, mu, fr, travel_s, length_m,
                                 forward, backward)
+    ints, nums = np.zeros((2, len(tj)), dtype=np.int64), np.empty((2, len(tj)))
+    ints[0], nums[0], nums[1] = tj, tt, dm
     if not want_routes or len(tj) == 0:
-        return _FAST_OK, s, f, d, slon, slat, tj, tt, dm, no_xy, no_i
+        return _FAST_OK, s, f, d, slon, slat, ints, nums, no_xy
     here = np.empty(2)
     if crs_code == 0:
         here[0], here[1] = slon, slat
@@ -432,19 +435,21 @@ def _answer(px, py, lon, lat, k, max_snap_m, want_routes, crs_code, scale,
     xy, ends = _routes(trees, rows, via, n, s, f, here, t_pos, tj, street_u, street_v, forward, backward,
                        travel_s, t_street, t_frac, indptr, indices, edge_street, edge_forward, off, cf, vlon, vlat,
                        scale)
-    return _FAST_OK, s, f, d, slon, slat, tj, tt, dm, xy, ends
+    ints[1] = ends
+    return _FAST_OK, s, f, d, slon, slat, ints, nums, xy
 
 
 class PointRoutes(NamedTuple):
     """:func:`answer_one`'s answer: the snap, the reachable targets among the ``k`` quickest (quickest
-    first) with travel_s and distance_m, and per target its route (an ``(m, 2)`` array in the crs asked),
-    or None when routes were not asked."""
+    first) with travel_s and distance_m, and per target its route as ``[[lon, lat], …]`` lists in the crs
+    asked (what a JSON answer carries; the same vertices as :func:`routes_one`'s arrays), or None when
+    routes were not asked."""
 
     snap: PointSnap
     targets: list[int]
     travel_s: list[float]
     distance_m: list[float]
-    routes: list[np.ndarray] | None
+    routes: list[list[list[float]]] | None
 
 
 def answer_one(index: TargetIndex, lon: float, lat: float, *, k: int, max_snap_m: float, routes: bool = True,
@@ -460,14 +465,17 @@ def answer_one(index: TargetIndex, lon: float, lat: float, *, k: int, max_snap_m
         out = _answer((lon - si.lon0) * si.kx, (lat - si.lat0) * si.ky, lon, lat, int(k), float(max_snap_m),
                       routes, crs_code, scale, *tables)
         if out[0] == _FAST_OK:
-            _, s, f, d, slon, slat, tj, tt, dm, xy, ends = out
-            route_list = _split(xy, ends) if routes else None
-            return PointRoutes(PointSnap(int(s), f, d, slon, slat), tj.tolist(), tt.tolist(), dm.tolist(),
-                               route_list)
+            _, s, f, d, slon, slat, ints, nums, xy = out
+            (tj, stops), (tt, dm) = ints.tolist(), nums.tolist()
+            route_list = None
+            if routes:  # one list of all vertices, sliced per route: no array view or tolist per route
+                pts = xy.tolist()
+                route_list = [pts[a:b] for a, b in zip([0, *stops[:-1]], stops, strict=False)]
+            return PointRoutes(PointSnap(s, f, d, slon, slat), tj, tt, dm, route_list)
     snap = snap_one(index.graph, lon, lat, max_snap_m=max_snap_m)
     tj, ts, dm, via = query_one(index, snap.street, snap.fraction, k)
-    return PointRoutes(snap, tj, ts, dm,
-                       routes_one(index, snap, tj, via, crs=crs, decimals=decimals) if routes else None)
+    return PointRoutes(snap, tj, ts, dm, [r.tolist() for r in routes_one(index, snap, tj, via, crs=crs,
+                                                                         decimals=decimals)] if routes else None)
 
 
 def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, tuple] | None:

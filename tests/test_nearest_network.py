@@ -104,3 +104,41 @@ def test_nearest_point_equals_the_batch_answer(setup, filters, mode):
             np.testing.assert_allclose(xy, np.column_stack(coords.from_wgs84(w[:, 0], w[:, 1], dst="gcj02")),
                                        atol=1e-9)
     assert ties < 0.2 * len(lon)
+
+
+def test_nearest_point_follows_edits_of_the_index(setup):
+    """nearest_point keeps the labels of a station selection on the selection; an edit of the index (in
+    place, as the registry makes) must give new labels: a station added at the query point is found
+    first, and once deleted it is gone again, exactly as the batch answer says each time."""
+    import copy
+
+    from geomap.nearest import nearest_point
+    from geomap.routing_one import snap_one
+    from geomap.settings import get_settings
+
+    reg, stations, graph, lon, lat = setup
+    index = copy.deepcopy(reg.index)
+    limit = get_settings().max_snap_m
+    i = next(i for i in range(len(lon)) if _snaps(snap_one, graph, lon[i], lat[i], limit))
+    before = nearest_point(index, lon[i], lat[i], k=2, mode="walk", graph=graph)
+    assert "NEW1" not in before.station_id
+    row = stations.iloc[[0]].copy()
+    row["id"], row["lon"], row["lat"] = "NEW1", lon[i], lat[i]
+    index.upsert(row)
+    added = nearest_point(index, lon[i], lat[i], k=2, mode="walk", graph=graph)
+    want = nearest(index, lon[i:i + 1], lat[i:i + 1], k=2, mode="walk", graph=graph)
+    assert added.station_id[0] == "NEW1" == want.station_id[0, 0]
+    assert added.slot[0] == index.slot_of["NEW1"]
+    index.delete(["NEW1"])
+    after = nearest_point(index, lon[i], lat[i], k=2, mode="walk", graph=graph)
+    assert after.station_id == before.station_id and after.travel_s == before.travel_s
+
+
+def _snaps(snap_one, graph, lon, lat, limit) -> bool:
+    from geomap.routing import SnapError
+
+    try:
+        snap_one(graph, float(lon), float(lat), max_snap_m=limit)
+    except SnapError:
+        return False
+    return True

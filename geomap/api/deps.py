@@ -50,6 +50,22 @@ def require_admin(state: State, authorization: Annotated[str | None, Header(
 Admin = Depends(require_admin)
 
 
+def query_dict(query_string: bytes) -> dict[str, str]:
+    """The query string as Starlette's ``QueryParams`` reads it (``parse_qsl`` with blank values kept; the
+    last value of a repeated name wins). A query without escapes (``%``, ``+``), which is what a phone
+    sends for numbers and plain keys, is split directly: the same pairs, without ``parse_qsl``'s
+    per-field unquoting (a third of a ``/nearest`` request's parsing time)."""
+    text = query_string.decode("latin-1")
+    if "%" in text or "+" in text:
+        return dict(parse_qsl(text, keep_blank_values=True))
+    out = {}
+    for part in text.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            out[name] = value
+    return out
+
+
 class QueryModelRoute(APIRoute):
     """A read route whose parameters are the service state (``state``) and at most one pydantic query model
     (``q: Annotated[Model, Query()]``): FastAPI documents it from the signature as usual, but a request is
@@ -71,9 +87,8 @@ class QueryModelRoute(APIRoute):
             if "state" in params:
                 kwargs["state"] = request.app.state.geomap
             if model is not None:
-                try:  # the query string as Starlette's QueryParams reads it (last value of a repeated name)
-                    query = parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True)
-                    kwargs["q"] = model.model_validate(dict(query))
+                try:
+                    kwargs["q"] = model.model_validate(query_dict(request.scope["query_string"]))
                 except ValidationError as exc:
                     raise RequestValidationError(
                         [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]) from None

@@ -7,6 +7,7 @@ circles run in a worker thread (see :mod:`geomap.api.state`).
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -52,14 +53,28 @@ def _r(x: float, nd: int = 7) -> float:
     return round(float(x), nd)
 
 
+def _round1(x: float) -> float:
+    """``x`` ≥ 0 to one decimal, half up: a quarter of ``round(x, 1)``'s time (which goes through a decimal
+    string); the two differ only at a tie (…x5, within a rounding error), by 0.1."""
+    return math.floor(x * 10.0 + 0.5) / 10.0
+
+
 class JsonResponse(Response):
     """JSON with orjson (UTF-8, NaN/inf as null; numpy values allowed): the read answers carry hundreds of
     route coordinates, which the standard json module spends most of a request on."""
 
     media_type = "application/json"
+    options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(content, option=self.options)
+
+
+class PlainJsonResponse(JsonResponse):
+    """:class:`JsonResponse` for an answer made of plain Python values only (str keys, no numpy): orjson
+    without the numpy and non-str-key options writes it about 15 % faster (the ``/nearest`` answer)."""
+
+    options = 0
 
 
 @dataclass(frozen=True)
@@ -123,9 +138,19 @@ def _filter(q: Any) -> StationFilter:
     return StationFilter.make(kind=q.kind, amenity=q.amenity, open_at=parse_open_at(q.open_at))
 
 
+_NOW: list[Any] = [(None, None)]
+"""The last ((UTC minute, zone), (weekday, minute)) answered: every request within a minute asks the same
+(zones in use are whole minutes off UTC, so the local minute turns when the UTC minute does)."""
+
+
 def _local_now(state: ServiceState) -> tuple[int, int]:
     """Weekday and minute of the day now, in the service's time zone (Asia/Shanghai)."""
-    return local_weekday_minute(datetime.now(UTC), tz=state.settings.timezone)
+    key = (int(time.time() // 60), state.settings.timezone)
+    seen, local = _NOW[0]
+    if seen != key:
+        local = local_weekday_minute(datetime.fromtimestamp(key[0] * 60, UTC), tz=key[1])
+        _NOW[0] = (key, local)
+    return local
 
 
 def _stations_fc(state: ServiceState, snap: Snapshot, slots: np.ndarray, crs: str) -> dict[str, Any]:
@@ -181,22 +206,23 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
     local = _local_now(state)
     nav_mode = _AMAP_MODE[q.mode]
     travel_s, route_xy = res.travel_s, res.route_xy
+    views = snap.cache
     feats = []
     for n, sid in enumerate(res.station_id):
-        view = station_view(snap, snap.stations[sid])
-        travel = None if travel_s is None else round(travel_s[n], 1)
+        view = views.get(sid) or station_view(snap, snap.stations[sid])
+        travel = None if travel_s is None else _round1(travel_s[n])
         feats.append({"type": "Feature", "id": sid,
                       "properties": {**view.props, "open_now": view.open_now(local), "rank": n + 1,
                                      "travel_s": travel,
-                                     "travel_minutes": None if travel is None else round(travel / 60, 1),
-                                     "distance_m": round(res.distance_m[n], 1),
+                                     "travel_minutes": None if travel is None else _round1(travel / 60),
+                                     "distance_m": _round1(res.distance_m[n]),
                                      "route": None if route_xy is None else {
-                                         "type": "LineString", "coordinates": route_xy[n].tolist()},
+                                         "type": "LineString", "coordinates": route_xy[n]},
                                      "amap_nav_url": view.nav_url[nav_mode]},
                       "geometry": {"type": "Point", "coordinates": view.position[out_crs]}})
     return {"type": "FeatureCollection", "coord_system": out_crs, "mode": q.mode,
             "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs,
-                      "snap_m": None if res.snap_m is None else round(res.snap_m, 1)},
+                      "snap_m": None if res.snap_m is None else _round1(res.snap_m)},
             "open_at": flt_open.isoformat() if flt_open else None, "count": len(feats), "features": feats}
 
 
@@ -207,7 +233,7 @@ async def get_nearest(state: State, q: Annotated[NearestQuery, Query()]) -> Resp
 
     Filters combine: `kind` (any of), `amenity` (all of), `open_at`. Stations that cannot be reached
     along the streets are left out, so `count` may be less than `k`."""
-    return JsonResponse(nearest_collection(state, q))
+    return PlainJsonResponse(nearest_collection(state, q))
 
 
 def _isochrones(state: ServiceState, q: IsochroneQuery, snap: Snapshot) -> dict[str, Any]:
