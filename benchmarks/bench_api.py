@@ -296,7 +296,7 @@ def in_process(points: list[tuple[float, float]]) -> dict[str, float]:
     from geomap import coords
     from geomap.api.app import create_app
     from geomap.api.models import NearestQuery
-    from geomap.api.read import JsonResponse, nearest_collection
+    from geomap.api.read import StrKeyJsonResponse, nearest_collection
     from geomap.api.state import LABEL_K, ServiceState, settle_heap
     from geomap.nearest import nearest_point
     from geomap.network_nearest import station_index
@@ -327,8 +327,8 @@ def in_process(points: list[tuple[float, float]]) -> dict[str, float]:
                 index_of, qs[i % n].lon, qs[i % n].lat, k=3, crs="gcj02", mode="ebike", graph=g,
                 index_k=LABEL_K, route_crs="gcj02", route_decimals=7)),
             "collection": _best_us(lambda i: nearest_collection(state, qs[i % n])),
-            "json": _best_us(lambda i: JsonResponse(answers[i % n])),
-            "body_bytes": float(np.mean([len(JsonResponse(a).body) for a in answers])),
+            "json": _best_us(lambda i: StrKeyJsonResponse(answers[i % n])),
+            "body_bytes": float(np.mean([len(StrKeyJsonResponse(a).body) for a in answers])),
         }
         app = create_app(state)
         raw = [f"lon={lon:.6f}&lat={lat:.6f}&crs=gcj02&k=3".encode() for lon, lat in points]

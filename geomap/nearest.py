@@ -111,15 +111,15 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
 class PointAnswer:
     """:func:`nearest_point`'s answer for one query point, over the stations found (at most ``k``), nearest
     first: ``station_id``, ``slot`` (in the index), ``distance_m`` (great-circle, or network metres),
-    ``travel_s`` (network mode), ``route_xy`` (network mode with routes: per station its vertices as
-    ``[[lon, lat], …]`` in the ``route_crs`` asked), ``snap_m`` (network mode: metres from the point to its street)."""
+    ``travel_s`` (network mode), ``route_xy`` (network mode with routes: per station an ``(m, 2)`` lon/lat
+    array in the ``route_crs`` asked), ``snap_m`` (network mode: metres from the point to its street)."""
 
     station_id: list[str]
     slot: list[int]
     distance_m: list[float]
     mode: str = "straight"
     travel_s: list[float] | None = None
-    route_xy: list[list[list[float]]] | None = None
+    route_xy: list[np.ndarray] | None = None
     snap_m: float | None = None
 
 

@@ -236,15 +236,15 @@ def network_nearest(
 class PointNearest:
     """Answer of :func:`network_nearest_point` for one query point, over the reachable stations among the
     ``k`` quickest, quickest first: ``station_id``, ``station_pos`` (position in the station arrays passed
-    in), ``travel_s`` seconds, ``distance_m`` network metres, ``route_xy`` (per station its vertices
-    as ``[[lon, lat], …]`` in ``route_crs``, or None when routes were not asked), and ``snap_m``: straight-line
+    in), ``travel_s`` seconds, ``distance_m`` network metres, ``route_xy`` (per station an ``(m, 2)``
+    lon/lat array in ``route_crs``, or None when routes were not asked), and ``snap_m``: straight-line
     metres from the point to the street it was placed on."""
 
     station_id: list[Any]
     station_pos: list[int]
     travel_s: list[float]
     distance_m: list[float]
-    route_xy: list[list[list[float]]] | None
+    route_xy: list[npt.NDArray[np.float64]] | None
     snap_m: float
 
 

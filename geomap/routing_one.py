@@ -338,7 +338,7 @@ def routes_one(index: TargetIndex, snapped: PointSnap, targets: list[int], vias:
                        here, _target_positions(index, crs), js, g.street_u, g.street_v, g.street_forward,
                        g.street_backward, g.street_travel_s, tgt.street, tgt.fraction, g.indptr, g.indices,
                        g.edge_street, g.edge_forward, g.geom_offsets, g.geom_cumfrac, *_vertices(g, crs), scale)
-    return _split(xy, ends)
+    return _split(xy, ends.tolist())
 
 
 def _scale(decimals: int | None) -> float:
@@ -359,9 +359,8 @@ def _kept_trees(index: TargetIndex) -> tuple[np.ndarray, bool] | None:
     return None if matrix is None else (matrix, True)
 
 
-def _split(xy: np.ndarray, ends: np.ndarray) -> list[np.ndarray]:
+def _split(xy: np.ndarray, stops: list[int]) -> list[np.ndarray]:
     """The routes, one ``(m, 2)`` view of ``xy`` each, given where each ends."""
-    stops = ends.tolist()
     return [xy[a:b] for a, b in zip([0, *stops[:-1]], stops, strict=False)]  # no routes: no stops
 
 
@@ -441,15 +440,14 @@ def _answer(px, py, lon, lat, k, max_snap_m, want_routes, crs_code, scale,
 
 class PointRoutes(NamedTuple):
     """:func:`answer_one`'s answer: the snap, the reachable targets among the ``k`` quickest (quickest
-    first) with travel_s and distance_m, and per target its route as ``[[lon, lat], …]`` lists in the crs
-    asked (what a JSON answer carries; the same vertices as :func:`routes_one`'s arrays), or None when
-    routes were not asked."""
+    first) with travel_s and distance_m, and per target its route (an ``(m, 2)`` array in the crs asked,
+    a view of one array holding all routes), or None when routes were not asked."""
 
     snap: PointSnap
     targets: list[int]
     travel_s: list[float]
     distance_m: list[float]
-    routes: list[list[list[float]]] | None
+    routes: list[np.ndarray] | None
 
 
 def answer_one(index: TargetIndex, lon: float, lat: float, *, k: int, max_snap_m: float, routes: bool = True,
@@ -467,15 +465,11 @@ def answer_one(index: TargetIndex, lon: float, lat: float, *, k: int, max_snap_m
         if out[0] == _FAST_OK:
             _, s, f, d, slon, slat, ints, nums, xy = out
             (tj, stops), (tt, dm) = ints.tolist(), nums.tolist()
-            route_list = None
-            if routes:  # one list of all vertices, sliced per route: no array view or tolist per route
-                pts = xy.tolist()
-                route_list = [pts[a:b] for a, b in zip([0, *stops[:-1]], stops, strict=False)]
-            return PointRoutes(PointSnap(s, f, d, slon, slat), tj, tt, dm, route_list)
+            return PointRoutes(PointSnap(s, f, d, slon, slat), tj, tt, dm, _split(xy, stops) if routes else None)
     snap = snap_one(index.graph, lon, lat, max_snap_m=max_snap_m)
     tj, ts, dm, via = query_one(index, snap.street, snap.fraction, k)
-    return PointRoutes(snap, tj, ts, dm, [r.tolist() for r in routes_one(index, snap, tj, via, crs=crs,
-                                                                         decimals=decimals)] if routes else None)
+    return PointRoutes(snap, tj, ts, dm,
+                       routes_one(index, snap, tj, via, crs=crs, decimals=decimals) if routes else None)
 
 
 def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, tuple] | None:

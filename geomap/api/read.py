@@ -70,11 +70,11 @@ class JsonResponse(Response):
         return orjson.dumps(content, option=self.options)
 
 
-class PlainJsonResponse(JsonResponse):
-    """:class:`JsonResponse` for an answer made of plain Python values only (str keys, no numpy): orjson
-    without the numpy and non-str-key options writes it about 15 % faster (the ``/nearest`` answer)."""
+class StrKeyJsonResponse(JsonResponse):
+    """:class:`JsonResponse` for an answer whose dicts all have str keys (numpy arrays allowed): orjson
+    without ``OPT_NON_STR_KEYS`` keeps its fast path for keys, ~2 µs of the ``/nearest`` answer's 12."""
 
-    options = 0
+    options = orjson.OPT_SERIALIZE_NUMPY
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,7 @@ async def get_nearest(state: State, q: Annotated[NearestQuery, Query()]) -> Resp
 
     Filters combine: `kind` (any of), `amenity` (all of), `open_at`. Stations that cannot be reached
     along the streets are left out, so `count` may be less than `k`."""
-    return PlainJsonResponse(nearest_collection(state, q))
+    return StrKeyJsonResponse(nearest_collection(state, q))
 
 
 def _isochrones(state: ServiceState, q: IsochroneQuery, snap: Snapshot) -> dict[str, Any]:
