@@ -216,36 +216,46 @@ def query_one(index: TargetIndex, street: int, fraction: float, k: int
 # --- routes -----------------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _push(xs, ys, x, y):  # pragma: no cover
-    if len(xs) == 0 or xs[-1] != x or ys[-1] != y:  # consecutive repeated points are dropped
-        xs.append(x)
-        ys.append(y)
+def _push(buf, m, start, x, y):  # pragma: no cover
+    """Append (x, y) as row ``m`` of ``buf`` (grown when full) unless it repeats the previous point of the
+    route that starts at row ``start`` (consecutive repeated points are dropped). Returns the buffer and
+    the new row count."""
+    if m > start and buf[m - 1, 0] == x and buf[m - 1, 1] == y:
+        return buf, m
+    if m == buf.shape[0]:
+        grown = np.empty((2 * m + 16, 2))
+        grown[:m] = buf[:m]
+        buf = grown
+    buf[m, 0] = x
+    buf[m, 1] = y
+    return buf, m + 1
 
 
 @njit(cache=True)
-def _cut(xs, ys, st, fa, fb, pa, pb, off, cf, vlon, vlat):  # pragma: no cover
+def _cut(buf, m, start, st, fa, fb, pa, pb, off, cf, vlon, vlat):  # pragma: no cover
     """Street ``st`` from fraction ``fa`` to ``fb`` (backward when ``fb < fa``): its vertices strictly
     between; an end with a given point (``pa`` / ``pb``, NaN when none) starts / ends there, the other end
-    is the street's end vertex."""
+    is the street's end vertex. Appended to the route in ``buf`` (see :func:`_push`)."""
     o0, o1 = off[st], off[st + 1]
     if np.isnan(pa[0]):
         v = o0 if fa == 0.0 else o1 - 1
-        _push(xs, ys, vlon[v], vlat[v])
+        buf, m = _push(buf, m, start, vlon[v], vlat[v])
     else:
-        _push(xs, ys, pa[0], pa[1])
+        buf, m = _push(buf, m, start, pa[0], pa[1])
     seg = cf[o0:o1]
     if fb >= fa:
         for v in range(o0 + np.searchsorted(seg, fa, side="right"), o0 + np.searchsorted(seg, fb, side="left")):
-            _push(xs, ys, vlon[v], vlat[v])
+            buf, m = _push(buf, m, start, vlon[v], vlat[v])
     else:
         for v in range(o0 + np.searchsorted(seg, fa, side="left") - 1,
                        o0 + np.searchsorted(seg, fb, side="right") - 1, -1):
-            _push(xs, ys, vlon[v], vlat[v])
+            buf, m = _push(buf, m, start, vlon[v], vlat[v])
     if np.isnan(pb[0]):
         v = o0 if fb == 0.0 else o1 - 1
-        _push(xs, ys, vlon[v], vlat[v])
+        buf, m = _push(buf, m, start, vlon[v], vlat[v])
     else:
-        _push(xs, ys, pb[0], pb[1])
+        buf, m = _push(buf, m, start, pb[0], pb[1])
+    return buf, m
 
 
 @njit(cache=True)
@@ -256,20 +266,20 @@ def _routes(trees, rows, vias, n, s, f, here, t_pos, targets, street_u, street_v
     ``s`` to each of ``targets`` (at ``t_frac`` on ``t_street``, position ``t_pos``), reached as ``vias``
     says, each following its predecessor tree ``trees[rows[i]]`` (entries ≥ ``n`` are targets). Returns
     the vertices of all routes, one after the other, and where each route ends in them; rounded as
-    ``np.round`` does (``rint(x * scale) / scale``) when ``scale`` > 0."""
-    xs: list[float] = [0.0 for _ in range(0)]
-    ys: list[float] = [0.0 for _ in range(0)]
+    ``np.round`` does (``rint(x * scale) / scale``) when ``scale`` > 0. The routes are written into one
+    growing buffer (no list per route)."""
+    buf = np.empty((64, 2))
+    m = 0
     ends = np.zeros(len(targets), dtype=np.int64)
     none = np.array([np.nan, np.nan])
     for i in range(len(targets)):
-        rx: list[float] = [0.0 for _ in range(0)]
-        ry: list[float] = [0.0 for _ in range(0)]
+        start = m
         j0, via, tree = targets[i], vias[i], trees[rows[i]]
         there = t_pos[j0]
         if via == 2:
-            _cut(rx, ry, s, f, t_frac[j0], here, there, off, cf, vlon, vlat)
+            buf, m = _cut(buf, m, start, s, f, t_frac[j0], here, there, off, cf, vlon, vlat)
         else:
-            _cut(rx, ry, s, f, 1.0 if via == 0 else 0.0, here, none, off, cf, vlon, vlat)
+            buf, m = _cut(buf, m, start, s, f, 1.0 if via == 0 else 0.0, here, none, off, cf, vlon, vlat)
             x = street_v[s] if via == 0 else street_u[s]
             for _ in range(n + 2):
                 y = tree[x]
@@ -282,7 +292,7 @@ def _routes(trees, rows, vias, n, s, f, here, t_pos, targets, street_u, street_v
                     from_u = street_u[st] == x and (forward[st] or fr == 0.0)  # routing.end_access, arriving
                     from_v = street_v[st] == x and (backward[st] or fr == 1.0)
                     use_u = from_u and ((not from_v) or fr * t <= (1 - fr) * t)
-                    _cut(rx, ry, st, 0.0 if use_u else 1.0, fr, none, t_pos[j], off, cf, vlon, vlat)
+                    buf, m = _cut(buf, m, start, st, 0.0 if use_u else 1.0, fr, none, t_pos[j], off, cf, vlon, vlat)
                     break
                 e = indptr[x]  # the edge x -> y (the first in CSR order, as routing._edge_lookup)
                 while indices[e] != y:
@@ -290,27 +300,17 @@ def _routes(trees, rows, vias, n, s, f, here, t_pos, targets, street_u, street_v
                 es = edge_street[e]
                 if edge_forward[e]:
                     for v in range(off[es], off[es + 1]):
-                        _push(rx, ry, vlon[v], vlat[v])
+                        buf, m = _push(buf, m, start, vlon[v], vlat[v])
                 else:
                     for v in range(off[es + 1] - 1, off[es] - 1, -1):
-                        _push(rx, ry, vlon[v], vlat[v])
+                        buf, m = _push(buf, m, start, vlon[v], vlat[v])
                 x = y
-        if len(rx) == 1:  # the point is at the station: a zero-length line
-            rx.append(rx[0])
-            ry.append(ry[0])
-        ends[i] = len(xs) + len(rx)
-        for q in range(len(rx)):
-            xs.append(rx[q])
-            ys.append(ry[q])
-    out = np.empty((len(xs), 2))
-    for i in range(len(xs)):
-        if scale > 0:
-            out[i, 0] = np.rint(xs[i] * scale) / scale
-            out[i, 1] = np.rint(ys[i] * scale) / scale
-        else:
-            out[i, 0] = xs[i]
-            out[i, 1] = ys[i]
-    return out, ends
+        if m - start == 1:  # the point is at the station: a zero-length line
+            buf, m = _push(buf, m, m, buf[m - 1, 0], buf[m - 1, 1])
+        ends[i] = m
+    if scale > 0:
+        return np.rint(buf[:m] * scale) / scale, ends
+    return buf[:m].copy(), ends
 
 
 def routes_one(index: TargetIndex, snapped: PointSnap, targets: list[int], vias: list[int], *,
