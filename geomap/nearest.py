@@ -26,8 +26,7 @@ import pandas as pd
 from geomap import coords
 from geomap.network import MODES, StreetGraph
 from geomap.network_nearest import network_nearest, station_index
-from geomap.routing import TargetIndex
-from geomap.routing_one import answer_one
+from geomap.routing_one import one_call
 from geomap.settings import get_settings
 from geomap.station_index import Selection, StationFilter, StationIndex
 
@@ -142,25 +141,71 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
         return PointAnswer(station_id=[stations.ids[int(slot[0, i])] for i in found],
                            slot=[int(slot[0, i]) for i in found], distance_m=[float(dist[0, i]) for i in found])
     graph = _graph_for(mode, graph)
-    index, ids, slots = _labels_of(stations.selection(flt, tz=tz), graph, k if index_k is None else max(index_k, k))
-    ans = answer_one(index, x, y, k=k, max_snap_m=get_settings().max_snap_m, routes=return_routes, crs=route_crs,
-                     decimals=route_decimals)  # what network_nearest_point does, less its per-call look-ups
-    return PointAnswer(station_id=[ids[j] for j in ans.targets], slot=[slots[j] for j in ans.targets],
-                       distance_m=ans.distance_m, mode=mode, travel_s=ans.travel_s, route_xy=ans.routes,
-                       snap_m=ans.snap.distance_m)
+    search = point_search(stations, mode=mode, graph=graph, flt=flt, crs=crs, route_crs=route_crs,
+                          route_decimals=route_decimals, index_k=k if index_k is None else max(index_k, k))
+    return search.answer(x, y, k=k, return_routes=return_routes)
 
 
-def _labels_of(sel: Selection, graph: StreetGraph, index_k: int) -> tuple[TargetIndex, list[str], list[int]]:
-    """The network labels of a station selection on ``graph`` (:func:`station_index`, keyed by the
-    selection's key) with its ids and slots as lists, kept on the selection: a selection lives until the
-    next edit, so a query pays one dictionary look-up instead of building the index's key."""
-    held = sel.__dict__.setdefault("_labels", {})
-    hit = held.get((id(graph), index_k))
+_MAX_SEARCHES = 8
+"""Searches kept per station selection (graphs × label widths × coordinate systems asked)."""
+
+
+class PointSearch:
+    """:func:`nearest_point` on the street network, prepared for one station selection (a filter without
+    ``open_at``, or with it at one moment), graph and pair of coordinate systems: the label index, the
+    stations' ids and slots and the compiled call (:func:`geomap.routing_one.one_call`) are found once,
+    and a call answers a point with nothing else looked up. Valid until the station index is edited:
+    :func:`point_search` keeps them on the index's selection, which an edit drops; the service keeps one
+    per snapshot (which it never edits). Build with :func:`point_search`."""
+
+    __slots__ = ("ask", "ids", "index", "index_k", "max_snap_m", "mode", "slots", "to_wgs84")
+
+    def __init__(self, sel: Selection, *, mode: str, graph: StreetGraph, index_k: int, crs: str, route_crs: str,
+                 route_decimals: int | None) -> None:
+        self.index, _ = station_index(graph, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids,
+                                      k=index_k, station_key=sel.key)
+        self.mode, self.index_k = mode, index_k
+        self.ids: list[str] = sel.ids.tolist()
+        self.slots: list[int] = sel.slots.tolist()
+        self.max_snap_m = float(get_settings().max_snap_m)
+        self.to_wgs84 = coords.point_to_wgs84(crs)
+        self.ask = one_call(self.index, crs=route_crs, decimals=route_decimals)
+
+    def __call__(self, lon: float, lat: float, *, k: int = 1, return_routes: bool = True) -> PointAnswer:
+        """The stations quickest to reach from (lon, lat), in the search's input system; ``k`` ≤ its
+        ``index_k``."""
+        if not 1 <= k <= self.index_k:
+            raise ValueError(f"k must be between 1 and {self.index_k} for this search")
+        x, y = float(lon), float(lat)
+        if not (math.isfinite(x) and math.isfinite(y) and abs(x) <= 180 and abs(y) <= 90):
+            raise _invalid_point(0, x, y)
+        x, y = self.to_wgs84(x, y)
+        return self.answer(x, y, k=k, return_routes=return_routes)
+
+    def answer(self, x: float, y: float, *, k: int, return_routes: bool) -> PointAnswer:
+        """:meth:`__call__` for a point already checked and in WGS84."""
+        ans = self.ask(x, y, k, self.max_snap_m, return_routes)
+        tj, ids, slots = ans.targets, self.ids, self.slots
+        return PointAnswer(station_id=[ids[j] for j in tj], slot=[slots[j] for j in tj], distance_m=ans.distance_m,
+                           mode=self.mode, travel_s=ans.travel_s, route_xy=ans.routes, snap_m=ans.snap.distance_m)
+
+
+def point_search(stations: StationIndex, *, mode: str, graph: StreetGraph | None = None,
+                 flt: StationFilter | None = None, crs: str = "wgs84", route_crs: str = "wgs84",
+                 route_decimals: int | None = None, index_k: int = 1) -> PointSearch:
+    """The :class:`PointSearch` of the stations matching ``flt`` (default: all) for ``mode``; kept on the
+    index's selection (so until the next edit) when the filter has no ``open_at``."""
+    graph = _graph_for(mode, graph)
+    sel = stations.selection(flt or StationFilter(), tz=get_settings().timezone)
+    held = sel.__dict__.setdefault("_searches", {})
+    key = (id(graph), index_k, crs, route_crs, route_decimals)
+    hit = held.get(key)
     if hit is None or hit[0] is not graph:  # (the graph is held, so its id is not reused meanwhile)
-        index, _ = station_index(graph, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids, k=index_k,
-                                 station_key=sel.key)
-        hit = held[(id(graph), index_k)] = (graph, index, sel.ids.tolist(), sel.slots.tolist())
-    return hit[1], hit[2], hit[3]
+        if len(held) >= _MAX_SEARCHES:  # each holds a label index: leave station_index's cache the bound
+            held.clear()
+        hit = held[key] = (graph, PointSearch(sel, mode=mode, graph=graph, index_k=index_k, crs=crs,
+                                              route_crs=route_crs, route_decimals=route_decimals))
+    return hit[1]
 
 
 def _graph_for(mode: str, graph: StreetGraph | None) -> StreetGraph:

@@ -17,6 +17,7 @@ first use and cached on disk (numba ``cache=True``); the service compiles them w
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -455,21 +456,32 @@ def answer_one(index: TargetIndex, lon: float, lat: float, *, k: int, max_snap_m
     """:func:`snap_one`, :func:`query_one` and :func:`routes_one` for one WGS84 point, in one compiled call
     when the snapping grid already covers the point (it fills as points are asked); otherwise, and for
     a point too far from the streets (:class:`SnapError`), step by step. Same answers either way."""
-    lon, lat = float(lon), float(lat)
+    return one_call(index, crs=crs, decimals=decimals)(float(lon), float(lat), int(k), float(max_snap_m), routes)
+
+
+def one_call(index: TargetIndex, *, crs: str = "wgs84", decimals: int | None = None
+             ) -> Callable[[float, float, int, float, bool], PointRoutes]:
+    """:func:`answer_one` with the index, the routes' coordinate system and rounding bound once:
+    ``ask(lon, lat, k, max_snap_m, routes)`` (WGS84 floats, int, float, bool), for a caller answering
+    many points on one index (:class:`geomap.nearest.PointSearch`)."""
     scale = _scale(decimals)
-    prepared = _prepared(index, crs) if math.isfinite(lon) and math.isfinite(lat) else None
-    if prepared is not None:
-        si, crs_code, tables = prepared
-        out = _answer((lon - si.lon0) * si.kx, (lat - si.lat0) * si.ky, lon, lat, int(k), float(max_snap_m),
-                      routes, crs_code, scale, *tables)
-        if out[0] == _FAST_OK:
-            _, s, f, d, slon, slat, ints, nums, xy = out
-            (tj, stops), (tt, dm) = ints.tolist(), nums.tolist()
-            return PointRoutes(PointSnap(s, f, d, slon, slat), tj, tt, dm, _split(xy, stops) if routes else None)
-    snap = snap_one(index.graph, lon, lat, max_snap_m=max_snap_m)
-    tj, ts, dm, via = query_one(index, snap.street, snap.fraction, k)
-    return PointRoutes(snap, tj, ts, dm,
-                       routes_one(index, snap, tj, via, crs=crs, decimals=decimals) if routes else None)
+
+    def ask(lon: float, lat: float, k: int, max_snap_m: float, routes: bool = True) -> PointRoutes:
+        prepared = _prepared(index, crs) if math.isfinite(lon) and math.isfinite(lat) else None
+        if prepared is not None:
+            si, crs_code, tables = prepared
+            out = _answer((lon - si.lon0) * si.kx, (lat - si.lat0) * si.ky, lon, lat, k, max_snap_m, routes,
+                          crs_code, scale, *tables)
+            if out[0] == _FAST_OK:
+                _, s, f, d, slon, slat, ints, nums, xy = out
+                (tj, stops), (tt, dm) = ints.tolist(), nums.tolist()
+                return PointRoutes(PointSnap(s, f, d, slon, slat), tj, tt, dm, _split(xy, stops) if routes else None)
+        snap = snap_one(index.graph, lon, lat, max_snap_m=max_snap_m)
+        tj, ts, dm, via = query_one(index, snap.street, snap.fraction, k)
+        return PointRoutes(snap, tj, ts, dm,
+                           routes_one(index, snap, tj, via, crs=crs, decimals=decimals) if routes else None)
+
+    return ask
 
 
 def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, tuple] | None:

@@ -142,3 +142,50 @@ def _snaps(snap_one, graph, lon, lat, limit) -> bool:
     except SnapError:
         return False
     return True
+
+
+def test_point_search_is_the_batch_answer_prepared(setup):
+    """A PointSearch (what the service keeps per snapshot) answers GCJ-02 points as the batch path does
+    (an independent implementation: arrays, shapely routes in WGS84), is kept per selection until an edit,
+    and refuses k beyond its label width and invalid points."""
+    from geomap import coords
+    from geomap.nearest import point_search
+    from geomap.routing import SnapError, snap_points
+    from geomap.routing_one import snap_one
+    from geomap.settings import get_settings
+    from geomap.station_index import StationFilter
+
+    reg, _, graph, lon, lat = setup
+    lon, lat = lon[150:300], lat[150:300]
+    batch = nearest(reg.index, lon, lat, k=3, amenity="water", mode="walk", graph=graph)
+    streets = snap_points(graph, lon, lat, errors="ignore").street
+    g_lon, g_lat = coords.from_wgs84(lon, lat, dst="gcj02")
+    flt = StationFilter.make(amenity="water")
+    search = point_search(reg.index, mode="walk", graph=graph, flt=flt, crs="gcj02", route_crs="bd09", index_k=3)
+    assert point_search(reg.index, mode="walk", graph=graph, flt=flt, crs="gcj02", route_crs="bd09",
+                        index_k=3) is search
+    answered = 0
+    for i in range(len(lon)):
+        try:
+            snap = snap_one(graph, float(lon[i]), float(lat[i]), max_snap_m=get_settings().max_snap_m)
+        except SnapError:
+            with pytest.raises(SnapError):
+                search(g_lon[i], g_lat[i], k=3)
+            continue
+        if snap.street != streets[i]:
+            continue  # nearest to a junction where several streets meet: either is right (test_routing_one)
+        got = search(g_lon[i], g_lat[i], k=3)
+        n = len(got.station_id)
+        assert got.station_id == [s for s in batch.station_id[i] if s is not None]
+        assert got.slot == batch.slot[i, :n].tolist()
+        np.testing.assert_allclose(got.travel_s, batch.travel_s[i, :n], rtol=1e-9)
+        for xy, line in zip(got.route_xy, batch.route[i, :n], strict=True):
+            w = np.asarray(line.coords)
+            np.testing.assert_allclose(xy, np.column_stack(coords.from_wgs84(w[:, 0], w[:, 1], dst="bd09")),
+                                       atol=1e-9)
+        answered += 1
+    assert answered > 100
+    with pytest.raises(ValueError, match="k must be between 1 and 3"):
+        search(g_lon[0], g_lat[0], k=4)
+    with pytest.raises(ValueError, match="not a valid longitude/latitude"):
+        search(float("nan"), 31.3, k=1)

@@ -37,7 +37,7 @@ from geomap.api.models import (
 )
 from geomap.api.state import LABEL_K, ServiceState, Snapshot
 from geomap.hours import OpeningHours, local_weekday_minute, parse_osm
-from geomap.nearest import nearest_point
+from geomap.nearest import PointSearch, nearest_point, point_search
 from geomap.routing import SnapError
 from geomap.station_index import StationFilter
 from geomap.stations import Station
@@ -196,10 +196,13 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
         raise ApiError(422, "no_network", f"该服务没有加载 {mode} 路网 / no street network loaded for mode "
                        f"{mode!r}; loaded: {', '.join(state.graphs) or 'none'} (or use mode=straight)")
     try:
-        res = nearest_point(snap.index, q.lon, q.lat, k=q.k, kind=q.kind, amenity=q.amenity, open_at=flt_open,
-                            crs=q.crs, mode=mode, graph=state.graphs.get(mode) if mode else None,
-                            return_routes=q.route, index_k=LABEL_K,  # one cached label index serves every k ≤ 5
-                            route_crs=out_crs, route_decimals=7)
+        if mode is None or flt_open is not None:
+            res = nearest_point(snap.index, q.lon, q.lat, k=q.k, kind=q.kind, amenity=q.amenity, open_at=flt_open,
+                                crs=q.crs, mode=mode, graph=state.graphs.get(mode) if mode else None,
+                                return_routes=q.route, index_k=LABEL_K,  # one label index serves every k ≤ 5
+                                route_crs=out_crs, route_decimals=7)
+        else:  # the same answer from this snapshot's search for this kind of query (nearest_point's own)
+            res = _search(state, snap, q, mode, out_crs)(q.lon, q.lat, k=q.k, return_routes=q.route)
     except SnapError as exc:
         raise ApiError(422, "far_from_network", str(exc), distance_m=_r(exc.distance_m[0], 1),
                        max_snap_m=exc.max_snap_m) from None
@@ -224,6 +227,21 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
             "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs,
                       "snap_m": None if res.snap_m is None else _round1(res.snap_m)},
             "open_at": flt_open.isoformat() if flt_open else None, "count": len(feats), "features": feats}
+
+
+def _search(state: ServiceState, snap: Snapshot, q: NearestQuery, mode: str, out_crs: str) -> PointSearch:
+    """The :func:`~geomap.nearest.point_search` ``nearest_point`` would use for ``q``, kept on the snapshot
+    (which is never edited), so a query looks up one key instead of the filter, selection and labels."""
+    index_k = max(LABEL_K, q.k)  # one label index serves every k ≤ 5
+    key = (mode, q.kind, q.amenity, q.crs, out_crs, index_k)
+    search = snap.searches.get(key)
+    if search is None:
+        if len(snap.searches) >= 64:
+            snap.searches.clear()
+        search = snap.searches[key] = point_search(
+            snap.index, mode=mode, graph=state.graphs[mode], flt=StationFilter.make(kind=q.kind, amenity=q.amenity),
+            crs=q.crs, route_crs=out_crs, route_decimals=7, index_k=index_k)
+    return search
 
 
 @router.get("/nearest", response_model=NearestCollection, tags=["nearest"], responses=_ERR,
