@@ -96,3 +96,25 @@ def test_watch_in_wal_mode_asks_sqlite(tmp_path: Path) -> None:
         reg.update(f"W{i}", name=f"改名{i}")
         assert watch.changed()
         assert not watch.changed()
+
+
+def test_watch_closes_its_descriptor(tmp_path: Path) -> None:
+    """The descriptor is closed by close() (after which the watch refuses to answer) and when a watch is
+    dropped without it; the process's open descriptors go back to what they were."""
+    import gc
+    import os
+
+    reg = Registry(tmp_path / "r.gpkg")
+    fds = set(os.listdir("/proc/self/fd")) if Path("/proc/self/fd").exists() else None
+    watch = RegistryWatch(reg.path)
+    assert watch.changed() is True and watch.changed() is False
+    watch.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        watch.changed()
+    watch.close()  # twice is fine
+    dropped = RegistryWatch(reg.path)
+    dropped.changed()
+    del dropped
+    gc.collect()
+    if fds is not None:
+        assert set(os.listdir("/proc/self/fd")) <= fds

@@ -56,11 +56,14 @@ def create_app(state: ServiceState | None = None, *, settings: Settings | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if getattr(app.state, "geomap", None) is None:
+        loaded_here = getattr(app.state, "geomap", None) is None
+        if loaded_here:
             app.state.geomap = ServiceState.load(settings or get_settings(), modes=modes)
             settle_heap()
             start_map_build(app.state.geomap)
         yield
+        if loaded_here:  # a state passed in belongs to the caller (tests share one)
+            app.state.geomap.close()
 
     app = FastAPI(title="geomap 服务站点 API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.geomap = state

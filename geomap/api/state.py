@@ -35,6 +35,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,12 @@ class ServiceState:
             self.reload()
         return self.snapshot
 
+    def close(self) -> None:
+        """Stop following the registry (closes the watch's file descriptor); at shutdown."""
+        if self.watch is not None:
+            self.watch.close()
+            self.watch = None
+
     def reload(self) -> Snapshot:
         """Read the registry into a new snapshot (labels warmed), swap it in, and return it."""
         t0 = time.perf_counter()
@@ -183,11 +190,23 @@ class RegistryWatch:
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
         self._fd = os.open(self._path, os.O_RDONLY)
+        self._close_fd = weakref.finalize(self, os.close, self._fd)  # also when the watch is dropped
         self._con: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._seen: object = None
 
+    def close(self) -> None:
+        """Close the file descriptor (and the WAL-mode connection); :meth:`changed` then raises."""
+        with self._lock:
+            self._close_fd()
+            self._fd = -1
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
     def _version(self) -> object:
+        if self._fd < 0:
+            raise RuntimeError(f"the watch of {self._path} is closed")
         header = os.pread(self._fd, 10, 18)  # bytes 18-27: write/read format versions … change counter
         if len(header) == 10 and header[0] != 2:  # not WAL (a new, empty file has no header yet)
             return header[6:10]
