@@ -141,7 +141,7 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
         return PointAnswer(station_id=[stations.ids[int(slot[0, i])] for i in found],
                            slot=[int(slot[0, i]) for i in found], distance_m=[float(dist[0, i]) for i in found])
     graph = _graph_for(mode, graph)
-    search = point_search(stations, mode=mode, graph=graph, flt=flt, crs=crs, route_crs=route_crs,
+    search = point_search(stations, mode=mode, graph=graph, flt=flt, route_crs=route_crs,  # (x, y): WGS84
                           route_decimals=route_decimals, index_k=k if index_k is None else max(index_k, k))
     return search.answer(x, y, k=k, return_routes=return_routes)
 
