@@ -158,7 +158,7 @@ class PointSearch:
     :func:`point_search` keeps them on the index's selection, which an edit drops; the service keeps one
     per snapshot (which it never edits). Build with :func:`point_search`."""
 
-    __slots__ = ("ask", "ids", "index", "index_k", "max_snap_m", "mode", "slots", "to_wgs84")
+    __slots__ = ("ask", "ids", "index", "index_k", "max_snap_m", "mode", "slots")
 
     def __init__(self, sel: Selection, *, mode: str, graph: StreetGraph, index_k: int, crs: str, route_crs: str,
                  route_decimals: int | None) -> None:
@@ -168,8 +168,7 @@ class PointSearch:
         self.ids: list[str] = sel.ids.tolist()
         self.slots: list[int] = sel.slots.tolist()
         self.max_snap_m = float(get_settings().max_snap_m)
-        self.to_wgs84 = coords.point_to_wgs84(crs)
-        self.ask = one_call(self.index, crs=route_crs, decimals=route_decimals)
+        self.ask = one_call(self.index, crs=route_crs, decimals=route_decimals, src=crs)
 
     def __call__(self, lon: float, lat: float, *, k: int = 1, return_routes: bool = True) -> PointAnswer:
         """The stations quickest to reach from (lon, lat), in the search's input system; ``k`` ≤ its
@@ -179,11 +178,10 @@ class PointSearch:
         x, y = float(lon), float(lat)
         if not (math.isfinite(x) and math.isfinite(y) and abs(x) <= 180 and abs(y) <= 90):
             raise _invalid_point(0, x, y)
-        x, y = self.to_wgs84(x, y)
         return self.answer(x, y, k=k, return_routes=return_routes)
 
     def answer(self, x: float, y: float, *, k: int, return_routes: bool) -> PointAnswer:
-        """:meth:`__call__` for a point already checked and in WGS84."""
+        """:meth:`__call__` for a point already checked (floats, in the search's input system)."""
         ans = self.ask(x, y, k, self.max_snap_m, return_routes)
         tj, ids, slots = ans.targets, self.ids, self.slots
         return PointAnswer(station_id=[ids[j] for j in tj], slot=[slots[j] for j in tj], distance_m=ans.distance_m,

@@ -27,6 +27,7 @@ from numba import njit
 from geomap import coords
 from geomap.coords import EARTH_RADIUS_M
 from geomap.coords_one import forward as coords_forward
+from geomap.coords_one import inverse as coords_inverse
 from geomap.network import StreetGraph
 from geomap.routing import SnapError, TargetIndex, _core_snap_index, _snap_index, _SnapIndex, core_streets
 
@@ -387,7 +388,7 @@ def _snap_grid(px, py, lon, lat, cells, ptr, cseg, x0s, y0s, dxs, dys, invs, gx0
 
 
 @njit(cache=True)
-def _answer(px, py, lon, lat, k, max_snap_m, want_routes, crs_code, scale,
+def _answer(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_routes, crs_code, scale,
             m_cells, m_ptr, m_cseg, m_x0s, m_y0s, m_dxs, m_dys, m_invs, m_gx0, m_gy0, m_c, m_nx, m_ny,
             m_seg_first, m_seg_street, m_gx, m_gy,
             use_core, core, c_far_m, c_cells, c_ptr, c_cseg, c_x0s, c_y0s, c_dxs, c_dys, c_invs, c_gx0, c_gy0, c_c,
@@ -405,6 +406,9 @@ def _answer(px, py, lon, lat, k, max_snap_m, want_routes, crs_code, scale,
     farther than this (the grid's ``NEAR_M`` less half a cell diagonal)."""
     no_i, no_f = np.zeros((2, 0), dtype=np.int64), np.zeros((2, 0))
     no_xy = np.zeros((0, 2))
+    if src_code != 0:  # the query point from GCJ-02 / BD-09 (coords_one.inverse, as coords.to_wgs84_point)
+        lon, lat = coords_inverse(lon, lat, src_code)
+    px, py = (lon - lon0) * kx, (lat - lat0) * ky  # the snapping grid's frame (routing._SnapIndex)
     code, s, f, d, slon, slat = _snap_grid(px, py, lon, lat, m_cells, m_ptr, m_cseg, m_x0s, m_y0s, m_dxs, m_dys,
                                          m_invs, m_gx0, m_gy0, m_c, m_nx, m_ny, m_seg_first, m_seg_street, m_gx,
                                          m_gy, glon, glat, cf, radius_m)
@@ -459,23 +463,27 @@ def answer_one(index: TargetIndex, lon: float, lat: float, *, k: int, max_snap_m
     return one_call(index, crs=crs, decimals=decimals)(float(lon), float(lat), int(k), float(max_snap_m), routes)
 
 
-def one_call(index: TargetIndex, *, crs: str = "wgs84", decimals: int | None = None
+def one_call(index: TargetIndex, *, crs: str = "wgs84", decimals: int | None = None, src: str = "wgs84"
              ) -> Callable[[float, float, int, float, bool], PointRoutes]:
     """:func:`answer_one` with the index, the routes' coordinate system and rounding bound once:
-    ``ask(lon, lat, k, max_snap_m, routes)`` (WGS84 floats, int, float, bool), for a caller answering
-    many points on one index (:class:`geomap.nearest.PointSearch`)."""
+    ``ask(lon, lat, k, max_snap_m, routes)`` (floats, int, float, bool), for a caller answering many
+    points on one index (:class:`geomap.nearest.PointSearch`). The point is given in ``src`` (wgs84,
+    gcj02 or bd09): its conversion to WGS84 runs inside the compiled call."""
     scale = _scale(decimals)
+    src_code = _CRS_CODE[coords.normalize_crs(src)]  # the forward transform that src inverts (0: none)
+    to_wgs84 = coords.point_to_wgs84(src)
 
     def ask(lon: float, lat: float, k: int, max_snap_m: float, routes: bool = True) -> PointRoutes:
         prepared = _prepared(index, crs) if math.isfinite(lon) and math.isfinite(lat) else None
         if prepared is not None:
             si, crs_code, tables = prepared
-            out = _answer((lon - si.lon0) * si.kx, (lat - si.lat0) * si.ky, lon, lat, k, max_snap_m, routes,
-                          crs_code, scale, *tables)
+            out = _answer(lon, lat, src_code, si.lon0, si.kx, si.lat0, si.ky, k, max_snap_m, routes, crs_code,
+                          scale, *tables)
             if out[0] == _FAST_OK:
                 _, s, f, d, slon, slat, ints, nums, xy = out
                 (tj, stops), (tt, dm) = ints.tolist(), nums.tolist()
                 return PointRoutes(PointSnap(s, f, d, slon, slat), tj, tt, dm, _split(xy, stops) if routes else None)
+        lon, lat = to_wgs84(lon, lat)
         snap = snap_one(index.graph, lon, lat, max_snap_m=max_snap_m)
         tj, ts, dm, via = query_one(index, snap.street, snap.fraction, k)
         return PointRoutes(snap, tj, ts, dm,

@@ -161,3 +161,42 @@ def test_one_call_path_equals_the_steps(graphs: dict[str, StreetGraph], mode: st
     assert compared > 200 and routes > 200
     tables = index.__dict__["_answer_tables"]  # an alias shares the arrays gathered for its system
     assert tables[_ALIAS[crs]][-1] is tables[crs][-1]
+
+
+@pytest.mark.parametrize("src", ["gcj02", "bd09"])
+def test_one_call_converts_the_point_inside_the_compiled_call(tmp_path: Path, src: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """one_call(src=...) takes the point in GCJ-02 / BD-09 and converts it inside the compiled call: the
+    same answer as answer_one on the WGS84 point from coords.to_wgs84_point, both on the first look at a
+    point (a fresh graph: the step-by-step path, which converts in Python) and on the second, which must
+    take the one-call path (the steps are disabled for it)."""
+    import geomap.routing_one as r1
+    from geomap.network_nearest import station_index
+
+    g = build_network(PBF, modes=["ebike"], progress=False, cache_dir=tmp_path)["ebike"]  # unfilled grid
+    st_lon, st_lat = _points(g, 20, seed=31)
+    index, _ = station_index(g, station_lon=st_lon, station_lat=st_lat, k=3)
+    ask = r1.one_call(index, crs="gcj02", decimals=7, src=src)
+    limit = get_settings().max_snap_m
+    q_lon, q_lat = _points(g, 120, seed=32)
+    s_lon, s_lat = coords.from_wgs84(q_lon, q_lat, dst=src)
+    compared = 0
+    for x, y in zip(s_lon.tolist(), s_lat.tolist(), strict=True):
+        w_lon, w_lat = coords.to_wgs84_point(x, y, src=src)
+        for look in range(2):
+            try:
+                with monkeypatch.context() as m:
+                    if look:  # the first look filled the point's grid cell
+                        m.setattr(r1, "snap_one", None)
+                    got = ask(x, y, 3, limit, True)
+            except SnapError:
+                with pytest.raises(SnapError):
+                    r1.answer_one(index, w_lon, w_lat, k=3, max_snap_m=limit, crs="gcj02", decimals=7)
+                break
+            want = r1.answer_one(index, w_lon, w_lat, k=3, max_snap_m=limit, crs="gcj02", decimals=7)
+            assert (got.snap, got.targets, got.travel_s, got.distance_m) == (
+                want.snap, want.targets, want.travel_s, want.distance_m)
+            for a, b in zip(got.routes, want.routes, strict=True):
+                np.testing.assert_array_equal(a, b)
+            compared += 1
+    assert compared > 100
