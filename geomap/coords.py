@@ -15,7 +15,6 @@ Great-circle distances use a sphere of radius :data:`EARTH_RADIUS_M` (IUGG mean 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -217,21 +216,10 @@ def from_wgs84_point(lon: float, lat: float, *, dst: str) -> tuple[float, float]
 def to_wgs84_point(lon: float, lat: float, *, src: str) -> tuple[float, float]:
     """:func:`to_wgs84` for one point in plain floats (the same iteration as the array inverse), compiled
     (:mod:`geomap.coords_one`)."""
-    return point_to_wgs84(src)(float(lon), float(lat))
-
-
-def point_to_wgs84(src: str) -> Callable[[float, float], tuple[float, float]]:
-    """:func:`to_wgs84_point` from ``src`` with the system looked up once: ``f(lon, lat)`` (floats) for a
-    caller converting many single points (a service's queries)."""
     s = normalize_crs(src)
     if s == "wgs84":
-        return _identity_point
-    inverse, which = _compiled().inverse, STEPS[(s, "wgs84")][0]
-    return lambda lon, lat: inverse(lon, lat, which, INVERSE_TOL_DEG, INVERSE_MAX_ITER)
-
-
-def _identity_point(lon: float, lat: float) -> tuple[float, float]:
-    return lon, lat
+        return float(lon), float(lat)
+    return _compiled().inverse(float(lon), float(lat), STEPS[(s, "wgs84")][0], INVERSE_TOL_DEG, INVERSE_MAX_ITER)
 
 
 def to_wgs84(lon: ArrayLike, lat: ArrayLike, *, src: str) -> tuple[FloatArray, FloatArray]:

@@ -471,7 +471,6 @@ def one_call(index: TargetIndex, *, crs: str = "wgs84", decimals: int | None = N
     gcj02 or bd09): its conversion to WGS84 runs inside the compiled call."""
     scale = _scale(decimals)
     src_code = _CRS_CODE[coords.normalize_crs(src)]  # the forward transform that src inverts (0: none)
-    to_wgs84 = coords.point_to_wgs84(src)
 
     def ask(lon: float, lat: float, k: int, max_snap_m: float, routes: bool = True) -> PointRoutes:
         prepared = _prepared(index, crs) if math.isfinite(lon) and math.isfinite(lat) else None
@@ -483,7 +482,8 @@ def one_call(index: TargetIndex, *, crs: str = "wgs84", decimals: int | None = N
                 _, s, f, d, slon, slat, ints, nums, xy = out
                 (tj, stops), (tt, dm) = ints.tolist(), nums.tolist()
                 return PointRoutes(PointSnap(s, f, d, slon, slat), tj, tt, dm, _split(xy, stops) if routes else None)
-        lon, lat = to_wgs84(lon, lat)
+        if src_code:
+            lon, lat = coords.to_wgs84_point(lon, lat, src=src)
         snap = snap_one(index.graph, lon, lat, max_snap_m=max_snap_m)
         tj, ts, dm, via = query_one(index, snap.street, snap.fraction, k)
         return PointRoutes(snap, tj, ts, dm,
