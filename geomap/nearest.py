@@ -175,10 +175,7 @@ class PointSearch:
         ``index_k``."""
         if not 1 <= k <= self.index_k:
             raise ValueError(f"k must be between 1 and {self.index_k} for this search")
-        x, y = float(lon), float(lat)
-        if not (math.isfinite(x) and math.isfinite(y) and abs(x) <= 180 and abs(y) <= 90):
-            raise _invalid_point(0, x, y)
-        return self.answer(x, y, k=k, return_routes=return_routes)
+        return self.answer(*_checked_point(lon, lat), k=k, return_routes=return_routes)
 
     def answer(self, x: float, y: float, *, k: int, return_routes: bool) -> PointAnswer:
         """:meth:`__call__` for a point already checked (floats, in the search's input system)."""
@@ -244,10 +241,15 @@ def _query_points(lon, lat, *, crs: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _query_point(lon: float, lat: float, *, crs: str) -> tuple[float, float]:
     """Validate one query point (a phone's: plain numbers) and convert it to WGS84 degrees."""
+    return coords.to_wgs84_point(*_checked_point(lon, lat), src=crs)
+
+
+def _checked_point(lon: float, lat: float) -> tuple[float, float]:
+    """One query point as floats; ValueError unless a valid longitude / latitude (in any system)."""
     x, y = float(lon), float(lat)
     if not (math.isfinite(x) and math.isfinite(y) and abs(x) <= 180 and abs(y) <= 90):
         raise _invalid_point(0, x, y)
-    return coords.to_wgs84_point(x, y, src=crs)
+    return x, y
 
 
 def _invalid_point(i: int, lon: float, lat: float) -> ValueError:
