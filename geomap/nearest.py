@@ -26,7 +26,7 @@ import pandas as pd
 from geomap import coords
 from geomap.network import MODES, StreetGraph
 from geomap.network_nearest import network_nearest, station_index
-from geomap.routing_one import one_call
+from geomap.routing_one import RouteFormat, one_call
 from geomap.settings import get_settings
 from geomap.station_index import Selection, StationFilter, StationIndex
 
@@ -111,7 +111,9 @@ class PointAnswer:
     """:func:`nearest_point`'s answer for one query point, over the stations found (at most ``k``), nearest
     first: ``station_id``, ``slot`` (in the index), ``distance_m`` (great-circle, or network metres),
     ``travel_s`` (network mode), ``route_xy`` (network mode with routes: per station an ``(m, 2)`` lon/lat
-    array in the ``route_crs`` asked), ``snap_m`` (network mode: metres from the point to its street)."""
+    array in the ``route_crs`` asked), ``snap_m`` (network mode: metres from the point to its street);
+    from a :class:`PointSearch` with ``route_format="geojson"``, ``route_geojson`` instead of ``route_xy``:
+    per station the UTF-8 text of the route's GeoJSON LineString (the same numbers)."""
 
     station_id: list[str]
     slot: list[int]
@@ -120,6 +122,7 @@ class PointAnswer:
     travel_s: list[float] | None = None
     route_xy: list[np.ndarray] | None = None
     snap_m: float | None = None
+    route_geojson: list[bytes] | None = None
 
 
 def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
@@ -156,19 +159,21 @@ class PointSearch:
     stations' ids and slots and the compiled call (:func:`geomap.routing_one.one_call`) are found once,
     and a call answers a point with nothing else looked up. Valid until the station index is edited:
     :func:`point_search` keeps them on the index's selection, which an edit drops; the service keeps one
-    per snapshot (which it never edits). Build with :func:`point_search`."""
+    per snapshot (which it never edits). Build with :func:`point_search`. ``route_format="geojson"``:
+    routes as GeoJSON text (:attr:`PointAnswer.route_geojson`; see :func:`geomap.routing_one.one_call`)."""
 
-    __slots__ = ("ask", "ids", "index", "index_k", "max_snap_m", "mode", "slots")
+    __slots__ = ("ask", "geojson", "ids", "index", "index_k", "max_snap_m", "mode", "slots")
 
     def __init__(self, sel: Selection, *, mode: str, graph: StreetGraph, index_k: int, crs: str, route_crs: str,
-                 route_decimals: int | None) -> None:
+                 route_decimals: int | None, route_format: RouteFormat = "xy") -> None:
         self.index, _ = station_index(graph, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids,
                                       k=index_k, station_key=sel.key)
         self.mode, self.index_k = mode, index_k
         self.ids: list[str] = sel.ids.tolist()
         self.slots: list[int] = sel.slots.tolist()
         self.max_snap_m = float(get_settings().max_snap_m)
-        self.ask = one_call(self.index, crs=route_crs, decimals=route_decimals, src=crs)
+        self.ask = one_call(self.index, crs=route_crs, decimals=route_decimals, src=crs, route_format=route_format)
+        self.geojson = route_format == "geojson"
 
     def __call__(self, lon: float, lat: float, *, k: int = 1, return_routes: bool = True) -> PointAnswer:
         """The stations quickest to reach from (lon, lat), in the search's input system; ``k`` ≤ its
@@ -181,25 +186,29 @@ class PointSearch:
         """:meth:`__call__` for a point already checked (floats, in the search's input system)."""
         ans = self.ask(x, y, k, self.max_snap_m, return_routes)
         tj, ids, slots = ans.targets, self.ids, self.slots
+        xy, geo = (None, ans.routes) if self.geojson else (ans.routes, None)
         return PointAnswer(station_id=[ids[j] for j in tj], slot=[slots[j] for j in tj], distance_m=ans.distance_m,
-                           mode=self.mode, travel_s=ans.travel_s, route_xy=ans.routes, snap_m=ans.snap.distance_m)
+                           mode=self.mode, travel_s=ans.travel_s, route_xy=xy, snap_m=ans.snap.distance_m,
+                           route_geojson=geo)
 
 
 def point_search(stations: StationIndex, *, mode: str, graph: StreetGraph | None = None,
                  flt: StationFilter | None = None, crs: str = "wgs84", route_crs: str = "wgs84",
-                 route_decimals: int | None = None, index_k: int = 1) -> PointSearch:
+                 route_decimals: int | None = None, index_k: int = 1, route_format: RouteFormat = "xy"
+                 ) -> PointSearch:
     """The :class:`PointSearch` of the stations matching ``flt`` (default: all) for ``mode``; kept on the
     index's selection (so until the next edit) when the filter has no ``open_at``."""
     graph = _graph_for(mode, graph)
     sel = stations.selection(flt or StationFilter(), tz=get_settings().timezone)
     held = sel.__dict__.setdefault("_searches", {})
-    key = (id(graph), index_k, crs, route_crs, route_decimals)
+    key = (id(graph), index_k, crs, route_crs, route_decimals, route_format)
     hit = held.get(key)
     if hit is None or hit[0] is not graph:  # (the graph is held, so its id is not reused meanwhile)
         if len(held) >= _MAX_SEARCHES:  # each holds a label index: leave station_index's cache the bound
             held.clear()
         hit = held[key] = (graph, PointSearch(sel, mode=mode, graph=graph, index_k=index_k, crs=crs,
-                                              route_crs=route_crs, route_decimals=route_decimals))
+                                              route_crs=route_crs, route_decimals=route_decimals,
+                                              route_format=route_format))
     return hit[1]
 
 

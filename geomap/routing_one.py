@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import shapely
@@ -28,10 +28,11 @@ from geomap import coords
 from geomap.coords import EARTH_RADIUS_M
 from geomap.coords_one import forward as coords_forward
 from geomap.coords_one import inverse as coords_inverse
+from geomap.geojson_text import check_decimals, linestring_json, point_texts, write_linestrings
 from geomap.network import StreetGraph
 from geomap.routing import SnapError, TargetIndex, _core_snap_index, _snap_index, _SnapIndex, core_streets
 
-__all__ = ["PointRoutes", "PointSnap", "answer_one", "query_one", "routes_one", "snap_one"]
+__all__ = ["PointRoutes", "PointSnap", "RouteFormat", "answer_one", "one_call", "query_one", "routes_one", "snap_one"]
 
 _NOT_FILLED = -2  # the grid cell of the point has not been filled yet
 _NO_CANDIDATES = -1  # outside the grid, or a cell far from every street: ask the STRtree
@@ -218,18 +219,19 @@ def query_one(index: TargetIndex, street: int, fraction: float, k: int
 # --- routes -----------------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _push(buf, m, start, x, y):  # pragma: no cover
-    """Append (x, y) as row ``m`` of ``buf`` (grown when full) unless it repeats the previous point of the
-    route that starts at row ``start`` (consecutive repeated points are dropped). Returns the buffer and
-    the new row count."""
+def _push(buf, m, start, x, y, vid):  # pragma: no cover
+    """Append (x, y, vertex number ``vid`` or -1 for a point that is no vertex) as row ``m`` of ``buf``
+    (grown when full) unless it repeats the previous point of the route that starts at row ``start``
+    (consecutive repeated points are dropped). Returns the buffer and the new row count."""
     if m > start and buf[m - 1, 0] == x and buf[m - 1, 1] == y:
         return buf, m
     if m == buf.shape[0]:
-        grown = np.empty((2 * m + 16, 2))
+        grown = np.empty((2 * m + 16, 3))
         grown[:m] = buf[:m]
         buf = grown
     buf[m, 0] = x
     buf[m, 1] = y
+    buf[m, 2] = vid
     return buf, m + 1
 
 
@@ -241,22 +243,22 @@ def _cut(buf, m, start, st, fa, fb, pa, pb, off, cf, vlon, vlat):  # pragma: no 
     o0, o1 = off[st], off[st + 1]
     if np.isnan(pa[0]):
         v = o0 if fa == 0.0 else o1 - 1
-        buf, m = _push(buf, m, start, vlon[v], vlat[v])
+        buf, m = _push(buf, m, start, vlon[v], vlat[v], v)
     else:
-        buf, m = _push(buf, m, start, pa[0], pa[1])
+        buf, m = _push(buf, m, start, pa[0], pa[1], -1)
     seg = cf[o0:o1]
     if fb >= fa:
         for v in range(o0 + np.searchsorted(seg, fa, side="right"), o0 + np.searchsorted(seg, fb, side="left")):
-            buf, m = _push(buf, m, start, vlon[v], vlat[v])
+            buf, m = _push(buf, m, start, vlon[v], vlat[v], v)
     else:
         for v in range(o0 + np.searchsorted(seg, fa, side="left") - 1,
                        o0 + np.searchsorted(seg, fb, side="right") - 1, -1):
-            buf, m = _push(buf, m, start, vlon[v], vlat[v])
+            buf, m = _push(buf, m, start, vlon[v], vlat[v], v)
     if np.isnan(pb[0]):
         v = o0 if fb == 0.0 else o1 - 1
-        buf, m = _push(buf, m, start, vlon[v], vlat[v])
+        buf, m = _push(buf, m, start, vlon[v], vlat[v], v)
     else:
-        buf, m = _push(buf, m, start, pb[0], pb[1])
+        buf, m = _push(buf, m, start, pb[0], pb[1], -1)
     return buf, m
 
 
@@ -268,9 +270,10 @@ def _routes(trees, rows, vias, n, s, f, here, t_pos, targets, street_u, street_v
     ``s`` to each of ``targets`` (at ``t_frac`` on ``t_street``, position ``t_pos``), reached as ``vias``
     says, each following its predecessor tree ``trees[rows[i]]`` (entries ≥ ``n`` are targets). Returns
     the vertices of all routes, one after the other, and where each route ends in them; rounded as
-    ``np.round`` does (``rint(x * scale) / scale``) when ``scale`` > 0. The routes are written into one
-    growing buffer (no list per route)."""
-    buf = np.empty((64, 2))
+    ``np.round`` does (``rint(x * scale) / scale``) when ``scale`` > 0; with ``scale`` < 0, the buffer
+    itself, rows (x, y, vertex number or -1), for :func:`geomap.geojson_text.write_linestrings`. The
+    routes are written into one growing buffer (no list per route)."""
+    buf = np.empty((64, 3))
     m = 0
     ends = np.zeros(len(targets), dtype=np.int64)
     none = np.array([np.nan, np.nan])
@@ -302,17 +305,19 @@ def _routes(trees, rows, vias, n, s, f, here, t_pos, targets, street_u, street_v
                 es = edge_street[e]
                 if edge_forward[e]:
                     for v in range(off[es], off[es + 1]):
-                        buf, m = _push(buf, m, start, vlon[v], vlat[v])
+                        buf, m = _push(buf, m, start, vlon[v], vlat[v], v)
                 else:
                     for v in range(off[es + 1] - 1, off[es] - 1, -1):
-                        buf, m = _push(buf, m, start, vlon[v], vlat[v])
+                        buf, m = _push(buf, m, start, vlon[v], vlat[v], v)
                 x = y
         if m - start == 1:  # the point is at the station: a zero-length line
-            buf, m = _push(buf, m, m, buf[m - 1, 0], buf[m - 1, 1])
+            buf, m = _push(buf, m, m, buf[m - 1, 0], buf[m - 1, 1], buf[m - 1, 2])
         ends[i] = m
     if scale > 0:
-        return np.rint(buf[:m] * scale) / scale, ends
-    return buf[:m].copy(), ends
+        return np.rint(buf[:m, :2] * scale) / scale, ends
+    if scale < 0:
+        return buf[:m], ends
+    return buf[:m, :2].copy(), ends
 
 
 def routes_one(index: TargetIndex, snapped: PointSnap, targets: list[int], vias: list[int], *,
@@ -361,8 +366,9 @@ def _kept_trees(index: TargetIndex) -> tuple[np.ndarray, bool] | None:
     return None if matrix is None else (matrix, True)
 
 
-def _split(xy: np.ndarray, stops: list[int]) -> list[np.ndarray]:
-    """The routes, one ``(m, 2)`` view of ``xy`` each, given where each ends."""
+def _split(xy: Any, stops: list[int]) -> list[Any]:
+    """The routes, one piece of ``xy`` each (an ``(m, 2)`` view of an array, or bytes of a text), given
+    where each ends."""
     return [xy[a:b] for a, b in zip([0, *stops[:-1]], stops, strict=False)]  # no routes: no stops
 
 
@@ -371,6 +377,7 @@ def _split(xy: np.ndarray, stops: list[int]) -> list[np.ndarray]:
 _CRS_CODE = {"wgs84": 0, "gcj02": coords.STEPS[("wgs84", "gcj02")][0], "bd09": coords.STEPS[("wgs84", "bd09")][0]}
 """The geomap.coords_one forward transform from WGS84 to each system (0: none)."""
 _FAST_OK, _FAST_SLOW = 0, 1
+_NO_ROUTES, _ROUTES_XY, _ROUTES_GEOJSON = 0, 1, 2
 
 
 @njit(cache=True)
@@ -388,7 +395,8 @@ def _snap_grid(px, py, lon, lat, cells, ptr, cseg, x0s, y0s, dxs, dys, invs, gx0
 
 
 @njit(cache=True)
-def _answer(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_routes, crs_code, scale,
+def _answer(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_routes, crs_code, scale, decimals,
+            vrows, vlens,
             m_cells, m_ptr, m_cseg, m_x0s, m_y0s, m_dxs, m_dys, m_invs, m_gx0, m_gy0, m_c, m_nx, m_ny,
             m_seg_first, m_seg_street, m_gx, m_gy,
             use_core, core, c_far_m, c_cells, c_ptr, c_cseg, c_x0s, c_y0s, c_dxs, c_dys, c_invs, c_gx0, c_gy0, c_c,
@@ -401,11 +409,14 @@ def _answer(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_routes, 
     of a dozen Python steps). Returns a status (:data:`_FAST_SLOW` when the snapping grid cannot answer
     or the point is too far: the caller takes the step-by-step path, which fills the grid or raises), the
     snap (street, fraction, metres, lon, lat), the targets with where each route ends (int64 rows; ends 0
-    without routes), travel_s with distance_m (float64 rows), and the routes' vertices: three arrays for
-    Python to unbox instead of five. ``c_far_m``: where the core grid has no candidates, every core street is
-    farther than this (the grid's ``NEAR_M`` less half a cell diagonal)."""
+    without routes), travel_s with distance_m (float64 rows), and the routes: their vertices when
+    ``want_routes`` is :data:`_ROUTES_XY` (rounded as ``np.round`` to ``decimals`` when ``scale`` =
+    10**decimals > 0), their GeoJSON text when it is :data:`_ROUTES_GEOJSON` (:mod:`geomap.geojson_text`,
+    the street vertices' text copied from ``vrows`` / ``vlens``; the ends are then offsets in the text).
+    Four arrays for Python to unbox. ``c_far_m``: where the core grid has no candidates, every core street
+    is farther than this (the grid's ``NEAR_M`` less half a cell diagonal)."""
     no_i, no_f = np.zeros((2, 0), dtype=np.int64), np.zeros((2, 0))
-    no_xy = np.zeros((0, 2))
+    no_xy, no_text = np.zeros((0, 2)), np.zeros(0, dtype=np.uint8)
     if src_code != 0:  # the query point from GCJ-02 / BD-09 (coords_one.inverse, as coords.to_wgs84_point)
         lon, lat = coords_inverse(lon, lat, src_code)
     px, py = (lon - lon0) * kx, (lat - lat0) * ky  # the snapping grid's frame (routing._SnapIndex)
@@ -413,46 +424,55 @@ def _answer(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_routes, 
                                          m_invs, m_gx0, m_gy0, m_c, m_nx, m_ny, m_seg_first, m_seg_street, m_gx,
                                          m_gy, glon, glat, cf, radius_m)
     if code < 0:
-        return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_xy
+        return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_xy, no_text
     if use_core and not core[s]:  # as snap_one: a core street within reach wins over a service way
         code, s2, f2, d2, slon2, slat2 = _snap_grid(px, py, lon, lat, c_cells, c_ptr, c_cseg, c_x0s, c_y0s, c_dxs,
                                                   c_dys, c_invs, c_gx0, c_gy0, c_c, c_nx, c_ny, c_seg_first,
                                                   c_seg_street, c_gx, c_gy, glon, glat, cf, radius_m)
         if code == _NOT_FILLED or (code == _NO_CANDIDATES and max_snap_m >= c_far_m):
-            return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_xy
+            return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_xy, no_text
         if code == 0 and d2 <= max_snap_m:  # (no candidates: every core street is beyond max_snap_m)
             s, f, d, slon, slat = s2, f2, d2, slon2, slat2
     if not d <= max_snap_m:
-        return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_xy
+        return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_xy, no_text
     _, tj, tt, dm, via = _query(s, f, k, jj, a_tab, b_tab, raw_v, raw_u, has_on, mv, mu, fr, travel_s, length_m,
                                 forward, backward)
     ints, nums = np.zeros((2, len(tj)), dtype=np.int64), np.empty((2, len(tj)))
     ints[0], nums[0], nums[1] = tj, tt, dm
-    if not want_routes or len(tj) == 0:
-        return _FAST_OK, s, f, d, slon, slat, ints, nums, no_xy
+    if want_routes == _NO_ROUTES or len(tj) == 0:
+        return _FAST_OK, s, f, d, slon, slat, ints, nums, no_xy, no_text
     here = np.empty(2)
     if crs_code == 0:
         here[0], here[1] = slon, slat
     else:
         here[0], here[1] = coords_forward(slon, slat, crs_code)
     rows = tj if rows_are_targets else np.zeros(len(tj), dtype=np.int64)
+    text = want_routes == _ROUTES_GEOJSON
     xy, ends = _routes(trees, rows, via, n, s, f, here, t_pos, tj, street_u, street_v, forward, backward,
                        travel_s, t_street, t_frac, indptr, indices, edge_street, edge_forward, off, cf, vlon, vlat,
-                       scale)
+                       -1.0 if text else scale)  # (text: the raw buffer, with vertex numbers)
+    if text:
+        geo, ints[1] = write_linestrings(xy, ends, vrows, vlens, scale, decimals)
+        return _FAST_OK, s, f, d, slon, slat, ints, nums, no_xy, geo
     ints[1] = ends
-    return _FAST_OK, s, f, d, slon, slat, ints, nums, xy
+    return _FAST_OK, s, f, d, slon, slat, ints, nums, xy, no_text
 
 
 class PointRoutes(NamedTuple):
     """:func:`answer_one`'s answer: the snap, the reachable targets among the ``k`` quickest (quickest
-    first) with travel_s and distance_m, and per target its route (an ``(m, 2)`` array in the crs asked,
-    a view of one array holding all routes), or None when routes were not asked."""
+    first) with travel_s and distance_m, and per target its route, or None when routes were not asked.
+    A route is an ``(m, 2)`` array in the crs asked (a view of one array holding all routes), or with
+    ``route_format="geojson"`` the UTF-8 text of its GeoJSON LineString (:mod:`geomap.geojson_text`)."""
 
     snap: PointSnap
     targets: list[int]
     travel_s: list[float]
     distance_m: list[float]
-    routes: list[np.ndarray] | None
+    routes: list[np.ndarray] | list[bytes] | None
+
+
+RouteFormat = Literal["xy", "geojson"]
+"""How :func:`one_call` gives the routes: ``(m, 2)`` arrays, or GeoJSON LineString text (bytes)."""
 
 
 def answer_one(index: TargetIndex, lon: float, lat: float, *, k: int, max_snap_m: float, routes: bool = True,
@@ -463,31 +483,47 @@ def answer_one(index: TargetIndex, lon: float, lat: float, *, k: int, max_snap_m
     return one_call(index, crs=crs, decimals=decimals)(float(lon), float(lat), int(k), float(max_snap_m), routes)
 
 
-def one_call(index: TargetIndex, *, crs: str = "wgs84", decimals: int | None = None, src: str = "wgs84"
-             ) -> Callable[[float, float, int, float, bool], PointRoutes]:
+def one_call(index: TargetIndex, *, crs: str = "wgs84", decimals: int | None = None, src: str = "wgs84",
+             route_format: RouteFormat = "xy") -> Callable[[float, float, int, float, bool], PointRoutes]:
     """:func:`answer_one` with the index, the routes' coordinate system and rounding bound once:
     ``ask(lon, lat, k, max_snap_m, routes)`` (floats, int, float, bool), for a caller answering many
     points on one index (:class:`geomap.nearest.PointSearch`). The point is given in ``src`` (wgs84,
-    gcj02 or bd09): its conversion to WGS84 runs inside the compiled call."""
+    gcj02 or bd09): its conversion to WGS84 runs inside the compiled call. ``route_format="geojson"``
+    (``decimals`` required, 0–9): each route as the text of its GeoJSON LineString, written by the
+    compiled call (for a service that splices it into its answer: formatting the numbers there costs
+    less than a JSON encoder's float formatting); the numbers are those of the arrays."""
     scale = _scale(decimals)
     src_code = _CRS_CODE[coords.normalize_crs(src)]  # the forward transform that src inverts (0: none)
+    if route_format not in ("xy", "geojson"):
+        raise ValueError(f"route_format must be 'xy' or 'geojson', not {route_format!r}")
+    geojson = route_format == "geojson"
+    if geojson:
+        if decimals is None:
+            raise ValueError("route_format='geojson' needs decimals (0-9)")
+        check_decimals(decimals)
+    code = _ROUTES_GEOJSON if geojson else _ROUTES_XY
+    n_dec = decimals or 0
+    vrows, vlens = _vertex_texts(index.graph, coords.normalize_crs(crs), n_dec) if geojson else _NO_TEXTS
 
     def ask(lon: float, lat: float, k: int, max_snap_m: float, routes: bool = True) -> PointRoutes:
         prepared = _prepared(index, crs) if math.isfinite(lon) and math.isfinite(lat) else None
         if prepared is not None:
             si, crs_code, tables = prepared
-            out = _answer(lon, lat, src_code, si.lon0, si.kx, si.lat0, si.ky, k, max_snap_m, routes, crs_code,
-                          scale, *tables)
+            out = _answer(lon, lat, src_code, si.lon0, si.kx, si.lat0, si.ky, k, max_snap_m,
+                          code if routes else _NO_ROUTES, crs_code, scale, n_dec, vrows, vlens, *tables)
             if out[0] == _FAST_OK:
-                _, s, f, d, slon, slat, ints, nums, xy = out
+                _, s, f, d, slon, slat, ints, nums, xy, text = out
                 (tj, stops), (tt, dm) = ints.tolist(), nums.tolist()
-                return PointRoutes(PointSnap(s, f, d, slon, slat), tj, tt, dm, _split(xy, stops) if routes else None)
+                got = None if not routes else _split(text.tobytes() if geojson else xy, stops)
+                return PointRoutes(PointSnap(s, f, d, slon, slat), tj, tt, dm, got)
         if src_code:
             lon, lat = coords.to_wgs84_point(lon, lat, src=src)
         snap = snap_one(index.graph, lon, lat, max_snap_m=max_snap_m)
         tj, ts, dm, via = query_one(index, snap.street, snap.fraction, k)
-        return PointRoutes(snap, tj, ts, dm,
-                           routes_one(index, snap, tj, via, crs=crs, decimals=decimals) if routes else None)
+        got = routes_one(index, snap, tj, via, crs=crs, decimals=None if geojson else decimals) if routes else None
+        if got is not None and geojson:
+            got = [linestring_json(r, decimals=n_dec) for r in got]
+        return PointRoutes(snap, tj, ts, dm, got)
 
     return ask
 
@@ -552,3 +588,17 @@ def _vertices(g: StreetGraph, crs: str) -> tuple[np.ndarray, np.ndarray]:
         xy = coords.from_wgs84(g.geom_lon, g.geom_lat, dst=crs)
         g.__dict__[key] = xy
     return xy
+
+
+_NO_TEXTS = (np.zeros((0, 0), dtype=np.uint8), np.zeros(0, dtype=np.uint8))
+
+
+def _vertex_texts(g: StreetGraph, crs: str, decimals: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``[x,y]`` text of each street geometry vertex in ``crs`` rounded to ``decimals``
+    (:func:`geomap.geojson_text.point_texts`; written once per graph, system and rounding: about 25 bytes
+    a vertex), so that a route in GeoJSON copies its vertices' text instead of formatting numbers."""
+    key = f"_geom_text_{crs}_{decimals}"
+    texts = g.__dict__.get(key)
+    if texts is None:
+        texts = g.__dict__[key] = point_texts(*_vertices(g, crs), decimals=decimals)
+    return texts

@@ -189,3 +189,33 @@ def test_point_search_is_the_batch_answer_prepared(setup):
         search(g_lon[0], g_lat[0], k=4)
     with pytest.raises(ValueError, match="not a valid longitude/latitude"):
         search(float("nan"), 31.3, k=1)
+
+
+def test_point_search_geojson_routes_are_its_arrays_as_text(setup):
+    """A PointSearch with route_format="geojson" (what the service keeps) gives the same stations and times
+    as one with arrays, and each route as the GeoJSON text of the same rounded coordinates."""
+    import orjson
+
+    from geomap import coords
+    from geomap.nearest import point_search
+    from geomap.routing import SnapError
+
+    reg, _, graph, lon, lat = setup
+    g_lon, g_lat = coords.from_wgs84(lon[300:420], lat[300:420], dst="gcj02")
+    kw = dict(mode="walk", graph=graph, crs="gcj02", route_crs="gcj02", route_decimals=7, index_k=3)
+    xy_search = point_search(reg.index, **kw)
+    geo_search = point_search(reg.index, **kw, route_format="geojson")
+    assert geo_search is not xy_search
+    answered = 0
+    for x, y in zip(g_lon.tolist(), g_lat.tolist(), strict=True):
+        try:
+            want = xy_search(x, y, k=3)
+        except SnapError:
+            continue
+        got = geo_search(x, y, k=3)
+        assert (got.station_id, got.travel_s, got.distance_m, got.route_xy) == (
+            want.station_id, want.travel_s, want.distance_m, None)
+        assert [orjson.loads(t) for t in got.route_geojson] == [
+            {"type": "LineString", "coordinates": xy.tolist()} for xy in want.route_xy]
+        answered += 1
+    assert answered > 80

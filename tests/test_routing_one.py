@@ -200,3 +200,49 @@ def test_one_call_converts_the_point_inside_the_compiled_call(tmp_path: Path, sr
                 np.testing.assert_array_equal(a, b)
             compared += 1
     assert compared > 100
+
+
+@pytest.mark.parametrize("crs", ["wgs84", "gcj02"])
+def test_one_call_geojson_routes_are_the_arrays_as_text(tmp_path: Path, crs: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """route_format="geojson": each route is the GeoJSON text of the route arrays (parsed, the very same
+    rounded floats; byte for byte what orjson writes for them), on the first look at a point (a fresh
+    graph: the step-by-step path) and on the second, which must take the one-call path (steps disabled);
+    the answers besides the routes are the same as route_format="xy"."""
+    import orjson
+
+    import geomap.routing_one as r1
+    from geomap.network_nearest import station_index
+
+    g = build_network(PBF, modes=["ebike"], progress=False, cache_dir=tmp_path)["ebike"]  # unfilled grid
+    st_lon, st_lat = _points(g, 20, seed=41)
+    index, _ = station_index(g, station_lon=st_lon, station_lat=st_lat, k=3)
+    ask = r1.one_call(index, crs=crs, decimals=7, route_format="geojson")
+    limit = get_settings().max_snap_m
+    q_lon, q_lat = _points(g, 80, seed=42)
+    compared = 0
+    for x, y in zip(q_lon.tolist(), q_lat.tolist(), strict=True):
+        for look in range(2):
+            try:
+                with monkeypatch.context() as m:
+                    if look:
+                        m.setattr(r1, "snap_one", None)
+                    got = ask(x, y, 3, limit, True)
+            except SnapError:
+                break
+            want = r1.answer_one(index, x, y, k=3, max_snap_m=limit, crs=crs, decimals=7)
+            assert (got.snap, got.targets, got.travel_s, got.distance_m) == (
+                want.snap, want.targets, want.travel_s, want.distance_m)
+            assert len(got.routes) == len(want.routes)
+            for text, xy in zip(got.routes, want.routes, strict=True):
+                assert isinstance(text, bytes)
+                assert orjson.loads(text) == {"type": "LineString", "coordinates": xy.tolist()}
+                assert text == orjson.dumps({"type": "LineString", "coordinates": xy},
+                                            option=orjson.OPT_SERIALIZE_NUMPY)
+            assert ask(x, y, 3, limit, False).routes is None
+            compared += 1
+    assert compared > 60
+    with pytest.raises(ValueError, match="needs decimals"):
+        r1.one_call(index, route_format="geojson")
+    with pytest.raises(ValueError, match="route_format must be"):
+        r1.one_call(index, decimals=7, route_format="wkt")  # type: ignore[arg-type]
