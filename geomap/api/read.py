@@ -85,6 +85,8 @@ class StationView:
     navigation link for each AMap travel mode."""
 
     props: dict[str, Any]
+    props_head: bytes
+    """``props`` as JSON text without its closing brace: an answer appends its own fields to it."""
     hours: OpeningHours | None
     position: dict[str, list[float]]
     nav_url: dict[str, str]
@@ -118,7 +120,8 @@ def station_view(snap: Snapshot, st: Station) -> StationView:
         d["amenity_labels"] = [amen.terms[k].label for k in st.amenities if k in amen.terms]
         pos = {crs: coords.from_wgs84_point(st.lon, st.lat, dst=crs) for crs in coords.COORD_SYSTEMS}
         lon, lat = pos["gcj02"]
-        view = StationView(props=d, hours=parse_osm(st.opening_hours) if st.opening_hours else None,
+        view = StationView(props=d, props_head=orjson.dumps(d)[:-1],
+                           hours=parse_osm(st.opening_hours) if st.opening_hours else None,
                            position={k: [_r(x), _r(y)] for k, (x, y) in pos.items()},
                            nav_url={m: amap_nav_url(lon, lat, st.name, amap_mode=m)
                                     for m in set(_AMAP_MODE.values())})
@@ -187,10 +190,10 @@ async def get_station(station_id: StationId, state: State, q: Annotated[CrsQuery
 
 
 def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
-    """The ``/nearest`` answer as a dict for orjson (:class:`StrKeyJsonResponse`): GeoJSON, with each route
-    from the compiled search already written as text (``orjson.Fragment``, spliced in as it is: formatting
-    its numbers there costs less than orjson's float formatting); ``orjson.loads(orjson.dumps(...))`` gives
-    the plain GeoJSON dict."""
+    """The ``/nearest`` answer as a dict for orjson (:class:`StrKeyJsonResponse`): GeoJSON, with each
+    feature's properties already written as text (``orjson.Fragment``: the station's part written once per
+    snapshot, :attr:`StationView.props_head`, then this answer's fields, the route as the compiled search
+    wrote it); ``orjson.loads(orjson.dumps(...))`` gives the plain GeoJSON dict."""
     snap = state.current()
     flt_open = parse_open_at(q.open_at)
     mode = None if q.mode == "straight" else q.mode
@@ -204,8 +207,9 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
                                 crs=q.crs, mode=mode, graph=state.graphs.get(mode) if mode else None,
                                 return_routes=q.route, index_k=LABEL_K,  # one label index serves every k ≤ 5
                                 route_crs=out_crs, route_decimals=7)
-        else:  # the same answer from this snapshot's search for this kind of query (nearest_point's own)
-            res = _search(state, snap, q, mode, out_crs)(q.lon, q.lat, k=q.k, return_routes=q.route)
+        else:  # the same answer from this snapshot's search for this kind of query (nearest_point's own);
+            # q.lon / q.lat are already checked (finite, in range) and q.k is within the search's labels
+            res = _search(state, snap, q, mode, out_crs).answer(q.lon, q.lat, k=q.k, return_routes=q.route)
     except SnapError as exc:
         raise ApiError(422, "far_from_network", str(exc), distance_m=_r(exc.distance_m[0], 1),
                        max_snap_m=exc.max_snap_m) from None
@@ -217,15 +221,14 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
     for n, sid in enumerate(res.station_id):
         view = views.get(sid) or station_view(snap, snap.stations[sid])
         travel = None if travel_s is None else _round1(travel_s[n])
-        feats.append({"type": "Feature", "id": sid,
-                      "properties": {**view.props, "open_now": view.open_now(local), "rank": n + 1,
-                                     "travel_s": travel,
-                                     "travel_minutes": None if travel is None else _round1(travel / 60),
-                                     "distance_m": _round1(res.distance_m[n]),
-                                     "route": orjson.Fragment(route_geojson[n]) if route_geojson is not None
-                                     else None if route_xy is None else {
-                                         "type": "LineString", "coordinates": route_xy[n]},
-                                     "amap_nav_url": view.nav_url[nav_mode]},
+        own = orjson.dumps({"open_now": view.open_now(local), "rank": n + 1, "travel_s": travel,
+                            "travel_minutes": None if travel is None else _round1(travel / 60),
+                            "distance_m": _round1(res.distance_m[n]),
+                            "route": orjson.Fragment(route_geojson[n]) if route_geojson is not None
+                            else None if route_xy is None else {"type": "LineString", "coordinates": route_xy[n]},
+                            "amap_nav_url": view.nav_url[nav_mode]}, option=orjson.OPT_SERIALIZE_NUMPY)
+        feats.append({"type": "Feature", "id": sid,  # properties: the station's, then this answer's
+                      "properties": orjson.Fragment(view.props_head + b"," + own[1:]),
                       "geometry": {"type": "Point", "coordinates": view.position[out_crs]}})
     return {"type": "FeatureCollection", "coord_system": out_crs, "mode": q.mode,
             "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs,
