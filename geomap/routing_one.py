@@ -16,13 +16,15 @@ first use and cached on disk (numba ``cache=True``); the service compiles them w
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import shapely
-from numba import njit
+from numba import njit, types
+from numba.experimental import structref
 
 from geomap import coords
 from geomap.coords import EARTH_RADIUS_M
@@ -395,16 +397,16 @@ def _snap_grid(px, py, lon, lat, cells, ptr, cseg, x0s, y0s, dxs, dys, invs, gx0
 
 
 @njit(cache=True)
-def _answer(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_routes, crs_code, scale, decimals,
-            vrows, vlens,
-            m_cells, m_ptr, m_cseg, m_x0s, m_y0s, m_dxs, m_dys, m_invs, m_gx0, m_gy0, m_c, m_nx, m_ny,
-            m_seg_first, m_seg_street, m_gx, m_gy,
-            use_core, core, c_far_m, c_cells, c_ptr, c_cseg, c_x0s, c_y0s, c_dxs, c_dys, c_invs, c_gx0, c_gy0, c_c,
-            c_nx, c_ny, c_seg_first, c_seg_street, c_gx, c_gy,
-            glon, glat, cf, radius_m,
-            jj, a_tab, b_tab, raw_v, raw_u, has_on, mv, mu, fr, travel_s, length_m, forward, backward,
-            trees, rows_are_targets, n, t_pos, street_u, street_v, t_street, t_frac, indptr, indices, edge_street,
-            edge_forward, off, vlon, vlat):  # pragma: no cover
+def _answer_flat(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_routes, crs_code, scale, decimals,
+                 vrows, vlens,
+                 m_cells, m_ptr, m_cseg, m_x0s, m_y0s, m_dxs, m_dys, m_invs, m_gx0, m_gy0, m_c, m_nx, m_ny,
+                 m_seg_first, m_seg_street, m_gx, m_gy,
+                 use_core, core, c_far_m, c_cells, c_ptr, c_cseg, c_x0s, c_y0s, c_dxs, c_dys, c_invs, c_gx0, c_gy0,
+                 c_c, c_nx, c_ny, c_seg_first, c_seg_street, c_gx, c_gy,
+                 glon, glat, cf, radius_m,
+                 jj, a_tab, b_tab, raw_v, raw_u, has_on, mv, mu, fr, travel_s, length_m, forward, backward,
+                 trees, rows_are_targets, n, t_pos, street_u, street_v, t_street, t_frac, indptr, indices,
+                 edge_street, edge_forward, off, vlon, vlat):  # pragma: no cover
     """:func:`snap_one`, :func:`query_one` and :func:`routes_one` in one compiled call (one dispatch instead
     of a dozen Python steps). Returns a status (:data:`_FAST_SLOW` when the snapping grid cannot answer
     or the point is too far: the caller takes the step-by-step path, which fills the grid or raises), the
@@ -456,6 +458,58 @@ def _answer(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_routes, 
         return _FAST_OK, s, f, d, slon, slat, ints, nums, no_xy, geo
     ints[1] = ends
     return _FAST_OK, s, f, d, slon, slat, ints, nums, xy, no_text
+
+
+_CALL_ARGS = 15
+"""Arguments of :func:`_answer_flat` given per call (the point, k, the output's form); the rest are its
+tables, held by one :class:`_Tables`."""
+_TABLE_FIELDS = tuple(inspect.signature(_answer_flat.py_func).parameters)[_CALL_ARGS:]
+
+
+@structref.register
+class _TablesType(types.StructRef):
+    def preprocess_fields(self, fields):  # type: ignore[no-untyped-def]
+        return tuple((name, types.unliteral(typ)) for name, typ in fields)
+
+
+class _Tables(structref.StructRefProxy):
+    """The arrays and constants :func:`_answer_flat` reads for one label index and coordinate system, in
+    one numba structure: a call passes one argument instead of 70 (numba checks and unboxes each argument
+    on every call: ~65 ns an array warm, twice that with cold caches, which was most of the call's cost
+    beyond the work). Holds references, copies nothing. Build with :func:`_tables`; copied and pickled
+    from the tuple it was made of (``values``), as the structure itself cannot be."""
+
+    values: tuple
+
+    def __reduce__(self) -> tuple:
+        return _tables, (self.values,)
+
+
+structref.define_proxy(_Tables, _TablesType, list(_TABLE_FIELDS))
+
+
+def _tables(values: tuple) -> _Tables:
+    """The :class:`_Tables` of ``values`` (in the order of :data:`_TABLE_FIELDS`)."""
+    t = _Tables(*values)
+    t.values = values
+    return t
+
+
+@njit(cache=True)
+def _answer(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_routes, crs_code, scale, decimals,
+            vrows, vlens, t):  # pragma: no cover
+    """:func:`_answer_flat` with its tables from ``t`` (a :class:`_Tables`)."""
+    return _answer_flat(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_routes, crs_code, scale,
+                        decimals, vrows, vlens,
+                        t.m_cells, t.m_ptr, t.m_cseg, t.m_x0s, t.m_y0s, t.m_dxs, t.m_dys, t.m_invs, t.m_gx0,
+                        t.m_gy0, t.m_c, t.m_nx, t.m_ny, t.m_seg_first, t.m_seg_street, t.m_gx, t.m_gy,
+                        t.use_core, t.core, t.c_far_m, t.c_cells, t.c_ptr, t.c_cseg, t.c_x0s, t.c_y0s, t.c_dxs,
+                        t.c_dys, t.c_invs, t.c_gx0, t.c_gy0, t.c_c, t.c_nx, t.c_ny, t.c_seg_first, t.c_seg_street,
+                        t.c_gx, t.c_gy, t.glon, t.glat, t.cf, t.radius_m,
+                        t.jj, t.a_tab, t.b_tab, t.raw_v, t.raw_u, t.has_on, t.mv, t.mu, t.fr, t.travel_s,
+                        t.length_m, t.forward, t.backward, t.trees, t.rows_are_targets, t.n, t.t_pos, t.street_u,
+                        t.street_v, t.t_street, t.t_frac, t.indptr, t.indices, t.edge_street, t.edge_forward,
+                        t.off, t.vlon, t.vlat)
 
 
 class PointRoutes(NamedTuple):
@@ -510,7 +564,7 @@ def one_call(index: TargetIndex, *, crs: str = "wgs84", decimals: int | None = N
         if prepared is not None:
             si, crs_code, tables = prepared
             out = _answer(lon, lat, src_code, si.lon0, si.kx, si.lat0, si.ky, k, max_snap_m,
-                          code if routes else _NO_ROUTES, crs_code, scale, n_dec, vrows, vlens, *tables)
+                          code if routes else _NO_ROUTES, crs_code, scale, n_dec, vrows, vlens, tables)
             if out[0] == _FAST_OK:
                 _, s, f, d, slon, slat, ints, nums, xy, text = out
                 (tj, stops), (tt, dm) = ints.tolist(), nums.tolist()
@@ -528,10 +582,11 @@ def one_call(index: TargetIndex, *, crs: str = "wgs84", decimals: int | None = N
     return ask
 
 
-def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, tuple] | None:
-    """The arrays :func:`_answer` reads for ``index`` with routes in ``crs``, gathered once per index and
-    system (and again when a snapping grid has filled more cells: the grid arrays are replaced then);
-    None when the one-call path cannot serve this index (no streets, no targets, or trees not kept)."""
+def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, _Tables] | None:
+    """The arrays :func:`_answer` reads for ``index`` with routes in ``crs`` (a :class:`_Tables`), gathered
+    once per index and system (and again when a snapping grid has filled more cells: the grid arrays are
+    replaced then); None when the one-call path cannot serve this index (no streets, no targets, or trees
+    not kept)."""
     by_crs = index.__dict__.setdefault("_answer_tables", {})
     cached = by_crs.get(crs)  # (main grid index, core grid index, their grid arrays, prepared) or None
     if cached is not None:
@@ -563,7 +618,7 @@ def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, tuple] | N
         g.street_forward, g.street_backward,
         trees, by_target, g.n_nodes, _target_positions(index, norm), g.street_u, g.street_v, tgt.street,
         tgt.fraction, g.indptr, g.indices, g.edge_street, g.edge_forward, g.geom_offsets, *_vertices(g, norm))
-    prepared = (si, _CRS_CODE[norm], tables)
+    prepared = (si, _CRS_CODE[norm], _tables(tables))
     by_crs[crs] = by_crs[norm] = (si, ci, *grids, prepared)  # the alias and the system share one set of arrays
     return prepared
 

@@ -246,3 +246,32 @@ def test_one_call_geojson_routes_are_the_arrays_as_text(tmp_path: Path, crs: str
         r1.one_call(index, route_format="geojson")
     with pytest.raises(ValueError, match="route_format must be"):
         r1.one_call(index, decimals=7, route_format="wkt")  # type: ignore[arg-type]
+
+
+def test_prepared_tables_survive_copy_and_pickle(graphs: dict[str, StreetGraph]) -> None:
+    """The one-call path's tables (a numba structure on the label index) are rebuilt from their arrays when
+    the index is deep-copied or pickled, as the service's and the tests' copies of a registry index do; the
+    copy answers as the original."""
+    import copy
+    import pickle
+
+    import geomap.routing_one as r1
+    from geomap.network_nearest import station_index
+
+    g = graphs["walk"]
+    st_lon, st_lat = _points(g, 12, seed=51)
+    index, _ = station_index(g, station_lon=st_lon, station_lat=st_lat, k=2)
+    limit = get_settings().max_snap_m
+    pick = np.random.default_rng(52).integers(0, len(g.geom_lon), 30)  # street vertices: always within reach
+    q_lon, q_lat = g.geom_lon[pick], g.geom_lat[pick]
+    ask = r1.one_call(index, crs="gcj02", decimals=7)
+    want = [ask(x, y, 2, limit, True) for x, y in zip(q_lon.tolist(), q_lat.tolist(), strict=True)]
+    assert r1._prepared(index, "gcj02") is not None
+    for twin in (copy.deepcopy(index), pickle.loads(pickle.dumps(index))):
+        assert twin.__dict__["_answer_tables"]["gcj02"][-1][-1] is not index.__dict__["_answer_tables"]["gcj02"][-1][-1]
+        ask2 = r1.one_call(twin, crs="gcj02", decimals=7)
+        got = [ask2(x, y, 2, limit, True) for x, y in zip(q_lon.tolist(), q_lat.tolist(), strict=True)]
+        for a, b in zip(got, want, strict=True):
+            assert (a.snap, a.targets, a.travel_s, a.distance_m) == (b.snap, b.targets, b.travel_s, b.distance_m)
+            for ra, rb in zip(a.routes, b.routes, strict=True):
+                np.testing.assert_array_equal(ra, rb)
