@@ -477,3 +477,24 @@ def test_published_map_is_served(client, state):
     assert "地图正在生成" not in r.text, "the published map was not built within 3 minutes"
     names = state.registry.frame()["name"]
     assert r.text.lstrip().lower().startswith("<!doctype html") and sum(n in r.text for n in names) >= 1
+
+
+def test_warm_nearest_prepares_the_riders_searches(state) -> None:
+    """At start the service answers one /nearest per mode in GCJ-02 and WGS84 (warm_nearest), so the
+    snapshot holds the searches a rider's first request uses, and they answer as a fresh search does."""
+    import orjson
+
+    from geomap.api.models import NearestQuery
+    from geomap.api.read import nearest_collection, warm_nearest
+    from geomap.api.state import LABEL_K
+
+    snap = state.current()
+    snap.searches.clear()
+    warm_nearest(state)
+    keys = {(mode, crs) for mode, kind, amenity, crs, out_crs, k in snap.searches if kind is None and k == LABEL_K}
+    assert keys == {(m, c) for m in state.graphs for c in ("gcj02", "wgs84")}
+    lon, lat = state.graphs["ebike"].centre_lonlat
+    q = NearestQuery(lon=lon + 0.001, lat=lat, crs="wgs84")
+    warm = orjson.dumps(nearest_collection(state, q))
+    snap.searches.clear()
+    assert orjson.dumps(nearest_collection(state, q)) == warm

@@ -59,6 +59,7 @@ def create_app(state: ServiceState | None = None, *, settings: Settings | None =
         loaded_here = getattr(app.state, "geomap", None) is None
         if loaded_here:
             app.state.geomap = ServiceState.load(settings or get_settings(), modes=modes)
+            read.warm_nearest(app.state.geomap)
             settle_heap()
             start_map_build(app.state.geomap)
         yield

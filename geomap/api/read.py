@@ -7,6 +7,7 @@ circles run in a worker thread (see :mod:`geomap.api.state`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -234,6 +235,18 @@ def nearest_collection(state: ServiceState, q: NearestQuery) -> dict[str, Any]:
             "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs,
                       "snap_m": None if res.snap_m is None else _round1(res.snap_m)},
             "open_at": flt_open.isoformat() if flt_open else None, "count": len(feats), "features": feats}
+
+
+def warm_nearest(state: ServiceState) -> None:
+    """Answer one ``/nearest`` per loaded mode, in GCJ-02 (the rider page) and WGS84, at start: the first
+    rider's request would otherwise load the compiled route-text path from numba's disk cache and build
+    the searches (~50–100 ms once per worker)."""
+    for mode, graph in state.graphs.items():
+        lon, lat = graph.centre_lonlat
+        for crs in ("gcj02", "wgs84"):
+            x, y = coords.from_wgs84_point(lon, lat, dst=crs)
+            with contextlib.suppress(ApiError):  # the centre may be off-street
+                nearest_collection(state, NearestQuery(lon=x, lat=y, crs=crs, mode=mode))
 
 
 def _search(state: ServiceState, snap: Snapshot, q: NearestQuery, mode: str, out_crs: str) -> PointSearch:
