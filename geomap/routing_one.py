@@ -402,6 +402,14 @@ def _snap_grid(px, py, lon, lat, cells, ptr, cseg, x0s, y0s, dxs, dys, invs, gx0
     return 0, street, frac, dist, slon, slat
 
 
+@njit(cache=True, inline="always")
+def _slow_answer():  # pragma: no cover
+    """:func:`_answer_flat`'s answer when the caller must take the step-by-step path (empty arrays of the
+    answer's types)."""
+    return (_FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, np.zeros((2, 0), dtype=np.int64), np.zeros((2, 0)),
+            np.zeros((0, 2)), np.zeros(0, dtype=np.uint8))
+
+
 @njit(cache=True)
 def _answer_flat(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_routes, crs_code, scale, decimals,
                  vrows, vlens,
@@ -423,8 +431,6 @@ def _answer_flat(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_rou
     the street vertices' text copied from ``vrows`` / ``vlens``; the ends are then offsets in the text).
     Four arrays for Python to unbox. ``c_far_m``: where the core grid has no candidates, every core street
     is farther than this (the grid's ``NEAR_M`` less half a cell diagonal)."""
-    no_i, no_f = np.zeros((2, 0), dtype=np.int64), np.zeros((2, 0))
-    no_xy, no_text = np.zeros((0, 2)), np.zeros(0, dtype=np.uint8)
     if src_code != 0:  # the query point from GCJ-02 / BD-09 (coords_one.inverse, as coords.to_wgs84_point)
         lon, lat = coords_inverse(lon, lat, src_code)
     px, py = (lon - lon0) * kx, (lat - lat0) * ky  # the snapping grid's frame (routing._SnapIndex)
@@ -432,23 +438,23 @@ def _answer_flat(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_rou
                                          m_invs, m_gx0, m_gy0, m_c, m_nx, m_ny, m_seg_first, m_seg_street, m_gx,
                                          m_gy, glon, glat, cf, radius_m)
     if code < 0:
-        return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_xy, no_text
+        return _slow_answer()
     if use_core and not core[s]:  # as snap_one: a core street within reach wins over a service way
         code, s2, f2, d2, slon2, slat2 = _snap_grid(px, py, lon, lat, c_cells, c_ptr, c_cseg, c_x0s, c_y0s, c_dxs,
                                                   c_dys, c_invs, c_gx0, c_gy0, c_c, c_nx, c_ny, c_seg_first,
                                                   c_seg_street, c_gx, c_gy, glon, glat, cf, radius_m)
         if code == _NOT_FILLED or (code == _NO_CANDIDATES and max_snap_m >= c_far_m):
-            return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_xy, no_text
+            return _slow_answer()
         if code == 0 and d2 <= max_snap_m:  # (no candidates: every core street is beyond max_snap_m)
             s, f, d, slon, slat = s2, f2, d2, slon2, slat2
     if not d <= max_snap_m:
-        return _FAST_SLOW, -1, 0.0, 0.0, 0.0, 0.0, no_i, no_f, no_xy, no_text
+        return _slow_answer()
     _, tj, tt, dm, via = _query(s, f, k, jj, a_tab, b_tab, raw_v, raw_u, has_on, mv, mu, fr, travel_s, length_m,
                                 forward, backward)
     ints, nums = np.zeros((2, len(tj)), dtype=np.int64), np.empty((2, len(tj)))
     ints[0], nums[0], nums[1] = tj, tt, dm
     if want_routes == _NO_ROUTES or len(tj) == 0:
-        return _FAST_OK, s, f, d, slon, slat, ints, nums, no_xy, no_text
+        return _FAST_OK, s, f, d, slon, slat, ints, nums, np.zeros((0, 2)), np.zeros(0, dtype=np.uint8)
     here = np.empty(2)
     if crs_code == 0:
         here[0], here[1] = slon, slat
@@ -461,9 +467,9 @@ def _answer_flat(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_rou
                        -1.0 if text else scale)  # (text: the raw buffer, with vertex numbers)
     if text:
         geo, ints[1] = write_linestrings(xy, ends, vrows, vlens, scale, decimals)
-        return _FAST_OK, s, f, d, slon, slat, ints, nums, no_xy, geo
+        return _FAST_OK, s, f, d, slon, slat, ints, nums, np.zeros((0, 2)), geo
     ints[1] = ends
-    return _FAST_OK, s, f, d, slon, slat, ints, nums, xy, no_text
+    return _FAST_OK, s, f, d, slon, slat, ints, nums, xy, np.zeros(0, dtype=np.uint8)
 
 
 _CALL_ARGS = 15
