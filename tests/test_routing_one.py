@@ -275,3 +275,16 @@ def test_prepared_tables_survive_copy_and_pickle(graphs: dict[str, StreetGraph])
             assert (a.snap, a.targets, a.travel_s, a.distance_m) == (b.snap, b.targets, b.travel_s, b.distance_m)
             for ra, rb in zip(a.routes, b.routes, strict=True):
                 np.testing.assert_array_equal(ra, rb)
+
+
+def test_the_kernel_wrapper_passes_every_table_in_order() -> None:
+    """_answer unpacks its _Tables by name for _answer_flat: the names it passes are exactly the flat
+    kernel's table parameters, in order (a swap of two same-typed arrays would still compile)."""
+    import inspect
+    import re
+
+    import geomap.routing_one as r1
+
+    passed = re.findall(r"\bt\.(\w+)", inspect.getsource(r1._answer.py_func))
+    assert tuple(passed) == r1._TABLE_FIELDS
+    assert len(r1._TABLE_FIELDS) == len(inspect.signature(r1._answer_flat.py_func).parameters) - r1._CALL_ARGS
