@@ -288,3 +288,81 @@ def test_the_kernel_wrapper_passes_every_table_in_order() -> None:
     passed = re.findall(r"\bt\.(\w+)", inspect.getsource(r1._answer.py_func))
     assert tuple(passed) == r1._TABLE_FIELDS
     assert len(r1._TABLE_FIELDS) == len(inspect.signature(r1._answer_flat.py_func).parameters) - r1._CALL_ARGS
+
+
+def test_compiled_answer_gets_the_types_it_was_compiled_for(graphs: dict[str, StreetGraph]) -> None:
+    """ask calls the machine-code _answer directly (no numba dispatch), which reads its arguments as the
+    types it was compiled for: every call's arguments, in both route formats and after the output buffers
+    grew, have exactly those types (numba's own typing of them picks the same compiled function)."""
+    import geomap.routing_one as r1
+    from geomap.network_nearest import station_index
+
+    g = graphs["ebike"]
+    st_lon, st_lat = _points(g, 10, seed=61)
+    index, _ = station_index(g, station_lon=st_lon, station_lat=st_lat, k=3)
+    pick = np.random.default_rng(62).integers(0, len(g.geom_lon), 20)
+    q = list(zip(g.geom_lon[pick].tolist(), g.geom_lat[pick].tolist(), strict=True))
+    limit = get_settings().max_snap_m
+    asks = {fmt: r1.one_call(index, crs="gcj02", decimals=7, route_format=fmt) for fmt in ("xy", "geojson")}
+    for ask in asks.values():
+        for x, y in q:
+            ask(x, y, 3, limit, True)  # fills the grid around the points: the tables are final for them
+    tables = r1._prepared(index, "gcj02")[2]
+    real, calls = tables.compiled, []
+
+    def recording(*args: object) -> tuple:
+        calls.append(args)
+        return real(*args)
+
+    tables.compiled = recording
+    saved = r1._BUFFERS.arrays
+    try:
+        r1._BUFFERS.arrays = r1._Buffers._make(1, 1, 1)  # too small: the first call grows them
+        for ask in asks.values():
+            for x, y in q:
+                for routes in (True, False):
+                    ask(x, y, 3, limit, routes)
+    finally:
+        r1._BUFFERS.arrays = saved
+        tables.compiled = real
+    assert len(calls) >= 80 and any(a[15].shape[1] == 1 for a in calls)  # some calls with the tiny buffers
+    for args in calls:
+        sig = tuple(r1._answer.typeof_pyval(a) for a in args)
+        assert r1._answer.get_overload(sig) is real
+
+
+def test_one_call_output_buffers_grow_and_are_per_thread(graphs: dict[str, StreetGraph]) -> None:
+    """The compiled call copies its answer into per-thread buffers: answers through buffers too small for
+    them (grown on the way) and answers asked from several threads at once equal those asked one by one."""
+    import threading
+
+    import geomap.routing_one as r1
+    from geomap.network_nearest import station_index
+
+    g = graphs["walk"]
+    st_lon, st_lat = _points(g, 15, seed=71)
+    index, _ = station_index(g, station_lon=st_lon, station_lat=st_lat, k=5)
+    pick = np.random.default_rng(72).integers(0, len(g.geom_lon), 60)
+    q = list(zip(g.geom_lon[pick].tolist(), g.geom_lat[pick].tolist(), strict=True))
+    limit = get_settings().max_snap_m
+    ask = r1.one_call(index, crs="wgs84", decimals=7, route_format="geojson")
+    want = [ask(x, y, 5, limit, True) for x, y in q]
+    saved = r1._BUFFERS.arrays
+    try:
+        r1._BUFFERS.arrays = r1._Buffers._make(2, 3, 10)
+        assert [ask(x, y, 5, limit, True) for x, y in q] == want
+        assert r1._BUFFERS.arrays[0].shape[1] >= 5 and r1._BUFFERS.arrays[3].size >= max(
+            sum(map(len, w.routes)) for w in want)
+    finally:
+        r1._BUFFERS.arrays = saved
+    got: dict[int, list] = {}
+
+    def work(t: int) -> None:
+        got[t] = [ask(x, y, 5, limit, True) for _ in range(5) for x, y in q]
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(got[t] == want * 5 for t in range(4))
