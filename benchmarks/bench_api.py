@@ -292,11 +292,11 @@ async def _asgi_us(app: Any, path: str, queries: list[bytes], rounds: int = 30) 
 def in_process(points: list[tuple[float, float]]) -> dict[str, float]:
     """Where a ``/nearest`` answer's time goes, measured in this process on the sample data (µs per
     request, the same 256 GCJ-02 points, e-bike, k=3, routes): the search alone, the library answer, the
-    GeoJSON dict, its JSON, and the whole app without sockets for /healthz and /nearest."""
+    answer's JSON text, and the whole app without sockets for /healthz and /nearest."""
     from geomap import coords
     from geomap.api.app import create_app
     from geomap.api.models import NearestQuery
-    from geomap.api.read import StrKeyJsonResponse, nearest_collection
+    from geomap.api.read import nearest_body
     from geomap.api.state import LABEL_K, ServiceState, settle_heap
     from geomap.nearest import nearest_point
     from geomap.network_nearest import station_index
@@ -316,7 +316,7 @@ def in_process(points: list[tuple[float, float]]) -> dict[str, float]:
                                  station_key=sel.key)
         wgs = [coords.to_wgs84_point(lon, lat, src="gcj02") for lon, lat in points]
         qs = [NearestQuery.model_validate({"lon": lon, "lat": lat, "crs": "gcj02", "k": 3}) for lon, lat in points]
-        answers = [nearest_collection(state, q) for q in qs]
+        answers = [nearest_body(state, q) for q in qs]
         n = len(points)
         out = {
             "search": _best_us(lambda i: answer_one(index, *wgs[i % n], k=3, max_snap_m=settings.max_snap_m,
@@ -326,9 +326,9 @@ def in_process(points: list[tuple[float, float]]) -> dict[str, float]:
             "nearest_point": _best_us(lambda i: nearest_point(
                 index_of, qs[i % n].lon, qs[i % n].lat, k=3, crs="gcj02", mode="ebike", graph=g,
                 index_k=LABEL_K, route_crs="gcj02", route_decimals=7)),
-            "collection": _best_us(lambda i: nearest_collection(state, qs[i % n])),
-            "json": _best_us(lambda i: StrKeyJsonResponse(answers[i % n])),
-            "body_bytes": float(np.mean([len(StrKeyJsonResponse(a).body) for a in answers])),
+            "body": _best_us(lambda i: nearest_body(state, qs[i % n])),
+            "body_cold": _cold_us(lambda i: nearest_body(state, qs[i % n])),
+            "body_bytes": float(np.mean([len(a) for a in answers])),
         }
         app = create_app(state)
         raw = [f"lon={lon:.6f}&lat={lat:.6f}&crs=gcj02&k=3".encode() for lon, lat in points]
@@ -358,15 +358,15 @@ def _in_process_lines(ip: dict[str, float], floor_us: float) -> list[str]:
         f"| the same with cold CPU caches (an 8 MiB array summed before each call) | {ip['search_cold']:.1f} |",
         f"| the library answer (`nearest.nearest_point`: + GCJ-02 input, filter, station set) | "
         f"{ip['nearest_point']:.1f} |",
-        f"| the GeoJSON answer (`api.read.nearest_collection`: + registry check, 3 features) | "
-        f"{ip['collection']:.1f} |",
-        f"| its JSON (orjson, {ip['body_bytes']:,.0f} bytes) | {ip['json']:.1f} |",
+        f"| the GeoJSON answer as JSON text (`api.read.nearest_body`: + registry check, 3 features, "
+        f"{ip['body_bytes']:,.0f} bytes) | {ip['body']:.1f} |",
+        f"| the same with cold CPU caches | {ip['body_cold']:.1f} |",
         f"| the whole app without sockets: `/healthz` | {ip['asgi_healthz']:.1f} |",
         f"| the whole app without sockets: `/nearest` | {ip['asgi_nearest']:.1f} |",
         f"| HTTP `/healthz` through uvicorn, 1 worker, 16 clients (1 / throughput) | {floor_us:.0f} |",
         "",
         f"The app adds {extra:.0f} µs for `/nearest` over `/healthz` when called directly, about "
-        f"{extra / max(ip['collection'] + ip['json'], 1e-9):.1f}× what its parts take in a tight loop: between "
+        f"{extra / max(ip['body'], 1e-9):.1f}× what its parts take in a tight loop: between "
         "requests, FastAPI and uvicorn push the search's code and tables out of the CPU caches. For a 70 % "
         f"ratio, everything `/nearest` adds would have to fit in {0.3 / 0.7 * floor_us:.0f} µs "
         f"(3/7 of the {floor_us:.0f} µs floor).",

@@ -189,6 +189,41 @@ def test_nearest_open_now_and_amap_link(client, state):
         assert q["mode"] == ["ride"] and q["coordinate"] == ["gaode"]
 
 
+@pytest.mark.parametrize("extra", [
+    {"crs": "gcj02"},  # the service's searches: routes as text from the compiled call
+    {"crs": "gcj02", "out_crs": "bd09", "k": 5},
+    {"open_at": "2026-11-25T12:30"},  # through nearest_point: routes as arrays
+    {"route": "false"},
+    {"mode": "straight", "k": 4},
+])
+def test_nearest_body_is_canonical_geojson_with_the_stations_properties(client, extra):
+    """/nearest writes its answer in pieces (nearest_body): the text is exactly orjson's encoding of what
+    it parses to (no stray separator, no duplicated key), and each feature carries the station's own
+    properties as /stations/{id} gives them (a separate path: a dict per station), plus the answer's fields
+    in their order, and its point in the output system."""
+    import orjson
+
+    params = {"lon": WJC_GCJ[0], "lat": WJC_GCJ[1], "k": 3, **extra}
+    if params.get("crs") != "gcj02":
+        params["lon"], params["lat"] = (float(v) for v in coords.to_wgs84(*WJC_GCJ, src="gcj02"))
+    r = client.get("/nearest", params=params)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    body = orjson.loads(r.content)
+    assert orjson.dumps(body) == r.content
+    NearestCollection.model_validate(body)
+    assert body["count"] == len(body["features"]) >= 3
+    out_crs = params.get("out_crs", params.get("crs", "wgs84"))
+    own = ["open_now", "rank", "travel_s", "travel_minutes", "distance_m", "route", "amap_nav_url"]
+    for f in body["features"]:
+        st = client.get(f"/stations/{f['id']}", params={"crs": out_crs}).json()
+        props = f["properties"]
+        assert list(props) == [k for k in st["properties"] if k != "open_now"] + own
+        assert {k: v for k, v in props.items() if k not in own} == {
+            k: v for k, v in st["properties"].items() if k != "open_now"}
+        assert f["geometry"] == st["geometry"] and list(f) == ["type", "id", "properties", "geometry"]
+        assert (props["route"] is None) == (extra.get("route") == "false" or extra.get("mode") == "straight")
+
+
 @pytest.mark.parametrize(("params", "needle"), [
     ({"lon": 200, "lat": 31.3}, "lon"),
     ({"lon": 121.5, "lat": -91}, "lat"),
@@ -482,10 +517,8 @@ def test_published_map_is_served(client, state):
 def test_warm_nearest_prepares_the_riders_searches(state) -> None:
     """At start the service answers one /nearest per mode in GCJ-02 and WGS84 (warm_nearest), so the
     snapshot holds the searches a rider's first request uses, and they answer as a fresh search does."""
-    import orjson
-
     from geomap.api.models import NearestQuery
-    from geomap.api.read import nearest_collection, warm_nearest
+    from geomap.api.read import nearest_body, warm_nearest
     from geomap.api.state import LABEL_K
 
     snap = state.current()
@@ -495,6 +528,6 @@ def test_warm_nearest_prepares_the_riders_searches(state) -> None:
     assert keys == {(m, c) for m in state.graphs for c in ("gcj02", "wgs84")}
     lon, lat = state.graphs["ebike"].centre_lonlat
     q = NearestQuery(lon=lon + 0.001, lat=lat, crs="wgs84")
-    warm = orjson.dumps(nearest_collection(state, q))
+    warm = nearest_body(state, q)
     snap.searches.clear()
-    assert orjson.dumps(nearest_collection(state, q)) == warm
+    assert nearest_body(state, q) == warm
