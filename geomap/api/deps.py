@@ -80,15 +80,18 @@ class QueryModelRoute(APIRoute):
         if not set(params) <= {"state", "q"} or not inspect.iscoroutinefunction(self.endpoint):
             return super().get_route_handler()
         model: type[BaseModel] | None = get_args(hints["q"])[0] if "q" in params else None
+        # the model's pydantic-core validator: what model_validate calls, without its Python wrapper
+        # (keyword handling; ~1.5 µs of a request with cold caches)
+        validate = model.__pydantic_validator__.validate_python if model is not None else None
         endpoint = self.endpoint
 
         async def handler(request: Request) -> Response:
             kwargs: dict[str, Any] = {}
             if "state" in params:
                 kwargs["state"] = request.app.state.geomap
-            if model is not None:
+            if validate is not None:
                 try:
-                    kwargs["q"] = model.model_validate(query_dict(request.scope["query_string"]))
+                    kwargs["q"] = validate(query_dict(request.scope["query_string"]))
                 except ValidationError as exc:
                     raise RequestValidationError(
                         [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]) from None
