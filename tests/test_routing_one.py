@@ -15,7 +15,7 @@ import shapely
 from geomap import coords
 from geomap.network import StreetGraph, build_network
 from geomap.network_nearest import network_nearest
-from geomap.routing import SnapError, snap_points
+from geomap.routing import SnapError, TargetIndex, snap_points
 from geomap.routing_one import snap_one
 from geomap.settings import get_settings
 
@@ -290,18 +290,25 @@ def test_the_kernel_wrapper_passes_every_table_in_order() -> None:
     assert len(r1._TABLE_FIELDS) == len(inspect.signature(r1._answer_flat.py_func).parameters) - r1._CALL_ARGS
 
 
+def _index_and_vertices(g: StreetGraph, *, stations: int, points: int, k: int, seed: int
+                        ) -> tuple[TargetIndex, list[tuple[float, float]]]:
+    """A label index of ``stations`` random stations, and ``points`` street vertices to ask from (always
+    within reach of a street)."""
+    from geomap.network_nearest import station_index
+
+    st_lon, st_lat = _points(g, stations, seed=seed)
+    index, _ = station_index(g, station_lon=st_lon, station_lat=st_lat, k=k)
+    pick = np.random.default_rng(seed + 1).integers(0, len(g.geom_lon), points)
+    return index, list(zip(g.geom_lon[pick].tolist(), g.geom_lat[pick].tolist(), strict=True))
+
+
 def test_compiled_answer_gets_the_types_it_was_compiled_for(graphs: dict[str, StreetGraph]) -> None:
     """ask calls the machine-code _answer directly (no numba dispatch), which reads its arguments as the
     types it was compiled for: every call's arguments, in both route formats and after the output buffers
     grew, have exactly those types (numba's own typing of them picks the same compiled function)."""
     import geomap.routing_one as r1
-    from geomap.network_nearest import station_index
 
-    g = graphs["ebike"]
-    st_lon, st_lat = _points(g, 10, seed=61)
-    index, _ = station_index(g, station_lon=st_lon, station_lat=st_lat, k=3)
-    pick = np.random.default_rng(62).integers(0, len(g.geom_lon), 20)
-    q = list(zip(g.geom_lon[pick].tolist(), g.geom_lat[pick].tolist(), strict=True))
+    index, q = _index_and_vertices(graphs["ebike"], stations=10, points=20, k=3, seed=61)
     limit = get_settings().max_snap_m
     asks = {fmt: r1.one_call(index, crs="gcj02", decimals=7, route_format=fmt) for fmt in ("xy", "geojson")}
     for ask in asks.values():
@@ -337,13 +344,8 @@ def test_one_call_output_buffers_grow_and_are_per_thread(graphs: dict[str, Stree
     import threading
 
     import geomap.routing_one as r1
-    from geomap.network_nearest import station_index
 
-    g = graphs["walk"]
-    st_lon, st_lat = _points(g, 15, seed=71)
-    index, _ = station_index(g, station_lon=st_lon, station_lat=st_lat, k=5)
-    pick = np.random.default_rng(72).integers(0, len(g.geom_lon), 60)
-    q = list(zip(g.geom_lon[pick].tolist(), g.geom_lat[pick].tolist(), strict=True))
+    index, q = _index_and_vertices(graphs["walk"], stations=15, points=60, k=5, seed=71)
     limit = get_settings().max_snap_m
     ask = r1.one_call(index, crs="wgs84", decimals=7, route_format="geojson")
     want = [ask(x, y, 5, limit, True) for x, y in q]
