@@ -412,8 +412,8 @@ def _slow_answer():  # pragma: no cover
 
 
 @njit(cache=True)
-def _answer_flat(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_routes, crs_code, scale, decimals,
-                 vrows, vlens,
+def _answer_flat(lon, lat, src_code, k, max_snap_m, want_routes, crs_code, scale, decimals, vrows, vlens,
+                 lon0, kx, lat0, ky,
                  m_cells, m_ptr, m_cseg, m_x0s, m_y0s, m_dxs, m_dys, m_invs, m_gx0, m_gy0, m_c, m_nx, m_ny,
                  m_seg_first, m_seg_street, m_gx, m_gy,
                  use_core, core, c_far_m, c_cells, c_ptr, c_cseg, c_x0s, c_y0s, c_dxs, c_dys, c_invs, c_gx0, c_gy0,
@@ -473,7 +473,7 @@ def _answer_flat(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_rou
     return _FAST_OK, s, f, d, slon, slat, ints, nums, xy, np.zeros(0, dtype=np.uint8)
 
 
-_CALL_ARGS = 15
+_CALL_ARGS = 11
 """Arguments of :func:`_answer_flat` given per call (the point, k, the output's form); the rest are its
 tables, held by one :class:`_Tables`."""
 _TABLE_FIELDS = tuple(inspect.signature(_answer_flat.py_func).parameters)[_CALL_ARGS:]
@@ -513,16 +513,16 @@ def _tables(values: tuple) -> _Tables:
 
 
 @njit(cache=True)
-def _answer(lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_routes, crs_code, scale, decimals,
-            vrows, vlens, out_i, out_f, out_xy, out_t, t):  # pragma: no cover
+def _answer(lon, lat, src_code, k, max_snap_m, want_routes, crs_code, scale, decimals, vrows, vlens,
+            out_i, out_f, out_xy, out_t, t):  # pragma: no cover
     """:func:`_answer_flat` with its tables from ``t`` (a :class:`_Tables`), its arrays copied into the
     caller's buffers (:class:`_Buffers`): numba would box each returned array as a new numpy array
     (~0.6 µs each, four per answer). Returns (status, street, fraction, metres, snapped lon, lat, number
     of targets, rows of routes in ``out_xy`` or bytes of text in ``out_t``); status :data:`_FAST_GROW`
     when a buffer is too small (the two counts then say how large they must be)."""
     status, s, f, d, slon, slat, ints, nums, xy, text = _answer_flat(
-        lon, lat, src_code, lon0, kx, lat0, ky, k, max_snap_m, want_routes, crs_code, scale, decimals, vrows, vlens,
-        t.m_cells, t.m_ptr, t.m_cseg, t.m_x0s, t.m_y0s, t.m_dxs, t.m_dys, t.m_invs, t.m_gx0,
+        lon, lat, src_code, k, max_snap_m, want_routes, crs_code, scale, decimals, vrows, vlens,
+        t.lon0, t.kx, t.lat0, t.ky, t.m_cells, t.m_ptr, t.m_cseg, t.m_x0s, t.m_y0s, t.m_dxs, t.m_dys, t.m_invs, t.m_gx0,
         t.m_gy0, t.m_c, t.m_nx, t.m_ny, t.m_seg_first, t.m_seg_street, t.m_gx, t.m_gy,
         t.use_core, t.core, t.c_far_m, t.c_cells, t.c_ptr, t.c_cseg, t.c_x0s, t.c_y0s, t.c_dxs,
         t.c_dys, t.c_invs, t.c_gx0, t.c_gy0, t.c_c, t.c_nx, t.c_ny, t.c_seg_first, t.c_seg_street,
@@ -617,16 +617,15 @@ def one_call(index: TargetIndex, *, crs: str = "wgs84", decimals: int | None = N
     def ask(lon: float, lat: float, k: int, max_snap_m: float, routes: bool = True) -> PointRoutes:
         prepared = _prepared(index, crs) if math.isfinite(lon) and math.isfinite(lat) else None
         if prepared is not None:
-            si, crs_code, tables = prepared
-            answer = tables.compiled
+            _, crs_code, tables = prepared
             want = code if routes else _NO_ROUTES
             oi, of, oxy, ot = _BUFFERS.arrays
-            out = answer(lon, lat, src_code, si.lon0, si.kx, si.lat0, si.ky, k, max_snap_m, want, crs_code, scale,
-                         n_dec, vrows, vlens, oi, of, oxy, ot, tables)
+            out = tables.compiled(lon, lat, src_code, k, max_snap_m, want, crs_code, scale, n_dec, vrows, vlens,
+                                  oi, of, oxy, ot, tables)
             if out[0] == _FAST_GROW:
                 oi, of, oxy, ot = _BUFFERS.grow(out[6], out[7])
-                out = answer(lon, lat, src_code, si.lon0, si.kx, si.lat0, si.ky, k, max_snap_m, want, crs_code,
-                             scale, n_dec, vrows, vlens, oi, of, oxy, ot, tables)
+                out = tables.compiled(lon, lat, src_code, k, max_snap_m, want, crs_code, scale, n_dec, vrows, vlens,
+                                      oi, of, oxy, ot, tables)
             if out[0] == _FAST_OK:
                 _, s, f, d, slon, slat, nt, m = out
                 (tj, stops), (tt, dm) = oi[:, :nt].tolist(), of[:, :nt].tolist()
@@ -670,6 +669,7 @@ def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, _Tables] |
     trees, by_target = kept
     tgt = index.targets
     tables = (
+        si.lon0, si.kx, si.lat0, si.ky,
         m_cells, m_ptr, m_cseg, *m_slots, si.grid_x0, si.grid_y0, si.CELL_M, si.grid_nx, si.grid_ny,
         si.seg_first, si.seg_street, si.gx, si.gy,
         use_core, core_streets(g), ci.NEAR_M - ci.CELL_M * math.sqrt(0.5),
@@ -687,13 +687,13 @@ def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, _Tables] |
 
 def _compiled_answer(tables: _Tables) -> Callable[..., tuple]:
     """The machine-code :func:`_answer` for ``tables`` (compiled, or loaded from numba's cache, on first
-    use), to be called without numba's dispatch: the dispatcher works out the type of each of the 20
+    use), to be called without numba's dispatch: the dispatcher works out the type of each of the 16
     arguments on every call (~1.2 µs warm, ~3 µs with cold caches, a quarter of the call). The types are
     fixed by construction: floats and ints for the point and settings, uint8 vertex texts
     (:func:`_vertex_texts`, :data:`_NO_TEXTS`), :class:`_Buffers`' arrays and ``tables``; the compiled
     code reads its arguments as these types (numbers are converted, arrays are not checked), so only
     :func:`one_call`'s ``ask`` calls it, with arguments of these kinds (a test checks the types match)."""
-    args = (0.0, 0.0, 0, 0.0, 1.0, 0.0, 1.0, 1, 0.0, _NO_ROUTES, 0, 0.0, 0, *_NO_TEXTS, *_BUFFERS.arrays, tables)
+    args = (0.0, 0.0, 0, 1, 0.0, _NO_ROUTES, 0, 0.0, 0, *_NO_TEXTS, *_BUFFERS.arrays, tables)
     sig = tuple(_answer.typeof_pyval(a) for a in args)
     if sig not in _answer.overloads:
         _answer.compile(sig)
