@@ -430,8 +430,9 @@ def _answer_flat(lon, lat, src_code, k, max_snap_m, want_routes, crs_code, scale
     ``want_routes`` is :data:`_ROUTES_XY` (rounded as ``np.round`` to ``decimals`` when ``scale`` =
     10**decimals > 0), their GeoJSON text when it is :data:`_ROUTES_GEOJSON` (:mod:`geomap.geojson_text`,
     the street vertices' text copied from ``vrows`` / ``vlens``; the ends are then offsets in the text).
-    Four arrays for Python to unbox. ``c_far_m``: where the core grid has no candidates, every core street
-    is farther than this (the grid's ``NEAR_M`` less half a cell diagonal)."""
+    Four arrays, which :func:`_answer` copies into the caller's buffers. ``c_far_m``: where the core grid
+    has no candidates, every core street is farther than this (the grid's ``NEAR_M`` less half a cell
+    diagonal); (``lon0``, ``kx``, ``lat0``, ``ky``): the snapping grid's frame."""
     if src_code != 0:  # the query point from GCJ-02 / BD-09 (coords_one.inverse, as coords.to_wgs84_point)
         lon, lat = coords_inverse(lon, lat, src_code)
     px, py = (lon - lon0) * kx, (lat - lat0) * ky  # the snapping grid's frame (routing._SnapIndex)
