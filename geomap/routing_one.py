@@ -618,7 +618,7 @@ def one_call(index: TargetIndex, *, crs: str = "wgs84", decimals: int | None = N
     def ask(lon: float, lat: float, k: int, max_snap_m: float, routes: bool = True) -> PointRoutes:
         prepared = _prepared(index, crs) if math.isfinite(lon) and math.isfinite(lat) else None
         if prepared is not None:
-            _, crs_code, tables = prepared
+            crs_code, tables = prepared
             want = code if routes else _NO_ROUTES
             oi, of, oxy, ot = _BUFFERS.arrays
             out = tables.compiled(lon, lat, src_code, k, max_snap_m, want, crs_code, scale, n_dec, vrows, vlens,
@@ -644,11 +644,11 @@ def one_call(index: TargetIndex, *, crs: str = "wgs84", decimals: int | None = N
     return ask
 
 
-def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, _Tables] | None:
-    """The arrays :func:`_answer` reads for ``index`` with routes in ``crs`` (a :class:`_Tables`), gathered
-    once per index and system (and again when a snapping grid has filled more cells: the grid arrays are
-    replaced then); None when the one-call path cannot serve this index (no streets, no targets, or trees
-    not kept)."""
+def _prepared(index: TargetIndex, crs: str) -> tuple[int, _Tables] | None:
+    """The code of ``crs`` and the arrays :func:`_answer` reads for ``index`` with routes in ``crs`` (a
+    :class:`_Tables`), gathered once per index and system (and again when a snapping grid has filled more
+    cells: the grid arrays are replaced then); None when the one-call path cannot serve this index (no
+    streets, no targets, or trees not kept)."""
     by_crs = index.__dict__.setdefault("_answer_tables", {})
     cached = by_crs.get(crs)  # (main grid index, core grid index, their grid arrays, prepared) or None
     if cached is not None:
@@ -681,7 +681,7 @@ def _prepared(index: TargetIndex, crs: str) -> tuple[_SnapIndex, int, _Tables] |
         g.street_forward, g.street_backward,
         trees, by_target, g.n_nodes, _target_positions(index, norm), g.street_u, g.street_v, tgt.street,
         tgt.fraction, g.indptr, g.indices, g.edge_street, g.edge_forward, g.geom_offsets, *_vertices(g, norm))
-    prepared = (si, _CRS_CODE[norm], _tables(tables))
+    prepared = (_CRS_CODE[norm], _tables(tables))
     by_crs[crs] = by_crs[norm] = (si, ci, *grids, prepared)  # the alias and the system share one set of arrays
     return prepared
 

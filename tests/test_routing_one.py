@@ -248,6 +248,18 @@ def test_one_call_geojson_routes_are_the_arrays_as_text(tmp_path: Path, crs: str
         r1.one_call(index, decimals=7, route_format="wkt")  # type: ignore[arg-type]
 
 
+def _index_and_vertices(g: StreetGraph, *, stations: int, points: int, k: int, seed: int
+                        ) -> tuple[TargetIndex, list[tuple[float, float]]]:
+    """A label index of ``stations`` random stations, and ``points`` street vertices to ask from (always
+    within reach of a street)."""
+    from geomap.network_nearest import station_index
+
+    st_lon, st_lat = _points(g, stations, seed=seed)
+    index, _ = station_index(g, station_lon=st_lon, station_lat=st_lat, k=k)
+    pick = np.random.default_rng(seed + 1).integers(0, len(g.geom_lon), points)
+    return index, list(zip(g.geom_lon[pick].tolist(), g.geom_lat[pick].tolist(), strict=True))
+
+
 def test_prepared_tables_survive_copy_and_pickle(graphs: dict[str, StreetGraph]) -> None:
     """The one-call path's tables (a numba structure on the label index) are rebuilt from their arrays when
     the index is deep-copied or pickled, as the service's and the tests' copies of a registry index do; the
@@ -256,21 +268,16 @@ def test_prepared_tables_survive_copy_and_pickle(graphs: dict[str, StreetGraph])
     import pickle
 
     import geomap.routing_one as r1
-    from geomap.network_nearest import station_index
 
-    g = graphs["walk"]
-    st_lon, st_lat = _points(g, 12, seed=51)
-    index, _ = station_index(g, station_lon=st_lon, station_lat=st_lat, k=2)
+    index, q = _index_and_vertices(graphs["walk"], stations=12, points=30, k=2, seed=51)
     limit = get_settings().max_snap_m
-    pick = np.random.default_rng(52).integers(0, len(g.geom_lon), 30)  # street vertices: always within reach
-    q_lon, q_lat = g.geom_lon[pick], g.geom_lat[pick]
     ask = r1.one_call(index, crs="gcj02", decimals=7)
-    want = [ask(x, y, 2, limit, True) for x, y in zip(q_lon.tolist(), q_lat.tolist(), strict=True)]
+    want = [ask(x, y, 2, limit, True) for x, y in q]
     assert r1._prepared(index, "gcj02") is not None
     for twin in (copy.deepcopy(index), pickle.loads(pickle.dumps(index))):
         assert twin.__dict__["_answer_tables"]["gcj02"][-1][-1] is not index.__dict__["_answer_tables"]["gcj02"][-1][-1]
         ask2 = r1.one_call(twin, crs="gcj02", decimals=7)
-        got = [ask2(x, y, 2, limit, True) for x, y in zip(q_lon.tolist(), q_lat.tolist(), strict=True)]
+        got = [ask2(x, y, 2, limit, True) for x, y in q]
         for a, b in zip(got, want, strict=True):
             assert (a.snap, a.targets, a.travel_s, a.distance_m) == (b.snap, b.targets, b.travel_s, b.distance_m)
             for ra, rb in zip(a.routes, b.routes, strict=True):
@@ -290,18 +297,6 @@ def test_the_kernel_wrapper_passes_every_table_in_order() -> None:
     assert len(r1._TABLE_FIELDS) == len(inspect.signature(r1._answer_flat.py_func).parameters) - r1._CALL_ARGS
 
 
-def _index_and_vertices(g: StreetGraph, *, stations: int, points: int, k: int, seed: int
-                        ) -> tuple[TargetIndex, list[tuple[float, float]]]:
-    """A label index of ``stations`` random stations, and ``points`` street vertices to ask from (always
-    within reach of a street)."""
-    from geomap.network_nearest import station_index
-
-    st_lon, st_lat = _points(g, stations, seed=seed)
-    index, _ = station_index(g, station_lon=st_lon, station_lat=st_lat, k=k)
-    pick = np.random.default_rng(seed + 1).integers(0, len(g.geom_lon), points)
-    return index, list(zip(g.geom_lon[pick].tolist(), g.geom_lat[pick].tolist(), strict=True))
-
-
 def test_compiled_answer_gets_the_types_it_was_compiled_for(graphs: dict[str, StreetGraph]) -> None:
     """ask calls the machine-code _answer directly (no numba dispatch), which reads its arguments as the
     types it was compiled for: every call's arguments, in both route formats and after the output buffers
@@ -314,7 +309,7 @@ def test_compiled_answer_gets_the_types_it_was_compiled_for(graphs: dict[str, St
     for ask in asks.values():
         for x, y in q:
             ask(x, y, 3, limit, True)  # fills the grid around the points: the tables are final for them
-    tables = r1._prepared(index, "gcj02")[2]
+    tables = r1._prepared(index, "gcj02")[1]
     real, calls = tables.compiled, []
 
     def recording(*args: object) -> tuple:
@@ -341,6 +336,7 @@ def test_compiled_answer_gets_the_types_it_was_compiled_for(graphs: dict[str, St
 def test_one_call_output_buffers_grow_and_are_per_thread(graphs: dict[str, StreetGraph]) -> None:
     """The compiled call copies its answer into per-thread buffers: answers through buffers too small for
     them (grown on the way) and answers asked from several threads at once equal those asked one by one."""
+    import sys
     import threading
 
     import geomap.routing_one as r1
@@ -363,8 +359,13 @@ def test_one_call_output_buffers_grow_and_are_per_thread(graphs: dict[str, Stree
         got[t] = [ask(x, y, 5, limit, True) for _ in range(5) for x, y in q]
 
     threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch often: a buffer shared by threads is overwritten before it is read
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
     assert all(got[t] == want * 5 for t in range(4))
