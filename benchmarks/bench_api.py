@@ -56,7 +56,7 @@ REPEATS = 3
 def query_points(n: int = 256) -> list[tuple[float, float]]:
     """Random e-bike network nodes of the sample extract, as GCJ-02 (what a phone sends)."""
     from geomap import coords
-    from geomap.active_network import load_graph
+    from geomap.network.source import load_graph
 
     g = load_graph("ebike")
     rng = np.random.default_rng(42)
@@ -217,7 +217,7 @@ def _measure(workers: int, access_log: bool, points: list[tuple[float, float]]) 
             mixed = asyncio.run(_mixed(srv.url, points))
         finally:
             srv.stop()
-        from geomap.registry import Registry
+        from geomap.stations.registry import Registry
 
         stored = Registry(reg)
         mixed["lost_stored"] = sum(stored.get(f"BENCH{i:03d}") is None for i in range(40))
@@ -299,10 +299,10 @@ def in_process(points: list[tuple[float, float]]) -> dict[str, float]:
     from geomap.api.read import nearest_body
     from geomap.api.state import LABEL_K, ServiceState, settle_heap
     from geomap.nearest import nearest_point
-    from geomap.network_nearest import station_index
-    from geomap.routing_one import answer_one
+    from geomap.network.nearest import station_index
+    from geomap.network.routing_one import answer_one
     from geomap.settings import get_settings
-    from geomap.station_index import StationFilter
+    from geomap.stations.index import StationFilter
 
     tmp = Path(tempfile.mkdtemp(prefix="geomap-bench-inproc-"))
     try:

@@ -1,6 +1,6 @@
 """City-wide 15-minute coverage (15分钟服务圈) from N stations: geomap against two peers, in one run.
 
-- geomap: ``geomap.coverage.coverage(graph, Stations(...), minutes=15, demand=[...], with_area=False/True)``.
+- geomap: ``geomap.planning.coverage.coverage(graph, Stations(...), minutes=15, demand=[...], with_area=False/True)``.
   Timed "warm": the graph and its per-graph caches (snapping grid, strongly connected core, buffered-street
   tree) in memory, the per-station-set time field dropped before every run (a new station set each time).
   "cold" = the first call on a freshly built graph (all per-graph caches built inside the timing), once.
@@ -83,9 +83,9 @@ def paired(fns: list[Callable[[], Any]], repeats: int) -> list[float]:
 def synthetic_case(n_nodes: int, seed: int = 7) -> tuple[Any, Any, list[Any], str]:
     """Jittered square lattice (~100 m two-way streets) around Shanghai, 3,000 random stations, 100k
     random demand points (weight 1)."""
-    from geomap.coverage import Stations
-    from geomap.demand import DemandLayer
-    from geomap.network import StreetGraph
+    from geomap.network.graph import StreetGraph
+    from geomap.planning.coverage import Stations
+    from geomap.planning.demand import DemandLayer
     from geomap.settings import get_settings
 
     rng = np.random.default_rng(seed)
@@ -114,10 +114,10 @@ def synthetic_case(n_nodes: int, seed: int = 7) -> tuple[Any, Any, list[Any], st
 
 
 def real_case() -> tuple[Any, Any, list[Any], str]:
-    from geomap.active_network import load_graph
-    from geomap.coverage import filter_stations
-    from geomap.registry import Registry
-    from geomap.study import load_study
+    from geomap.network.source import load_graph
+    from geomap.planning.coverage import filter_stations
+    from geomap.planning.study import load_study
+    from geomap.stations.registry import Registry
 
     pbf = ROOT / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
     g = load_graph("ebike", osm_path=pbf)
@@ -251,8 +251,8 @@ def matched_recipe_area(G: Any, edges: set[tuple[int, int]], buffer_m: float, ho
 def run_case(case: str) -> dict[str, Any]:
     import osmnx as ox
 
-    from geomap.coverage import Stations, coverage, time_field
-    from geomap.isochrones import DEFAULT_BUFFER_M, DEFAULT_HOLE_FILL_M2
+    from geomap.network.isochrones import DEFAULT_BUFFER_M, DEFAULT_HOLE_FILL_M2
+    from geomap.planning.coverage import Stations, coverage, time_field
     from geomap.settings import get_settings
 
     n_nodes, reps, nx_reps, subset, area, _ = CASES[case]
@@ -361,9 +361,9 @@ def profile_parts(g: Any, st: Any, demand: list[Any], area: bool) -> dict[str, f
     """Wall time (s) of the parts of one warm ``coverage`` call, run as coverage runs them."""
     import shapely
 
-    from geomap import coverage as cov
-    from geomap.isochrones import DEFAULT_BUFFER_M, DEFAULT_HOLE_FILL_M2, _buffer_tree, _fill_small_holes
-    from geomap.routing import snap_points
+    from geomap.network.isochrones import DEFAULT_BUFFER_M, DEFAULT_HOLE_FILL_M2, _buffer_tree, _fill_small_holes
+    from geomap.network.routing import snap_points
+    from geomap.planning import coverage as cov
 
     g.__dict__.pop("_time_fields", None)
     p: dict[str, float] = {}

@@ -11,7 +11,7 @@ all without base tiles and with a popup holding at least the station name:
 - folium ``FastMarkerCluster`` (coordinates as one array, markers made in the browser; no popups).
 
 folium pages load Leaflet etc. from CDNs: the benchmark serves those URLs from the files in
-``geomap/maps_assets`` (and ``maps_assets/peers`` for Leaflet.markercluster) through Playwright routing, so
+``geomap/publish/assets`` (and ``publish/assets/peers`` for Leaflet.markercluster) through Playwright routing, so
 no network is used. "drawn" = geomap's first drawing (``performance.now()`` at the frame after the markers
 were added); for folium pages, the frame after the ``load`` event (their scripts add the markers
 synchronously). Generation (Python) and loading are each bounded: a peer that takes longer is reported as
@@ -33,7 +33,7 @@ import pandas as pd
 from benchmarks._common import machine, write_section
 from benchmarks.bench_straight import synthetic_points
 from geomap import vocab
-from geomap.maps import ASSETS, write_map
+from geomap.publish.maps import ASSETS, write_map
 
 SIZES = (10_000, 186_000)
 GEN_TIMEOUT_S = 60

@@ -96,8 +96,8 @@ def osmnx_isochrone(G: Any, lon: float, lat: float, minutes: float) -> Any:
 
 
 def bench_isochrone(repeats: int, cache_dir: Path) -> list[dict[str, Any]]:
-    from geomap.isochrones import isochrones, prepare_isochrones
-    from geomap.network import build_network
+    from geomap.network.graph import build_network
+    from geomap.network.isochrones import isochrones, prepare_isochrones
     from geomap.settings import get_settings
 
     speed = get_settings().walk_speed_kmh
@@ -153,9 +153,9 @@ def bench_nearest(repeats: int, cache_dir: Path, n_points: int = 100_000) -> lis
     import pandana
     import pandas as pd
 
-    from geomap.network import build_network
-    from geomap.network_nearest import network_nearest
-    from geomap.routing import snap_points
+    from geomap.network.graph import build_network
+    from geomap.network.nearest import network_nearest
+    from geomap.network.routing import snap_points
 
     g = build_network(PBF, modes=["walk"], progress=False, cache_dir=cache_dir)["walk"]
     rng = np.random.default_rng(42)

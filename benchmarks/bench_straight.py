@@ -17,7 +17,7 @@ from sklearn.neighbors import BallTree
 
 from benchmarks._common import machine, median_time, write_section
 from geomap import coords
-from geomap.station_index import StationIndex
+from geomap.stations.index import StationIndex
 
 N_STATIONS = 186_000
 N_QUERIES = 100_000

@@ -2,10 +2,10 @@
 
 A phone's query converts one point, and numpy spends about a microsecond per call on a one-element array:
 the array path of :mod:`geomap.coords` would take tens of microseconds for a point, most of it call
-overhead. Here the same formulas (:func:`geomap.coords._gcj_offsets`, :func:`geomap.coords._bd09_formula`,
-compiled from the very same source) and the same fixed-point inverse run on plain floats. Degrees
-throughout; forward transform numbers as :data:`geomap.coords.FORWARDS` (1: WGS84 -> GCJ-02,
-2: GCJ-02 -> BD-09, 3: WGS84 -> BD-09). Points outside China's box, and NaN, are returned as given.
+overhead. Here the same formulas (:func:`geomap.coord_formulas._gcj_offsets` and
+:func:`geomap.coord_formulas._bd09_formula`, compiled from the very same source) and the same fixed-point
+inverse run on plain floats. Degrees throughout; forward transform numbers as :data:`geomap.coords.FORWARDS`
+(1: WGS84 -> GCJ-02, 2: GCJ-02 -> BD-09, 3: WGS84 -> BD-09). Points outside China's box, and NaN, are returned as given.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from geomap import coords
+from geomap import coord_formulas as formulas
 
 __all__ = ["convert_many", "forward", "inverse"]
 
-_W, _S, _E, _N = coords.CHINA_BOX
-_gcj_offsets = njit(cache=True)(coords._gcj_offsets)
-_bd09_formula = njit(cache=True)(coords._bd09_formula)
+_W, _S, _E, _N = formulas.CHINA_BOX
+_gcj_offsets = njit(cache=True)(formulas._gcj_offsets)
+_bd09_formula = njit(cache=True)(formulas._bd09_formula)
 
 
 @njit(cache=True)
@@ -40,8 +40,8 @@ def forward(lon: float, lat: float, which: int) -> tuple[float, float]:  # pragm
 
 
 @njit(cache=True)
-def inverse(lon: float, lat: float, which: int, tol_deg: float = coords.INVERSE_TOL_DEG,
-            max_iter: int = coords.INVERSE_MAX_ITER) -> tuple[float, float]:  # pragma: no cover (compiled)
+def inverse(lon: float, lat: float, which: int, tol_deg: float = formulas.INVERSE_TOL_DEG,
+            max_iter: int = formulas.INVERSE_MAX_ITER) -> tuple[float, float]:  # pragma: no cover (compiled)
     """The point whose forward transform ``which`` is (lon, lat): the iteration of
     :func:`geomap.coords._invert` (x <- x - (f(x) - target) until the step is under ``tol_deg``)."""
     if not _inside(lon, lat):

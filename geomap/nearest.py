@@ -5,7 +5,7 @@ Two modes:
 * straight line (``mode=None``): great-circle distance in metres on the WGS84 sphere (mean radius);
 * network (``mode="walk" | "ebike" | "drive" | "truck"``): travel time in seconds along the street graph
   from the query point to the station, network distance in metres and the route (WGS84 LineString),
-  via :func:`geomap.network_nearest.network_nearest`. After a one-time precompute per (graph, station
+  via :func:`geomap.network.nearest.network_nearest`. After a one-time precompute per (graph, station
   set after filtering, k) a query is a label look-up (see ``docs/network.md``).
 
 Query points may be given in ``wgs84``, ``gcj02`` or ``bd09`` (``crs=``); results are WGS84. Opening hours
@@ -24,11 +24,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from geomap import coords
-from geomap.network import MODES, StreetGraph
-from geomap.network_nearest import network_nearest, station_index
-from geomap.routing_one import RouteFormat, one_call
+from geomap.network.graph import MODES, StreetGraph
+from geomap.network.nearest import network_nearest, station_index
+from geomap.network.routing_one import RouteFormat, one_call
 from geomap.settings import get_settings
-from geomap.station_index import Selection, StationFilter, StationIndex
+from geomap.stations.index import Selection, StationFilter, StationIndex
 
 
 @dataclass(frozen=True)
@@ -77,12 +77,12 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
     (any of them matches). ``amenity``: one or several amenity keys/aliases (all must be present).
     ``open_at``: only stations open at that moment (Asia/Shanghai). Filters combine.
     ``mode``: ``None`` for straight line, else a travel mode; ``graph`` is that mode's street graph
-    (default: the active network, see :mod:`geomap.active_network`). In network mode ``distance_m`` is
+    (default: the active network, see :mod:`geomap.network.source`). In network mode ``distance_m`` is
     metres along the network and ``travel_s`` / ``route`` are filled; unreachable stations are left out.
     ``index_k``: labels kept per node by the cached network index (≥ ``k``; a service passes one value so
     that a single index answers every ``k`` up to it). ``route_crs``: coordinate system of the routes
     (wgs84, gcj02 or bd09; everything else in the result is WGS84). Raises ``ValueError`` with a
-    readable message for bad input, :class:`~geomap.routing.SnapError` for a point too far from any
+    readable message for bad input, :class:`~geomap.network.routing.SnapError` for a point too far from any
     street.
     """
     if k < 1:
@@ -156,11 +156,11 @@ _MAX_SEARCHES = 8
 class PointSearch:
     """:func:`nearest_point` on the street network, prepared for one station selection (a filter without
     ``open_at``, or with it at one moment), graph and pair of coordinate systems: the label index, the
-    stations' ids and slots and the compiled call (:func:`geomap.routing_one.one_call`) are found once,
+    stations' ids and slots and the compiled call (:func:`geomap.network.routing_one.one_call`) are found once,
     and a call answers a point with nothing else looked up. Valid until the station index is edited:
     :func:`point_search` keeps them on the index's selection, which an edit drops; the service keeps one
     per snapshot (which it never edits). Build with :func:`point_search`. ``route_format="geojson"``:
-    routes as GeoJSON text (:attr:`PointAnswer.route_geojson`; see :func:`geomap.routing_one.one_call`)."""
+    routes as GeoJSON text (:attr:`PointAnswer.route_geojson`; see :func:`geomap.network.routing_one.one_call`)."""
 
     __slots__ = ("ask", "geojson", "ids", "index", "index_k", "max_snap_m", "mode", "slots")
 
@@ -217,7 +217,7 @@ def _graph_for(mode: str, graph: StreetGraph | None) -> StreetGraph:
     if mode not in MODES:
         raise ValueError(f"unknown travel mode {mode!r}; use one of: {', '.join(MODES)}")
     if graph is None:
-        from geomap.active_network import load_graph
+        from geomap.network.source import load_graph
         graph = load_graph(mode)
     return graph
 

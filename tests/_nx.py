@@ -5,8 +5,8 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from geomap.network import StreetGraph
-from geomap.routing import Snapped, travel_times_from
+from geomap.network.graph import StreetGraph
+from geomap.network.routing import Snapped, travel_times_from
 
 
 def street_digraph(g: StreetGraph) -> nx.DiGraph:

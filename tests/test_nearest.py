@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from geomap import coords, vocab
-from geomap.hours import parse_hours
 from geomap.nearest import nearest
-from geomap.station_index import StationIndex
+from geomap.stations.hours import parse_hours
+from geomap.stations.index import StationIndex
 
 SH = ZoneInfo("Asia/Shanghai")
 KINDS = ["outdoor_station", "driver_home", "canteen", "rest_point"]
@@ -182,7 +182,7 @@ def test_filter_accepts_chinese_labels():
 
 
 def test_real_anting_nearest_matches_brute_force(tmp_path, anting_json):
-    from geomap.registry import Registry
+    from geomap.stations.registry import Registry
     reg = Registry(tmp_path / "r.gpkg")
     st, _ = reg.import_file(anting_json, profile="anting_miniprogram")
     lon, lat = np.random.default_rng(17).uniform(121.15, 121.26, 2000), np.random.default_rng(18).uniform(
@@ -194,7 +194,7 @@ def test_real_anting_nearest_matches_brute_force(tmp_path, anting_json):
 
 def test_selection_key_names_exactly_one_station_set():
     """The key the network labels are cached under: equal for the same stations, new after any edit."""
-    from geomap.station_index import StationFilter
+    from geomap.stations.index import StationFilter
 
     st = random_stations(300, 21)
     idx = StationIndex.from_frame(st)

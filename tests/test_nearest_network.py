@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from geomap.nearest import nearest
-from geomap.network_nearest import network_nearest
+from geomap.network.nearest import network_nearest
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, sample_csv):
-    from geomap.network import build_network
-    from geomap.registry import Registry
+    from geomap.network.graph import build_network
+    from geomap.stations.registry import Registry
     from tests.conftest import DATA
 
     osm = DATA / "osm" / "yangpu_wujiaochang.osm.pbf"
@@ -44,7 +44,7 @@ def test_filtered_network_nearest_equals_network_nearest_on_the_subset(setup):
 def test_network_answer_is_never_shorter_than_straight_line(setup):
     """Triangle inequality: crow-flies(query, station) <= snap(query) + network path + snap(station)."""
     from geomap import coords
-    from geomap.routing import snap_points
+    from geomap.network.routing import snap_points
 
     reg, _, graph, lon, lat = setup
     net = nearest(reg.index, lon, lat, k=1, mode="walk", graph=graph, return_routes=False)
@@ -69,8 +69,8 @@ def test_nearest_point_equals_the_batch_answer(setup, filters, mode):
     """The one-point answer (plain lists, what the service uses) is the batch answer's row, point by point."""
     from geomap import coords
     from geomap.nearest import nearest_point
-    from geomap.routing import SnapError, snap_points
-    from geomap.routing_one import snap_one
+    from geomap.network.routing import SnapError, snap_points
+    from geomap.network.routing_one import snap_one
     from geomap.settings import get_settings
 
     reg, _, graph, lon, lat = setup
@@ -113,7 +113,7 @@ def test_nearest_point_follows_edits_of_the_index(setup):
     import copy
 
     from geomap.nearest import nearest_point
-    from geomap.routing_one import snap_one
+    from geomap.network.routing_one import snap_one
     from geomap.settings import get_settings
 
     reg, stations, graph, lon, lat = setup
@@ -135,7 +135,7 @@ def test_nearest_point_follows_edits_of_the_index(setup):
 
 
 def _snaps(snap_one, graph, lon, lat, limit) -> bool:
-    from geomap.routing import SnapError
+    from geomap.network.routing import SnapError
 
     try:
         snap_one(graph, float(lon), float(lat), max_snap_m=limit)
@@ -150,10 +150,10 @@ def test_point_search_is_the_batch_answer_prepared(setup):
     and refuses k beyond its label width and invalid points."""
     from geomap import coords
     from geomap.nearest import point_search
-    from geomap.routing import SnapError, snap_points
-    from geomap.routing_one import snap_one
+    from geomap.network.routing import SnapError, snap_points
+    from geomap.network.routing_one import snap_one
     from geomap.settings import get_settings
-    from geomap.station_index import StationFilter
+    from geomap.stations.index import StationFilter
 
     reg, _, graph, lon, lat = setup
     lon, lat = lon[150:300], lat[150:300]
@@ -198,7 +198,7 @@ def test_point_search_geojson_routes_are_its_arrays_as_text(setup):
 
     from geomap import coords
     from geomap.nearest import point_search
-    from geomap.routing import SnapError
+    from geomap.network.routing import SnapError
 
     reg, _, graph, lon, lat = setup
     g_lon, g_lat = coords.from_wgs84(lon[300:420], lat[300:420], dst="gcj02")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from geomap import vocab
-from geomap.stations import load_profile
+from geomap.stations.readers import load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCAB_DIR = ROOT / "geomap" / "vocab"

@@ -25,8 +25,9 @@ from geomap import coords
 from geomap.api.deps import Admin, ApiError, State, StationId
 from geomap.api.models import Crs, DeleteResult, ImportReport, StationCreate, StationFeature, StationPatch
 from geomap.api.read import _stations_fc
-from geomap.hours import parse_hours
-from geomap.stations import STATION_COLUMNS, Station, StationImportError, ValidationReport, stable_id
+from geomap.stations.hours import parse_hours
+from geomap.stations.schema import STATION_COLUMNS, Station, StationImportError, ValidationReport
+from geomap.stations.validate import stable_id
 
 router = APIRouter(tags=["admin"], dependencies=[Admin], responses={
     401: {"description": "Missing or wrong bearer token"},
@@ -121,7 +122,7 @@ async def import_stations(
                                         max_length=100)] = None,
     skip_invalid: Annotated[bool, Form(description="Import the valid rows and list the others")] = False,
 ) -> JSONResponse:
-    from geomap.stations import list_profiles
+    from geomap.stations.readers import list_profiles
 
     name = Path(file.filename or "upload.csv").name
     suffix = Path(name).suffix.lower()

@@ -1,5 +1,5 @@
 """Planner endpoints: ``GET /coverage``, ``GET /gaps``, ``POST /plan`` — thin faces over
-:class:`geomap.study.Study` (see ``docs/coverage.md``).
+:class:`geomap.planning.study.Study` (see ``docs/coverage.md``).
 
 The study (extract features, 街道, census residents, restaurants) is read once, on the first planner
 request, and shares the service's street graphs. Computations run in a worker thread, one at a time
@@ -23,7 +23,7 @@ from geomap import coords
 from geomap.api.deps import ApiError, State
 from geomap.api.models import CRS_DOC, Crs, Mode, _Filters, parse_open_at
 from geomap.api.state import ServiceState
-from geomap.station_index import StationIndex
+from geomap.stations.index import StationIndex
 
 router = APIRouter(tags=["planning"])
 _LOCK = threading.Lock()
@@ -81,7 +81,7 @@ class CoverageAnswer(BaseModel):
 def _study(state: ServiceState) -> Any:
     study = state.__dict__.get("_study")
     if study is None:
-        from geomap.study import load_study
+        from geomap.planning.study import load_study
 
         study = load_study()
         study._graphs.update(state.graphs)  # share the service's graphs and their caches

@@ -37,11 +37,11 @@ from geomap.api.models import (
     parse_open_at,
 )
 from geomap.api.state import LABEL_K, ServiceState, Snapshot
-from geomap.hours import OpeningHours, local_weekday_minute, parse_osm
 from geomap.nearest import PointSearch, nearest_point, point_search
-from geomap.routing import SnapError
-from geomap.station_index import StationFilter
-from geomap.stations import Station
+from geomap.network.routing import SnapError
+from geomap.stations.hours import OpeningHours, local_weekday_minute, parse_osm
+from geomap.stations.index import StationFilter
+from geomap.stations.schema import Station
 
 router = APIRouter(route_class=QueryModelRoute)
 
@@ -280,7 +280,7 @@ async def get_nearest(state: State, q: Annotated[NearestQuery, Query()]) -> Resp
 
 
 def _isochrones(state: ServiceState, q: IsochroneQuery, snap: Snapshot) -> dict[str, Any]:
-    from geomap.isochrones import isochrones
+    from geomap.network.isochrones import isochrones
 
     if q.mode not in state.graphs:
         raise ApiError(422, "no_network", f"no street network loaded for mode {q.mode!r} / 未加载该路网")

@@ -16,7 +16,7 @@ each with its own copy of everything below):
   by SQLite's write lock. The registry transaction (SQLite with ``synchronous=FULL``) runs in a worker
   thread; after it has committed, the writer reloads (:meth:`ServiceState.current`) and answers from the
   new snapshot, so its own change is visible in its answer and in every later request.
-* The network-nearest labels (:mod:`geomap.network_nearest`) are cached per station set; a reload builds
+* The network-nearest labels (:mod:`geomap.network.nearest`) are cached per station set; a reload builds
   the new unfiltered labels for every mode before the snapshot is swapped in, so the first reader after
   an edit does not pay for them. Those caches live on the graphs and are touched only from the event
   loop thread.
@@ -43,11 +43,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geomap.network import MODES, StreetGraph
-from geomap.registry import Registry
+from geomap.network.graph import MODES, StreetGraph
 from geomap.settings import Settings
-from geomap.station_index import StationIndex
-from geomap.stations import Station
+from geomap.stations.index import StationIndex
+from geomap.stations.registry import Registry
+from geomap.stations.schema import Station
 
 log = logging.getLogger("geomap.api")
 
@@ -99,7 +99,7 @@ class ServiceState:
     @classmethod
     def load(cls, settings: Settings, *, modes: list[str] | None = None, prewarm: bool = True) -> ServiceState:
         """Open the registry, load the street graphs of ``modes`` (default all) and prepare their indexes."""
-        from geomap.active_network import NoNetworkError, load_graph
+        from geomap.network.source import NoNetworkError, load_graph
 
         t0 = time.perf_counter()
         registry = Registry(settings.registry_path)
@@ -125,7 +125,7 @@ class ServiceState:
 
     def prewarm(self) -> None:
         """Build the lazily-built parts once (snapping grids, buffer trees, unfiltered station labels)."""
-        from geomap.isochrones import prepare_isochrones
+        from geomap.network.isochrones import prepare_isochrones
 
         for mode, graph in self.graphs.items():
             self.warm_labels(mode)
@@ -177,7 +177,7 @@ class RegistryWatch:
     threads.
 
     The registry is an SQLite file in rollback-journal mode (GeoPackage's default, kept by
-    :class:`~geomap.registry.Registry`). SQLite's file format puts a *file change counter* in the header
+    :class:`~geomap.stations.registry.Registry`). SQLite's file format puts a *file change counter* in the header
     (4 bytes big-endian at offset 24), "incremented whenever the database file is unlocked after having
     been modified" (https://www.sqlite.org/fileformat2.html#file_change_counter), by any connection in any
     process. One ``pread`` of the header on a descriptor kept open reads it. Reading without a lock is

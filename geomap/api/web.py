@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from geomap import coords, vocab
 from geomap.api.deps import ApiError, State
+from geomap.api.map_build import start_map_build
 from geomap.api.models import CRS_DOC, Crs, Mode, StreetsFeature
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -74,18 +75,17 @@ _MAP_WAIT_HTML = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8
 
 
 @router.get("/map", response_class=HTMLResponse, tags=["service"],
-            responses={404: {"description": "The published map module (geomap.maps) is not in this build"}},
+            responses={404: {"description": "The published map module (geomap.publish.maps) is not in this build"}},
             summary="The published service map (综合服务地图), one self-contained HTML page")
 async def published_map(state: State) -> HTMLResponse:
     """Built once at start in the background and rebuilt after admin edits (the previous page is served
     while a rebuild runs; before the first build finishes, a short page that reloads itself)."""
-    from geomap.api.app import start_map_build
-
     state.current()  # follow the registry first: an edit made through another worker rebuilds the map too
     available = start_map_build(state)  # no-op unless the stations changed since the last build
     html = state.map_html
     if html is not None:
         return HTMLResponse(html)
     if not available:
-        raise ApiError(404, "no_map", "本服务未包含发布地图模块 / the published map (geomap.maps) is not available")
+        raise ApiError(404, "no_map",
+                       "本服务未包含发布地图模块 / the published map (geomap.publish.maps) is not available")
     return HTMLResponse(_MAP_WAIT_HTML, headers={"Cache-Control": "no-store", "Retry-After": "5"})

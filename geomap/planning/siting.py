@@ -1,0 +1,346 @@
+"""Site proposals (新站点选址): p new stations that add the most uncovered demand within T minutes.
+
+Maximal covering location problem (MCLP, Church & ReVelle 1974), keeping the existing stations:
+
+1. demand points (every layer) not yet within T of an existing station are the clients; a client's weight
+   is its share of its layer's total, layers weighted equally (or by ``layer_weights``) — the same score
+   as the gap grid's ``demand``;
+2. candidates: OSM places unions really host stations in (bank branches, post offices, fuel stations,
+   community centres, convenience shops, supermarkets), H3 cell centres, or a user file;
+3. the cover matrix (candidate × client: can the client reach the candidate within T along the network,
+   one-way streets honoured) is built apart from the models, from one bounded reverse Dijkstra per
+   candidate (scipy.sparse.csgraph) and the clients' snapped street positions;
+4. two solvers on that matrix: :func:`greedy_mclp` (lazy greedy, any size, ≥ (1 − 1/e) of the optimum
+   since coverage is submodular) and :func:`exact_mclp` (the integer programme solved by CBC via PuLP)
+   for instances that fit ``settings.exact_max_pairs``.
+
+Coordinates WGS84 lon/lat degrees; times in seconds (``*_s``) or minutes.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+import shapely
+
+from geomap.coords import from_wgs84, to_wgs84
+from geomap.network.graph import StreetGraph
+from geomap.network.routing import end_access, snap_points, travel_times_from
+from geomap.planning.coverage import CoverageResult, Stations
+from geomap.planning.subdistricts import assign_subdistrict
+from geomap.settings import get_settings
+
+__all__ = ["HOST_PLACES", "Candidates", "SitePlan", "candidate_cover", "exact_mclp", "file_candidates",
+           "greedy_mclp", "h3_candidates", "osm_candidates", "propose_sites"]
+
+# OSM tags of the places unions really host stations in, with their Chinese labels
+HOST_PLACES: dict[tuple[str, str], str] = {
+    ("amenity", "bank"): "银行网点",
+    ("amenity", "post_office"): "邮局",
+    ("amenity", "fuel"): "加油站",
+    ("amenity", "community_centre"): "社区中心",
+    ("shop", "convenience"): "便利店",
+    ("shop", "supermarket"): "超市",
+}
+
+
+@dataclass
+class Candidates:
+    """Candidate sites: WGS84 lon/lat degrees, an id, a display name and where each came from."""
+
+    lon: npt.NDArray[np.float64]
+    lat: npt.NDArray[np.float64]
+    ids: npt.NDArray[np.object_]
+    names: npt.NDArray[np.object_]
+    source: npt.NDArray[np.object_]
+
+    def __len__(self) -> int:
+        return len(self.lon)
+
+    @classmethod
+    def concat(cls, parts: list[Candidates]) -> Candidates:
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("lon", "lat", "ids", "names",
+                                                                              "source")))
+
+
+def osm_candidates(pois: Any, *, study_area: shapely.Geometry | None = None) -> Candidates:
+    """Host places (:data:`HOST_PLACES`) among the extract's POIs, inside ``study_area`` when given."""
+    rows = []
+    for (key, value), label in HOST_PLACES.items():
+        if key not in pois.columns:
+            continue
+        sel = pois[pois[key] == value]
+        for osm_type, osm_id, name, geom in zip(sel["osm_type"], sel["osm_id"], sel["name"], sel.geometry,
+                                                strict=True):
+            rows.append((geom.x, geom.y, f"osm:{osm_type}/{osm_id}", name if isinstance(name, str) else label,
+                         label))
+    if study_area is not None:
+        rows = [r for r in rows if shapely.contains_xy(study_area, r[0], r[1])]
+    return _from_rows(rows)
+
+
+def _from_rows(rows: list[tuple[float, float, str, str, str]]) -> Candidates:
+    if not rows:
+        e = np.zeros(0, dtype=object)
+        return Candidates(np.zeros(0), np.zeros(0), e, e.copy(), e.copy())
+    lon, lat, ids, names, src = zip(*rows, strict=True)
+    return Candidates(np.asarray(lon, float), np.asarray(lat, float), np.asarray(ids, dtype=object),
+                      np.asarray(names, dtype=object), np.asarray(src, dtype=object))
+
+
+def h3_candidates(study_area: shapely.Geometry, *, resolution: int | None = None) -> Candidates:
+    """The centres of the H3 cells covering ``study_area`` (resolution default ``settings.h3_resolution``)."""
+    import h3
+
+    res = int(get_settings().h3_resolution if resolution is None else resolution)
+    cells = sorted(h3.geo_to_cells(shapely.geometry.mapping(study_area), res))
+    rows = []
+    for c in cells:
+        la, lo = h3.cell_to_latlng(c)
+        rows.append((lo, la, f"h3:{c}", f"网格 {c}", "H3网格中心"))
+    return _from_rows(rows)
+
+
+def file_candidates(path: str | Path, *, crs: str = "wgs84", name_column: str | None = None) -> Candidates:
+    """Candidate sites from a user file (CSV with lon/lat columns, or GeoJSON / GeoPackage points) in ``crs``."""
+    from geomap.planning.demand import read_points_file
+
+    df, lon, lat, row0 = read_points_file(path, what="candidate")
+    name_column = name_column or next((c for c in ("name", "名称", "站点名称") if c in df.columns), None)
+    names = df[name_column].astype(str).to_numpy(object) if name_column else np.array(
+        [f"候选点 {i + 1}" for i in range(len(lon))], dtype=object)
+    wlon, wlat = to_wgs84(lon, lat, src=crs)
+    return Candidates(np.asarray(wlon, float), np.asarray(wlat, float),
+                      np.array([f"file:{i + row0}" for i in range(len(lon))], dtype=object), names,
+                      np.full(len(lon), "用户文件", dtype=object))
+
+
+def candidate_cover(graph: StreetGraph, candidates: Candidates, lon: npt.ArrayLike, lat: npt.ArrayLike, *,
+                    minutes: float, max_snap_m: float | None = None, chunk: int = 256
+                    ) -> tuple[sp.csr_matrix, npt.NDArray[np.bool_]]:
+    """Cover matrix ``(n_candidates, n_points)``: True where the point reaches the candidate within
+    ``minutes`` along ``graph`` (riding from the point to the candidate). Also returns which candidates
+    snapped onto the network (others cover nothing)."""
+    limit_s = float(minutes) * 60.0
+    lon = np.atleast_1d(np.asarray(lon, float))
+    lat = np.atleast_1d(np.asarray(lat, float))
+    cs = snap_points(graph, candidates.lon, candidates.lat, max_snap_m=max_snap_m, errors="ignore")
+    ps = snap_points(graph, lon, lat, max_snap_m=max_snap_m, errors="ignore")
+    pok = np.flatnonzero(ps.ok)
+    s = ps.street[pok]
+    f = ps.fraction[pok]
+    t = graph.street_travel_s[s]
+    u, v = graph.street_u[s], graph.street_v[s]
+    v_ok, u_ok = end_access(graph, s, f, leaving=True)
+    rows: list[npt.NDArray[np.int64]] = []
+    cols: list[npt.NDArray[np.int64]] = []
+    cok = np.flatnonzero(cs.ok)
+    for c0 in range(0, len(cok), chunk):
+        ids = cok[c0:c0 + chunk]
+        node_t = travel_times_from(graph, cs.take(ids), limit_s=limit_s, direction="to")  # node -> candidate
+        via_v = np.where(v_ok, (1.0 - f) * t, np.inf)[None, :] + node_t[:, v]
+        via_u = np.where(u_ok, f * t, np.inf)[None, :] + node_t[:, u]
+        r, c = np.nonzero(np.minimum(via_v, via_u) <= limit_s)
+        rows.append(ids[r])
+        cols.append(pok[c])
+    # along the same street, without passing a node
+    if len(cok) and len(pok):
+        order = np.argsort(s, kind="stable")
+        s_sorted = s[order]
+        for j in cok:
+            cst, cf = cs.street[j], cs.fraction[j]
+            a, b = np.searchsorted(s_sorted, [cst, cst + 1])
+            if a == b:
+                continue
+            k = order[a:b]
+            tt = graph.street_travel_s[cst]
+            ahead = (f[k] <= cf) & graph.street_forward[cst] & ((cf - f[k]) * tt <= limit_s)
+            behind = (f[k] >= cf) & graph.street_backward[cst] & ((f[k] - cf) * tt <= limit_s)
+            hit = k[ahead | behind]
+            rows.append(np.full(len(hit), j))
+            cols.append(pok[hit])
+    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    mat = sp.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=(len(candidates), len(lon)))
+    mat.sum_duplicates()
+    mat.data[:] = True
+    return mat, cs.ok
+
+
+def greedy_mclp(cover: sp.csr_matrix, weight: npt.ArrayLike, p: int) -> tuple[list[int], list[float]]:
+    """Lazy greedy maximal covering: ``p`` rows of ``cover`` (candidates × clients) adding the most client
+    ``weight`` each, in order. Returns the chosen rows and each one's marginal gain. A row is only picked
+    while it adds something; ties go to the lower row index."""
+    w = np.asarray(weight, float)
+    cover = sp.csr_matrix(cover, dtype=bool)
+    covered = np.zeros(cover.shape[1], dtype=bool)
+    gains0 = cover.astype(float) @ w
+    heap = [(-g, j) for j, g in enumerate(gains0.tolist()) if g > 0]
+    heapq.heapify(heap)
+    chosen: list[int] = []
+    gains: list[float] = []
+    ptr, idx = cover.indptr, cover.indices
+    while heap and len(chosen) < p:
+        _, j = heapq.heappop(heap)
+        cols = idx[ptr[j]:ptr[j + 1]]
+        g = float(w[cols[~covered[cols]]].sum())
+        if g <= 0:
+            continue
+        if heap and g < -heap[0][0] - 1e-12:  # stale bound: re-queue with the fresh gain
+            heapq.heappush(heap, (-g, j))
+            continue
+        chosen.append(j)
+        gains.append(g)
+        covered[cols] = True
+    return chosen, gains
+
+
+def exact_mclp(cover: sp.csr_matrix, weight: npt.ArrayLike, p: int, *, time_limit_s: float = 60.0
+               ) -> tuple[list[int], float]:
+    """Exact maximal covering by integer programming (PuLP + CBC): choose ``p`` rows of ``cover`` maximising
+    the covered client ``weight``. Returns the chosen rows and the objective (covered weight)."""
+    import warnings
+
+    import pulp
+
+    with warnings.catch_warnings():  # PuLP 3.x announces its 4.0 API; the model below works on both
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _exact_mclp(pulp, cover, weight, p, time_limit_s)
+
+
+def _exact_mclp(pulp: Any, cover: sp.csr_matrix, weight: npt.ArrayLike, p: int, time_limit_s: float
+                ) -> tuple[list[int], float]:
+    w = np.asarray(weight, float)
+    cover = sp.csc_matrix(cover, dtype=bool)
+    n_cand, n_cli = cover.shape
+    useful = np.flatnonzero((np.diff(cover.indptr) > 0) & (w > 0))
+    prob = pulp.LpProblem("mclp", pulp.LpMaximize)
+    x = [pulp.LpVariable(f"x{j}", cat="Binary") for j in range(n_cand)]
+    y = {i: pulp.LpVariable(f"y{i}", lowBound=0, upBound=1) for i in useful.tolist()}
+    prob += pulp.lpSum(w[i] * y[i] for i in y)
+    prob += pulp.lpSum(x) <= p
+    for i in y:
+        rows = cover.indices[cover.indptr[i]:cover.indptr[i + 1]]
+        prob += y[i] <= pulp.lpSum(x[j] for j in rows.tolist())
+    status = prob.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s))
+    if pulp.LpStatus[status] != "Optimal":
+        raise RuntimeError(f"CBC did not prove optimality: {pulp.LpStatus[status]}")
+    chosen = [j for j in range(n_cand) if (x[j].value() or 0) > 0.5]
+    covered = np.asarray(cover[chosen].sum(axis=0)).ravel() > 0 if chosen else np.zeros(n_cli, bool)
+    return chosen, float(w[covered].sum())
+
+
+@dataclass
+class SitePlan:
+    """Proposals of one solver: ``table`` one row per new site (in greedy order of marginal gain) with
+    ``site_id``, ``name``, ``source``, ``lon`` / ``lat`` (WGS84), ``subdistrict`` (where it stands),
+    ``serves`` (the 街道 of the demand it newly covers, most first), per layer ``<layer>_new`` and
+    ``<layer>_share_after`` (cumulative covered share), and ``score_new``."""
+
+    solver: str
+    minutes: float
+    mode: str
+    table: Any
+    objective: float
+    notes: list[str] = field(default_factory=list)
+
+    def to_geojson(self, *, crs: str = "wgs84") -> dict[str, Any]:
+        import geopandas as gpd
+
+        lon, lat = from_wgs84(self.table["lon"].to_numpy(float), self.table["lat"].to_numpy(float), dst=crs)
+        gdf = gpd.GeoDataFrame(self.table.drop(columns=["lon", "lat"]), geometry=shapely.points(lon, lat),
+                               crs="EPSG:4326" if crs == "wgs84" else None)
+        return gdf.to_geo_dict(drop_id=True)
+
+
+def _client_weights(result: CoverageResult, layer_weights: dict[str, float] | None
+                    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64],
+                               npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Uncovered demand points of all layers: lon, lat, score weight, layer number, index in layer."""
+    lw = layer_weights or {name: 1.0 for name in result.demand}
+    total_w = sum(lw.get(n, 0.0) for n in result.demand) or 1.0
+    parts = []
+    for li, (name, lay) in enumerate(result.demand.items()):
+        unc = np.flatnonzero(~(result.demand_time_s[name] <= result.minutes * 60.0) & (lay.weight > 0))
+        score = lay.weight[unc] / lay.total * lw.get(name, 0.0) / total_w if lay.total > 0 else np.zeros(len(unc))
+        parts.append((lay.lon[unc], lay.lat[unc], score, np.full(len(unc), li), unc))
+    if not parts:
+        z = np.zeros(0)
+        return z, z, z, z.astype(np.int64), z.astype(np.int64)
+    return tuple(np.concatenate([p[k] for p in parts]) for k in range(5))  # type: ignore[return-value]
+
+
+def propose_sites(graph: StreetGraph, stations: Stations, result: CoverageResult, candidates: Candidates, *,
+                  p: int, solver: str = "greedy", subdistricts: Any = None,
+                  layer_weights: dict[str, float] | None = None, max_snap_m: float | None = None,
+                  time_limit_s: float = 60.0) -> SitePlan:
+    """Choose ``p`` new sites among ``candidates`` adding the most uncovered demand within
+    ``result.minutes`` on ``graph`` (``result``: the coverage of the existing ``stations``).
+
+    ``solver``: ``"greedy"`` (lazy greedy) or ``"exact"`` (MILP, CBC; refused with ``ValueError`` when
+    candidates × uncovered clients exceeds ``settings.exact_max_pairs``).
+    """
+    import pandas as pd
+
+    if p < 1:
+        raise ValueError("p must be at least 1")
+    if solver not in ("greedy", "exact"):
+        raise ValueError("solver must be 'greedy' or 'exact'")
+    lon, lat, score, layer_no, in_layer = _client_weights(result, layer_weights)
+    notes: list[str] = []
+    if solver == "exact" and len(candidates) * max(len(lon), 1) > get_settings().exact_max_pairs:
+        raise ValueError(f"exact solver: {len(candidates)} candidates × {len(lon)} uncovered points exceeds "
+                         f"settings.exact_max_pairs ({get_settings().exact_max_pairs}); use the greedy solver")
+    cover, cand_ok = candidate_cover(graph, candidates, lon, lat, minutes=result.minutes, max_snap_m=max_snap_m)
+    if (~cand_ok).any():
+        notes.append(f"{int((~cand_ok).sum())} candidate(s) off the network: not considered")
+    if solver == "greedy":
+        chosen, _ = greedy_mclp(cover, score, p)
+    else:
+        picked, _ = exact_mclp(cover, score, p, time_limit_s=time_limit_s)
+        # report the exact set in the greedy order of marginal gain within it
+        order, _ = greedy_mclp(cover[picked], score, len(picked))
+        chosen = [picked[i] for i in order] + [picked[i] for i in range(len(picked)) if i not in order]
+    if len(chosen) < p:
+        notes.append(f"only {len(chosen)} site(s) add any uncovered demand")
+    names = list(result.demand)
+    covered_now = {n: float(result.demand[n].weight[result.demand_time_s[n] <= result.minutes * 60].sum())
+                   for n in names}
+    newly = np.zeros(len(lon), dtype=bool)
+    rows = []
+    site_sd = assign_subdistrict(subdistricts, candidates.lon[chosen], candidates.lat[chosen]) if (
+        subdistricts is not None and chosen) else [None] * len(chosen)
+    objective = 0.0
+    for rank, j in enumerate(chosen):
+        cols = cover.indices[cover.indptr[j]:cover.indptr[j + 1]]
+        new = cols[~newly[cols]]
+        newly[new] = True
+        objective += float(score[new].sum())
+        row: dict[str, Any] = {
+            "rank": rank + 1, "site_id": candidates.ids[j], "name": candidates.names[j],
+            "source": candidates.source[j], "lon": float(candidates.lon[j]), "lat": float(candidates.lat[j]),
+            "subdistrict": site_sd[rank], "score_new": float(score[new].sum()),
+        }
+        serves: dict[str, float] = {}
+        for li, n in enumerate(names):
+            lay = result.demand[n]
+            mine = new[layer_no[new] == li]
+            amount = float(lay.weight[in_layer[mine]].sum())
+            covered_now[n] += amount
+            row[f"{n}_new"] = amount
+            row[f"{n}_share_after"] = covered_now[n] / lay.total if lay.total > 0 else np.nan
+            for sd, wgt in zip(lay.subdistrict[in_layer[mine]], score[mine], strict=True):
+                if sd is not None:
+                    serves[sd] = serves.get(sd, 0.0) + float(wgt)
+        row["serves"] = "、".join(k for k, _ in sorted(serves.items(), key=lambda kv: -kv[1]))
+        rows.append(row)
+    columns = ["rank", "site_id", "name", "source", "lon", "lat", "subdistrict", "score_new",
+               *[f"{n}_{c}" for n in names for c in ("new", "share_after")], "serves"]
+    return SitePlan(solver=solver, minutes=result.minutes, mode=result.mode,
+                    table=pd.DataFrame(rows, columns=columns), objective=objective, notes=notes)

@@ -1,0 +1,533 @@
+"""The HTTP service with FastAPI's test client, on a copy of the sample registry and the real OSM extract.
+
+Answers are compared with the library called directly (the API must be a thin face over it), with
+independent computations (haversine brute force for straight-line nearest, pandas filters for station
+lists, coords conversions), and every error path is checked for a 4xx with an actionable message.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+
+from geomap import coords
+from geomap.api import create_app
+from geomap.api.models import NearestCollection, StationCollection
+from geomap.api.state import ServiceState
+from geomap.settings import Settings
+
+pytestmark = pytest.mark.realdata
+DATA = Path(__file__).resolve().parents[2] / "data"
+TOKEN = "test-token-7f3a9c"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+WJC_GCJ = (121.5145, 31.3005)
+
+
+def _copy_registry(tmp: Path) -> Path:
+    src = DATA / "registry.gpkg"
+    if not src.exists() or not list((DATA / "osm").glob("*.osm.pbf")):
+        pytest.skip("sample registry / OSM extract missing: run `make data`")
+    dst = tmp / "registry.gpkg"
+    shutil.copy(src, dst)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory) -> ServiceState:
+    reg = _copy_registry(tmp_path_factory.mktemp("api"))
+    return ServiceState.load(Settings(registry_path=reg, admin_token=TOKEN))
+
+
+@pytest.fixture(scope="module")
+def client(state) -> TestClient:
+    return TestClient(create_app(state))
+
+
+def lib_nearest(state, lon, lat, **kw):
+    from geomap.nearest import nearest
+
+    mode = kw.pop("mode", "ebike")
+    return nearest(_fresh_index(state), lon, lat, mode=mode, graph=state.graphs[mode], **kw)
+
+
+def _fresh_index(state):
+    from geomap.stations.registry import Registry
+
+    return Registry(state.registry.path).index  # straight from the file, not the service's snapshot
+
+
+# --- read endpoints ----------------------------------------------------------------------------------------
+
+def test_healthz(client, state):
+    h = client.get("/healthz").json()
+    assert h["status"] == "ok" and h["stations"] == len(state.registry)
+    assert set(h["modes"]) == {"walk", "ebike", "drive", "truck"} and h["admin_enabled"] is True
+
+
+def test_stations_list_filters_match_pandas(client, state):
+    df = state.registry.frame()
+    fc = client.get("/stations").json()
+    StationCollection.model_validate(fc)
+    assert fc["count"] == len(df) and {f["id"] for f in fc["features"]} == set(df["id"])
+    drivers = client.get("/stations", params={"kind": "司机之家"}).json()
+    assert {f["id"] for f in drivers["features"]} == {i for i, k in zip(df["id"], df["kinds"], strict=True)
+                                                      if "driver_home" in k}
+    both = client.get("/stations", params={"amenity": "热饭,ebike_charging"}).json()
+    assert {f["id"] for f in both["features"]} == {
+        i for i, a in zip(df["id"], df["amenities"], strict=True) if {"food_heating", "ebike_charging"} <= set(a)}
+    assert both["count"] > 0
+
+
+def test_stations_bbox_and_crs(client, state):
+    df = state.registry.frame()
+    glon, glat = coords.from_wgs84(df["lon"].to_numpy(), df["lat"].to_numpy(), dst="gcj02")
+    box = (121.50, 31.295, 121.52, 31.31)
+    inside = set(df["id"][(glon >= box[0]) & (glon <= box[2]) & (glat >= box[1]) & (glat <= box[3])])
+    fc = client.get("/stations", params={"bbox": ",".join(map(str, box)), "crs": "gcj02"}).json()
+    assert fc["coord_system"] == "gcj02" and {f["id"] for f in fc["features"]} == inside and 0 < len(inside) < len(df)
+    for f in fc["features"]:
+        i = int(np.flatnonzero(df["id"] == f["id"])[0])
+        assert f["geometry"]["coordinates"] == pytest.approx([glon[i], glat[i]], abs=1e-6)
+
+
+def test_station_by_id(client, state):
+    st = state.registry.get("YP001")
+    f = client.get("/stations/YP001", params={"crs": "bd09"}).json()
+    want = coords.from_wgs84(st.lon, st.lat, dst="bd09")
+    assert f["id"] == "YP001" and f["properties"]["name"] == st.name
+    assert f["geometry"]["coordinates"] == pytest.approx([float(want[0]), float(want[1])], abs=1e-6)
+    r = client.get("/stations/NOPE")
+    assert r.status_code == 404 and "NOPE" in r.json()["detail"]["message"]
+
+
+def test_nearest_equals_library_and_crs_round_trip(client, state):
+    lon_w, lat_w = (float(v) for v in coords.to_wgs84(*WJC_GCJ, src="gcj02"))
+    want = lib_nearest(state, lon_w, lat_w, k=3)
+    body = client.get("/nearest", params={"lon": WJC_GCJ[0], "lat": WJC_GCJ[1], "crs": "gcj02", "k": 3}).json()
+    NearestCollection.model_validate(body)
+    assert [f["id"] for f in body["features"]] == list(want.station_id[0])
+    assert [f["properties"]["travel_s"] for f in body["features"]] == pytest.approx(want.travel_s[0], abs=0.1)
+    assert [f["properties"]["distance_m"] for f in body["features"]] == pytest.approx(want.distance_m[0], abs=0.1)
+    assert body["coord_system"] == "gcj02" and [f["properties"]["rank"] for f in body["features"]] == [1, 2, 3]
+    # same answer asked in WGS84
+    body_w = client.get("/nearest", params={"lon": lon_w, "lat": lat_w, "k": 3}).json()
+    assert [f["id"] for f in body_w["features"]] == [f["id"] for f in body["features"]]
+    # outputs: station point and route in the asked system; the route ends at the station's snapped spot
+    st = state.registry.get(body["features"][0]["id"])
+    g = coords.from_wgs84(st.lon, st.lat, dst="gcj02")
+    assert body["features"][0]["geometry"]["coordinates"] == pytest.approx([float(g[0]), float(g[1])], abs=1e-6)
+    route_w = np.array(body_w["features"][0]["properties"]["route"]["coordinates"])
+    route_g = np.array(body["features"][0]["properties"]["route"]["coordinates"])
+    back = np.column_stack(coords.to_wgs84(route_g[:, 0], route_g[:, 1], src="gcj02"))
+    assert np.abs(back - route_w).max() < 1e-6
+    assert shapely.LineString(route_w).length > 0
+    assert coords.haversine_m(route_w[-1, 0], route_w[-1, 1], st.lon, st.lat) < 300
+
+
+def test_nearest_k_beyond_label_k_and_filters(client, state):
+    lon_w, lat_w = (float(v) for v in coords.to_wgs84(*WJC_GCJ, src="gcj02"))
+    for k in (1, 4, 10):
+        want = lib_nearest(state, lon_w, lat_w, k=k)
+        got = client.get("/nearest", params={"lon": lon_w, "lat": lat_w, "k": k}).json()
+        assert [f["id"] for f in got["features"]] == [s for s in want.station_id[0] if s is not None]
+    want = lib_nearest(state, lon_w, lat_w, k=3, kind="driver_home", mode="truck")
+    got = client.get("/nearest", params={"lon": lon_w, "lat": lat_w, "k": 3, "kind": "货车司机之家",
+                                         "mode": "truck"}).json()
+    assert [f["id"] for f in got["features"]] == [s for s in want.station_id[0] if s is not None]
+    assert all("driver_home" in f["properties"]["kinds"] for f in got["features"])
+    # open_at: every answer is open at that time, per its own hours
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from geomap.stations.hours import parse_osm
+    at = "2026-11-25T12:30"
+    got = client.get("/nearest", params={"lon": lon_w, "lat": lat_w, "k": 5, "open_at": at}).json()
+    when = datetime(2026, 11, 25, 12, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert got["count"] == 5
+    assert all(parse_osm(f["properties"]["opening_hours"]).is_open(when) for f in got["features"])
+
+
+def test_nearest_straight_equals_haversine_bruteforce(client, state):
+    df = state.registry.frame()
+    lon, lat = 121.505, 31.30
+    d = coords.haversine_m(lon, lat, df["lon"].to_numpy(), df["lat"].to_numpy())
+    order = np.argsort(d, kind="stable")[:4]
+    got = client.get("/nearest", params={"lon": lon, "lat": lat, "k": 4, "mode": "straight"}).json()
+    assert [f["id"] for f in got["features"]] == list(df["id"].to_numpy()[order])
+    assert [f["properties"]["distance_m"] for f in got["features"]] == pytest.approx(d[order], abs=0.1)
+    assert all(f["properties"]["travel_s"] is None for f in got["features"])
+
+
+def test_nearest_open_now_and_amap_link(client, state):
+    from datetime import datetime
+    from urllib.parse import parse_qs, urlparse
+    from zoneinfo import ZoneInfo
+
+    from geomap.stations.hours import parse_osm
+    t0 = datetime.now(ZoneInfo("Asia/Shanghai"))
+    got = client.get("/nearest", params={"lon": WJC_GCJ[0], "lat": WJC_GCJ[1], "crs": "gcj02", "k": 10}).json()
+    t1 = datetime.now(ZoneInfo("Asia/Shanghai"))
+    for f in got["features"]:
+        p = f["properties"]
+        h = parse_osm(p["opening_hours"]) if p["opening_hours"] else None
+        if h is None:
+            assert p["open_now"] is None
+        else:  # evaluated at request time, between t0 and t1
+            assert p["open_now"] in (h.is_open(t0), h.is_open(t1))
+        st = state.registry.get(f["id"])
+        q = parse_qs(urlparse(p["amap_nav_url"]).query)
+        lon_s, lat_s, _name = q["to"][0].split(",", 2)
+        g = coords.from_wgs84(st.lon, st.lat, dst="gcj02")
+        assert (float(lon_s), float(lat_s)) == pytest.approx((float(g[0]), float(g[1])), abs=2e-6)
+        assert q["mode"] == ["ride"] and q["coordinate"] == ["gaode"]
+
+
+@pytest.mark.parametrize("extra", [
+    {"crs": "gcj02"},  # the service's searches: routes as text from the compiled call
+    {"crs": "gcj02", "out_crs": "bd09", "k": 5},
+    {"open_at": "2026-11-25T12:30"},  # through nearest_point: routes as arrays
+    {"route": "false"},
+    {"mode": "straight", "k": 4},
+])
+def test_nearest_body_is_canonical_geojson_with_the_stations_properties(client, extra):
+    """/nearest writes its answer in pieces (nearest_body): the text is exactly orjson's encoding of what
+    it parses to (no stray separator, no duplicated key), and each feature carries the station's own
+    properties as /stations/{id} gives them (a separate path: a dict per station), plus the answer's fields
+    in their order, and its point in the output system."""
+    import orjson
+
+    params = {"lon": WJC_GCJ[0], "lat": WJC_GCJ[1], "k": 3, **extra}
+    if params.get("crs") != "gcj02":
+        params["lon"], params["lat"] = (float(v) for v in coords.to_wgs84(*WJC_GCJ, src="gcj02"))
+    r = client.get("/nearest", params=params)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    body = orjson.loads(r.content)
+    assert orjson.dumps(body) == r.content
+    NearestCollection.model_validate(body)
+    assert body["count"] == len(body["features"]) >= 3
+    out_crs = params.get("out_crs", params.get("crs", "wgs84"))
+    own = ["open_now", "rank", "travel_s", "travel_minutes", "distance_m", "route", "amap_nav_url"]
+    for f in body["features"]:
+        st = client.get(f"/stations/{f['id']}", params={"crs": out_crs}).json()
+        props = f["properties"]
+        assert list(props) == [k for k in st["properties"] if k != "open_now"] + own
+        assert {k: v for k, v in props.items() if k not in own} == {
+            k: v for k, v in st["properties"].items() if k != "open_now"}
+        assert f["geometry"] == st["geometry"] and list(f) == ["type", "id", "properties", "geometry"]
+        assert (props["route"] is None) == (extra.get("route") == "false" or extra.get("mode") == "straight")
+
+
+@pytest.mark.parametrize(("params", "needle"), [
+    ({"lon": 200, "lat": 31.3}, "lon"),
+    ({"lon": 121.5, "lat": -91}, "lat"),
+    ({"lon": "abc", "lat": 31.3}, "lon"),
+    ({"lat": 31.3}, "lon"),
+    ({"lon": 121.5, "lat": 31.3, "k": 0}, "k"),
+    ({"lon": 121.5, "lat": 31.3, "k": 51}, "k"),
+    ({"lon": 121.5, "lat": 31.3, "crs": "utm"}, "wgs84"),
+    ({"lon": 121.5, "lat": 31.3, "mode": "plane"}, "ebike"),
+    ({"lon": 121.5, "lat": 31.3, "amenity": "spa"}, "food_heating (热饭)"),
+    ({"lon": 121.5, "lat": 31.3, "kind": "hotel"}, "driver_home (司机之家)"),
+    ({"lon": 121.5, "lat": 31.3, "open_at": "tomorrow-ish"}, "now"),
+    ({"lon": 121.5, "lat": 31.3, "amenities": "热饭"}, "amenities"),
+])
+def test_nearest_bad_parameters_are_422_with_valid_values(client, params, needle):
+    r = client.get("/nearest", params=params)
+    assert r.status_code == 422, r.text
+    assert needle in r.text and "message" in r.json()
+
+
+def test_nearest_far_from_network_says_how_far(client, state):
+    lon, lat = 121.30, 31.30  # ~20 km west of the extract
+    r = client.get("/nearest", params={"lon": lon, "lat": lat})
+    assert r.status_code == 422
+    d = r.json()["detail"]
+    g = state.graphs["ebike"]
+    nearest_node_m = coords.haversine_m(lon, lat, g.geom_lon, g.geom_lat).min()
+    assert d["code"] == "far_from_network" and d["max_snap_m"] == 300
+    assert d["distance_m"] <= nearest_node_m + 1 and d["distance_m"] > 0.9 * nearest_node_m - 200
+    assert "米" in d["message"] and f"{d['distance_m']:,.0f}" in d["message"]
+
+
+def test_isochrones_station_and_point(client, state):
+    st = state.registry.get("YP001")
+    a = client.get("/isochrones", params={"station": "YP001", "minutes": "5,15", "mode": "walk"}).json()
+    b = client.get("/isochrones", params={"lon": st.lon, "lat": st.lat, "minutes": "15,5", "mode": "walk"}).json()
+    assert [f["properties"]["minutes"] for f in a["features"]] == [5, 15]
+    areas = [f["properties"]["area_km2"] for f in a["features"]]
+    assert 0 < areas[0] < areas[1]
+    assert [f["properties"]["area_km2"] for f in b["features"]] == pytest.approx(areas, rel=1e-6)
+    poly = shapely.geometry.shape(a["features"][0]["geometry"])
+    assert poly.contains(shapely.Point(st.lon, st.lat))
+    g = client.get("/isochrones", params={"station": "YP001", "minutes": "5", "mode": "walk", "crs": "gcj02"}).json()
+    pg = shapely.geometry.shape(g["features"][0]["geometry"])
+    glon, glat = coords.from_wgs84(st.lon, st.lat, dst="gcj02")
+    assert g["coord_system"] == "gcj02" and pg.contains(shapely.Point(float(glon), float(glat)))
+
+
+@pytest.mark.parametrize(("params", "status"), [
+    ({"station": "NOPE"}, 404),
+    ({"station": "YP001", "lon": 121.5, "lat": 31.3}, 422),
+    ({}, 422),
+    ({"lon": 121.5}, 422),
+    ({"station": "YP001", "minutes": "0"}, 422),
+    ({"station": "YP001", "minutes": "121"}, 422),
+    ({"station": "YP001", "minutes": "5,x"}, 422),
+    ({"station": "YP001", "mode": "boat"}, 422),
+    ({"lon": 121.30, "lat": 31.30}, 422),
+])
+def test_isochrones_errors(client, params, status):
+    r = client.get("/isochrones", params=params)
+    assert r.status_code == status, r.text
+    assert r.json()["detail"]
+
+
+def test_openapi_documents_every_field(client):
+    spec = client.get("/openapi.json").json()
+    missing = []
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            for p in op.get("parameters", []):
+                if not (p.get("description") or p.get("schema", {}).get("description")):
+                    missing.append(f"{method} {path} ?{p['name']}")
+    for name, sch in spec["components"]["schemas"].items():
+        if name in ("HTTPValidationError", "ValidationError") or name.startswith("Body_"):
+            continue
+        for prop, ps in sch.get("properties", {}).items():
+            if prop == "type" or "$ref" in ps or "description" in ps:
+                continue
+            if name in ("ImportReport", "ProblemOut", "Health") and prop in ("errors", "warnings", "summary",
+                                                                             "severity", "status"):
+                continue
+            missing.append(f"{name}.{prop}")
+    assert not missing, missing
+    q = {p["name"]: p for p in spec["paths"]["/nearest"]["get"]["parameters"]}
+    assert "degrees" in q["lon"]["description"] and "wgs84" in q["crs"]["description"]
+
+
+def test_rider_page_and_static(client):
+    r = client.get("/")
+    assert r.status_code == 200 and "附近的服务站点" in r.text and "/static/app.js" in r.text
+    assert client.get("/static/app.js").status_code == 200
+    s = client.get("/streets").json()
+    assert s["geometry"]["type"] == "MultiLineString" and len(s["geometry"]["coordinates"]) > 100
+    assert client.get("/streets", params={"mode": "boat"}).status_code == 422
+
+
+# --- admin --------------------------------------------------------------------------------------------------
+
+def test_admin_refused_without_configured_token(tmp_path):
+    reg = _copy_registry(tmp_path)
+    st = ServiceState.load(Settings(registry_path=reg, admin_token=None), modes=["ebike"], prewarm=False)
+    c = TestClient(create_app(st))
+    body = {"name": "x", "kinds": ["驿站"], "lon": 121.5, "lat": 31.3}
+    for headers in ({}, AUTH, {"Authorization": "Bearer "}):
+        r = c.post("/stations", json=body, headers=headers)
+        assert r.status_code == 403 and "GEOMAP_ADMIN_TOKEN" in r.json()["detail"]["message"]
+    assert c.delete("/stations/YP001", headers=AUTH).status_code == 403
+    assert c.get("/healthz").json()["admin_enabled"] is False
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
+                                     {"Authorization": f"Basic {TOKEN}"}])
+def test_admin_bad_token_is_401(client, headers):
+    r = client.post("/stations", json={"name": "x", "kinds": ["驿站"], "lon": 121.5, "lat": 31.3}, headers=headers)
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert client.patch("/stations/YP001", json={"name": "y"}, headers=headers).status_code == 401
+    assert client.delete("/stations/YP001", headers=headers).status_code == 401
+    files = {"file": ("a.csv", b"x", "text/csv")}
+    assert client.post("/stations/import", files=files, headers=headers).status_code == 401
+
+
+def test_admin_create_patch_delete_visible_at_once(client, state):
+    from geomap.stations.registry import Registry
+
+    q = {"lon": 121.5035, "lat": 31.2985, "crs": "gcj02", "k": 3}
+    before = client.get("/nearest", params=q).json()
+    new = {"id": "API-T1", "name": "测试驿站", "kinds": ["爱心驿站"], "amenities": ["热饭", "饮水"],
+           "lon": q["lon"], "lat": q["lat"], "crs": "gcj02", "opening_hours_raw": "24小时"}
+    r = client.post("/stations", json=new, headers=AUTH)
+    assert r.status_code == 201, r.text
+    assert r.json()["properties"]["open_now"] is True and r.json()["properties"]["opening_hours"] == "24/7"
+    after = client.get("/nearest", params=q).json()
+    assert after["features"][0]["id"] == "API-T1" and before["features"][0]["id"] != "API-T1"
+    assert after["features"][0]["properties"]["travel_s"] < 5
+    stored = Registry(state.registry.path).get("API-T1")  # persisted, in WGS84
+    w = coords.to_wgs84(q["lon"], q["lat"], src="gcj02")
+    assert (stored.lon, stored.lat) == pytest.approx((float(w[0]), float(w[1])), abs=1e-7)
+    assert stored.amenities == ["food_heating", "water"]
+    assert client.post("/stations", json=new, headers=AUTH).status_code == 409
+
+    # move it far away: no longer the nearest
+    r = client.patch("/stations/API-T1", json={"lon": 121.535, "lat": 31.33, "crs": "gcj02", "name": "搬走了"},
+                     headers=AUTH)
+    assert r.status_code == 200 and r.json()["properties"]["name"] == "搬走了"
+    assert client.get("/nearest", params=q).json()["features"][0]["id"] == before["features"][0]["id"]
+    assert Registry(state.registry.path).get("API-T1").name == "搬走了"
+    assert client.patch("/stations/NOPE", json={"name": "x"}, headers=AUTH).status_code == 404
+    assert client.patch("/stations/API-T1", json={"lon": 121.5}, headers=AUTH).status_code == 422
+    assert client.patch("/stations/API-T1", json={"kinds": ["hotel"]}, headers=AUTH).status_code == 422
+    assert client.patch("/stations/API-T1", json={"colour": "red"}, headers=AUTH).status_code == 422
+
+    r = client.delete("/stations/API-T1", headers=AUTH)
+    assert r.status_code == 200 and r.json()["stations"] == len(Registry(state.registry.path))
+    assert client.get("/stations/API-T1").status_code == 404
+    assert Registry(state.registry.path).get("API-T1") is None
+    assert client.delete("/stations/API-T1", headers=AUTH).status_code == 404
+
+
+def test_an_edit_that_moves_no_station_keeps_the_labels(tmp_path):
+    """Renaming a station (or new hours, phone) changes no position: the network labels are reused, not
+    rebuilt; moving one builds new labels, and the answers follow."""
+    from geomap.api.state import LABEL_K
+    from geomap.network.nearest import station_index
+    from geomap.stations.index import StationFilter
+
+    reg = _copy_registry(tmp_path)
+    st = ServiceState.load(Settings(registry_path=reg, admin_token=TOKEN), modes=["ebike"])
+    c = TestClient(create_app(st))
+    g = st.graphs["ebike"]
+
+    def labels():
+        sel = st.current().index.selection(StationFilter())
+        return station_index(g, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids, k=LABEL_K,
+                             station_key=sel.key)[0]
+
+    before = labels()
+    assert c.patch("/stations/YP001", json={"name": "新名字", "opening_hours_raw": "8:00-20:00"},
+                   headers=AUTH).status_code == 200
+    assert st.snapshot.version == 2 and labels() is before
+    q = {"lon": 121.5035, "lat": 31.2985, "crs": "gcj02"}
+    assert c.patch("/stations/YP001", json={**q, "name": "搬家"}, headers=AUTH).status_code == 200
+    moved = labels()
+    assert moved is not before and moved.targets.lon.shape == before.targets.lon.shape
+    assert c.get("/nearest", params={**q, "k": 1}).json()["features"][0]["id"] == "YP001"
+
+
+def test_edits_through_one_worker_are_served_by_another_at_once(tmp_path):
+    """Two services on one registry file, as two worker processes are: whatever one writes (or the command
+    line imports), the other serves from its very next request."""
+    from geomap.stations.registry import Registry
+
+    reg = _copy_registry(tmp_path)
+    a = TestClient(create_app(ServiceState.load(Settings(registry_path=reg, admin_token=TOKEN), modes=["ebike"])))
+    b = TestClient(create_app(ServiceState.load(Settings(registry_path=reg, admin_token=TOKEN), modes=["ebike"])))
+    q = {"lon": 121.5035, "lat": 31.2985, "crs": "gcj02", "k": 3}
+    before = b.get("/nearest", params=q).json()["features"][0]["id"]
+    v0 = b.get("/healthz").json()["version"]
+    assert b.get("/healthz").json()["version"] == v0  # nothing changed: no reload
+    new = {"id": "TWO-1", "name": "另一进程的驿站", "kinds": ["爱心驿站"], "lon": q["lon"], "lat": q["lat"],
+           "crs": "gcj02", "opening_hours_raw": "24小时"}
+    assert a.post("/stations", json=new, headers=AUTH).status_code == 201
+    got = b.get("/nearest", params=q).json()["features"][0]
+    assert got["id"] == "TWO-1" and got["properties"]["name"] == "另一进程的驿站" and before != "TWO-1"
+    assert b.get("/healthz").json()["version"] == v0 + 1
+    assert b.patch("/stations/TWO-1", json={"name": "改过名"}, headers=AUTH).status_code == 200
+    assert a.get("/stations/TWO-1").json()["properties"]["name"] == "改过名"
+    # a write by another program (the CLI import): both follow
+    extra = Registry(reg).frame().iloc[[0]].assign(id="CLI-1", name="命令行导入")
+    Registry(reg).upsert(extra)
+    assert a.get("/stations/CLI-1").status_code == 200 and b.get("/stations/CLI-1").status_code == 200
+    assert a.delete("/stations/TWO-1", headers=AUTH).status_code == 200
+    assert b.get("/stations/TWO-1").status_code == 404
+    assert b.get("/nearest", params=q).json()["features"][0]["id"] == before
+    n = len(Registry(reg))
+    assert a.get("/healthz").json()["stations"] == b.get("/healthz").json()["stations"] == n
+
+
+@pytest.mark.parametrize(("body", "needle"), [
+    ({"name": "x", "kinds": [], "lon": 121.5, "lat": 31.3}, "kinds"),
+    ({"name": "x", "kinds": ["驿站"], "lon": 121.5, "lat": 95}, "lat"),
+    ({"name": "", "kinds": ["驿站"], "lon": 121.5, "lat": 31.3}, "name"),
+    ({"name": "x", "kinds": ["驿站"], "amenities": ["sauna"], "lon": 121.5, "lat": 31.3}, "water (饮水)"),
+    ({"name": "x", "kinds": ["驿站"], "lon": 121.5, "lat": 31.3, "id": "a b"}, "id"),
+    ({"name": "x", "kinds": ["驿站"], "lon": 121.5, "lat": 31.3, "crs": "itrf"}, "crs"),
+])
+def test_admin_create_validation(client, body, needle):
+    r = client.post("/stations", json=body, headers=AUTH)
+    assert r.status_code == 422 and needle in r.text
+
+
+def test_admin_import_report_and_refusal(client, state):
+    from geomap.stations.registry import Registry
+
+    sample = pd.read_csv(DATA / "sample" / "yangpu_stations_gcj02.csv", encoding="utf-8-sig", dtype=str)
+    good = sample.head(3).copy()
+    good["编号"] = ["IMP1", "IMP2", "IMP3"]
+    good["名称"] = good["名称"] + "（导入测试）"
+    good["经度"] = (good["经度"].astype(float) + 0.002).map(lambda v: f"{v:.6f}")  # not on top of the originals
+    buf = io.BytesIO(good.to_csv(index=False).encode("utf-8"))
+    r = client.post("/stations/import", files={"file": ("new.csv", buf, "text/csv")}, data={"crs": "gcj02"},
+                    headers=AUTH)
+    assert r.status_code == 200, r.text
+    rep = r.json()
+    assert rep["ok"] and rep["imported"] == 3 and rep["records"] == 3 and rep["errors"] == 0
+    assert rep["stations"] == len(Registry(state.registry.path))
+    st = Registry(state.registry.path).get("IMP1")
+    near = client.get("/nearest", params={"lon": st.lon, "lat": st.lat, "k": 1, "mode": "straight"}).json()
+    assert near["features"][0]["id"] == "IMP1" and near["features"][0]["properties"]["distance_m"] < 0.01
+
+    bad = good.copy()
+    bad["编号"] = ["IMP4", "IMP5", "IMP6"]
+    bad.loc[bad.index[1], "经度"] = "not-a-number"
+    before = Registry(state.registry.path).frame()
+    buf = io.BytesIO(bad.to_csv(index=False).encode("utf-8"))
+    r = client.post("/stations/import", files={"file": ("bad.csv", buf, "text/csv")}, data={"crs": "gcj02"},
+                    headers=AUTH)
+    assert r.status_code == 422
+    rep = r.json()
+    assert rep["ok"] is False and rep["imported"] == 0 and rep["errors"] >= 1
+    assert any(p["row"] == 3 and p["severity"] == "error" for p in rep["problems"])  # header = row 1
+    pd.testing.assert_frame_equal(Registry(state.registry.path).frame(), before)
+    assert client.get("/stations/IMP4").status_code == 404
+
+    r = client.post("/stations/import", files={"file": ("x.exe", b"MZ", "application/octet-stream")},
+                    headers=AUTH)
+    assert r.status_code == 422 and ".csv" in r.json()["detail"]["message"]
+    r = client.post("/stations/import", files={"file": ("x.csv", b"a,b\n1,2\n", "text/csv")},
+                    data={"profile": "nope"}, headers=AUTH)
+    assert r.status_code == 422 and "anting" in r.json()["detail"]["message"]
+    r = client.post("/stations/import", files={"file": ("x.xlsx", b"not a zip", "application/octet-stream")},
+                    headers=AUTH)
+    assert r.status_code == 422
+    assert client.post("/stations/import", headers=AUTH).status_code == 422
+
+
+def test_published_map_is_served(client, state):
+    import time
+
+    r = client.get("/map")
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    deadline = time.monotonic() + 180
+    while "地图正在生成" in r.text and time.monotonic() < deadline:
+        time.sleep(1)
+        r = client.get("/map")
+    assert "地图正在生成" not in r.text, "the published map was not built within 3 minutes"
+    names = state.registry.frame()["name"]
+    assert r.text.lstrip().lower().startswith("<!doctype html") and sum(n in r.text for n in names) >= 1
+
+
+def test_warm_nearest_prepares_the_riders_searches(state) -> None:
+    """At start the service answers one /nearest per mode in GCJ-02 and WGS84 (warm_nearest), so the
+    snapshot holds the searches a rider's first request uses, and they answer as a fresh search does."""
+    from geomap.api.models import NearestQuery
+    from geomap.api.read import nearest_body, warm_nearest
+    from geomap.api.state import LABEL_K
+
+    snap = state.current()
+    snap.searches.clear()
+    warm_nearest(state)
+    keys = {(mode, crs) for mode, kind, amenity, crs, out_crs, k in snap.searches if kind is None and k == LABEL_K}
+    assert keys == {(m, c) for m in state.graphs for c in ("gcj02", "wgs84")}
+    lon, lat = state.graphs["ebike"].centre_lonlat
+    q = NearestQuery(lon=lon + 0.001, lat=lat, crs="wgs84")
+    warm = nearest_body(state, q)
+    snap.searches.clear()
+    assert nearest_body(state, q) == warm
