@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SHARED  ?= ../shared/data
-REGISTRY ?= data/registry.gpkg
+WORKSPACE ?= data/yangpu
 
 .PHONY: install sysdeps benchdeps data serve test bench lint clean
 
@@ -32,12 +32,12 @@ benchdeps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
 	else echo "the HTTP benchmark needs wrk: sudo apt-get install wrk" >&2; exit 1; fi
 
-# Copy the third-party sample data from ../shared/data (never committed) and build the sample registry.
+# The sample workspace data/yangpu/ from ../shared/data (never committed): its files, geomap.toml, registry.
 data: $(STAMP)
-	$(BIN)/python scripts/prepare_data.py --shared $(SHARED) --registry $(REGISTRY)
+	$(BIN)/python scripts/prepare_data.py --shared $(SHARED)
 
 serve: data
-	$(BIN)/python scripts/serve.py --registry $(REGISTRY) --port $(or $(PORT),8000) --workers $(or $(WORKERS),1)
+	$(BIN)/python scripts/serve.py --workspace $(WORKSPACE) --port $(or $(PORT),8000) --workers $(or $(WORKERS),1)
 
 test: data sysdeps
 	$(BIN)/python -m ruff check geomap tests scripts benchmarks notebooks
@@ -50,4 +50,4 @@ lint: $(STAMP)
 	$(BIN)/python -m ruff check geomap tests scripts benchmarks notebooks
 
 clean:
-	rm -rf $(VENV) data/osm data/stations data/population data/boundaries data/cache $(REGISTRY)
+	rm -rf $(VENV) data/yangpu data/stations

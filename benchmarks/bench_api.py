@@ -53,12 +53,27 @@ RUN_S = 4            # seconds of one (endpoint, connections) wrk run
 REPEATS = 3
 
 
+SAMPLE = ROOT / "data" / "yangpu"
+
+
+def _sample_copy(folder: Path) -> Any:
+    """A private copy of the sample workspace (its own geomap.toml naming the sample's extract, a copy of
+    its registry, its own cache) in ``folder``."""
+    from geomap.workspace import init_workspace, open_workspace
+
+    src = open_workspace(SAMPLE)
+    ws = init_workspace(folder / "ws", name=src.name, publisher=src.publisher, area_label=src.area_label,
+                        osm=src.osm_path, population=src.settings.population_path, lists_crs=src.settings.lists_crs)
+    shutil.copy(src.registry_path, ws.registry_path)
+    return ws
+
+
 def query_points(n: int = 256) -> list[tuple[float, float]]:
     """Random e-bike network nodes of the sample extract, as GCJ-02 (what a phone sends)."""
     from geomap import coords
-    from geomap.network.source import load_graph
+    from geomap.workspace import open_workspace
 
-    g = load_graph("ebike")
+    g = open_workspace(SAMPLE).graph("ebike")
     rng = np.random.default_rng(42)
     idx = rng.choice(g.n_nodes, size=n, replace=False)
     lon, lat = coords.from_wgs84(g.node_lon[idx], g.node_lat[idx], dst="gcj02")
@@ -194,9 +209,8 @@ def _measure(workers: int, access_log: bool, points: list[tuple[float, float]]) 
     """wrk runs and the mixed run against one server with ``workers`` worker processes."""
     tmp = Path(tempfile.mkdtemp(prefix="geomap-bench-api-"))
     try:
-        reg = tmp / "registry.gpkg"
-        shutil.copy(ROOT / "data" / "registry.gpkg", reg)
-        srv = start_server(registry=reg, log_path=tmp / "server.log", admin_token=TOKEN, workers=workers,
+        ws = _sample_copy(tmp)
+        srv = start_server(workspace=ws.root, log_path=tmp / "server.log", admin_token=TOKEN, workers=workers,
                            timeout_s=300, access_log=access_log)
         try:
             _wait_idle(srv.url, workers)
@@ -219,7 +233,7 @@ def _measure(workers: int, access_log: bool, points: list[tuple[float, float]]) 
             srv.stop()
         from geomap.stations.registry import Registry
 
-        stored = Registry(reg)
+        stored = Registry(ws.registry_path)
         mixed["lost_stored"] = sum(stored.get(f"BENCH{i:03d}") is None for i in range(40))
         mixed["name_stored_ok"] = stored.get("YP001").name == "改名39"
     finally:
@@ -301,14 +315,13 @@ def in_process(points: list[tuple[float, float]]) -> dict[str, float]:
     from geomap.nearest import nearest_point
     from geomap.network.nearest import station_index
     from geomap.network.routing_one import answer_one
-    from geomap.settings import get_settings
     from geomap.stations.index import StationFilter
 
     tmp = Path(tempfile.mkdtemp(prefix="geomap-bench-inproc-"))
     try:
-        shutil.copy(ROOT / "data" / "registry.gpkg", tmp / "registry.gpkg")
-        settings = get_settings().model_copy(update={"registry_path": tmp / "registry.gpkg"})
-        state = ServiceState.load(settings, modes=["ebike"])
+        ws = _sample_copy(tmp)
+        settings = ws.settings
+        state = ServiceState.load(ws, modes=["ebike"])
         settle_heap()
         g, index_of = state.graphs["ebike"], state.snapshot.index
         sel = index_of.selection(StationFilter.make(), tz=settings.timezone)

@@ -114,15 +114,13 @@ def synthetic_case(n_nodes: int, seed: int = 7) -> tuple[Any, Any, list[Any], st
 
 
 def real_case() -> tuple[Any, Any, list[Any], str]:
-    from geomap.network.source import load_graph
     from geomap.planning.coverage import filter_stations
-    from geomap.planning.study import load_study
-    from geomap.stations.registry import Registry
+    from geomap.workspace import open_workspace
 
-    pbf = ROOT / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
-    g = load_graph("ebike", osm_path=pbf)
-    st = filter_stations(Registry(ROOT / "data" / "registry.gpkg").index)
-    study = load_study(osm_path=pbf)
+    ws = open_workspace(ROOT / "data" / "yangpu")
+    g = ws.graph("ebike")
+    st = filter_stations(ws.registry.index)
+    study = ws.study()
     pts = ", ".join(f"{lay.name} {len(lay):,}" for lay in study.demand)
     return g, st, list(study.demand), f"OSM extract yangpu_wujiaochang, registry stations, demand: {pts}"
 

@@ -1,4 +1,4 @@
-"""Network benchmarks, side by side in one run on the sample extract (data/osm/yangpu_wujiaochang.*).
+"""Network benchmarks, side by side in one run on the sample extract (data/yangpu/osm/yangpu_wujiaochang.*).
 
 (a) one 15-minute walk isochrone polygon from a point: geomap vs the osmnx examples recipe
     (graph_from_xml -> project -> nx.ego_graph(radius=900 s, distance="time") -> buffered nodes and edges
@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import osmnx_iso_recipe  # noqa: E402
 
-PBF = ROOT / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
-XML = ROOT / "data" / "osm" / "yangpu_wujiaochang.osm"
+PBF = ROOT / "data" / "yangpu" / "osm" / "yangpu_wujiaochang.osm.pbf"
+XML = ROOT / "data" / "yangpu" / "osm" / "yangpu_wujiaochang.osm"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 START, END = "<!-- network:start -->", "<!-- network:end -->"
 

@@ -77,7 +77,7 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
     (any of them matches). ``amenity``: one or several amenity keys/aliases (all must be present).
     ``open_at``: only stations open at that moment (Asia/Shanghai). Filters combine.
     ``mode``: ``None`` for straight line, else a travel mode; ``graph`` is that mode's street graph
-    (default: the active network, see :mod:`geomap.network.source`). In network mode ``distance_m`` is
+    (required; a workspace gives it: :meth:`geomap.workspace.Workspace.graph`). In network mode ``distance_m`` is
     metres along the network and ``travel_s`` / ``route`` are filled; unreachable stations are left out.
     ``index_k``: labels kept per node by the cached network index (≥ ``k``; a service passes one value so
     that a single index answers every ``k`` up to it). ``route_crs``: coordinate system of the routes
@@ -213,12 +213,12 @@ def point_search(stations: StationIndex, *, mode: str, graph: StreetGraph | None
 
 
 def _graph_for(mode: str, graph: StreetGraph | None) -> StreetGraph:
-    """``graph``, or the active network of ``mode`` (ValueError listing the modes for an unknown one)."""
+    """``graph``, checked to be given (ValueError listing the modes for an unknown one)."""
     if mode not in MODES:
         raise ValueError(f"unknown travel mode {mode!r}; use one of: {', '.join(MODES)}")
     if graph is None:
-        from geomap.network.source import load_graph
-        graph = load_graph(mode)
+        raise ValueError(f"mode={mode!r} needs the street graph of that mode: graph=workspace.graph({mode!r}) "
+                         "(or Workspace.nearest, which passes it)")
     return graph
 
 

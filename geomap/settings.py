@@ -1,29 +1,65 @@
-"""Typed settings, documented in one place. Override any of them with ``GEOMAP_<NAME>`` env variables.
+"""Typed settings, documented in one place: every key of a workspace's ``geomap.toml`` is a field here.
+
+A place's settings live in its workspace (:mod:`geomap.workspace`): ``geomap.toml`` in the workspace folder,
+with paths relative to that folder. ``GEOMAP_<NAME>`` environment variables override any of them (a relative
+path in a variable is relative to the current folder). Outside a workspace only the defaults and the
+variables apply, and no place's data is assumed: the paths of the place (OSM extract, census, boundaries)
+are unset.
 
 Units are in the names: ``*_kmh`` km/h, ``*_m`` metres, ``*_km`` kilometres, ``*_minutes`` minutes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+class DemandFile(BaseModel):
+    """An extra demand layer of a workspace (``[[demand]]`` in ``geomap.toml``): weighted points."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: Path = Field(description="CSV / GeoJSON / GeoPackage of points (relative to the workspace folder)")
+    crs: str = Field("wgs84", description="Coordinate system of the file: wgs84, gcj02 or bd09")
+    weight_column: str | None = Field(None, description="Column holding each point's weight (default 1 each)")
+    name: str | None = Field(None, description="Layer name (default: the file's name)")
 
 
 class Settings(BaseSettings):
-    """All tunable values of geomap. Read once via :func:`get_settings`."""
+    """All settings of geomap; a workspace's ``geomap.toml`` sets any of them (see :mod:`geomap.workspace`)."""
 
     model_config = SettingsConfigDict(env_prefix="GEOMAP_", extra="ignore")
 
-    # --- data paths -------------------------------------------------------------------------------
-    data_dir: Path = Field(PROJECT_ROOT / "data", description="Folder for sample data, caches and registry")
-    registry_path: Path = Field(
-        PROJECT_ROOT / "data" / "registry.gpkg", description="The persistent station registry (GeoPackage)"
-    )
-    cache_dir: Path = Field(PROJECT_ROOT / "data" / "cache", description="Network graph cache folder")
+    # --- the place (workspace) ------------------------------------------------------------------------
+    name: str = Field("", description="The place as people say it, shown on every output (e.g. 杨浦区)")
+    publisher: str = Field("", description="Who publishes the map and reports (e.g. 杨浦区总工会)")
+    area_label: str | None = Field(
+        None, description="Words for the area the street data covers, on the rider page (服务范围：…); "
+        "default: the name")
+    lists_crs: str | None = Field(
+        None, description="Coordinate system the place's station lists usually come in (wgs84, gcj02, bd09); "
+        "`geomap import` uses it when no --crs is given")
+    osm_path: Path | None = Field(None, description="The place's OpenStreetMap extract (.osm.pbf or .osm)")
+    registry_path: Path | None = Field(
+        None, description="The station registry (GeoPackage); in a workspace default registry.gpkg in its folder")
+    cache_dir: Path | None = Field(
+        None, description="Folder of the place's caches (graphs), keyed by their inputs; in a workspace "
+        "default cache/ in its folder; unset outside one: nothing is cached on disk")
+    population_path: Path | None = Field(
+        None, description="Census residents per 街道 (CSV: subdistrict_name, population, area_km2); unset: "
+        "no residents layer")
+    subdistricts_path: Path | None = Field(
+        None, description="街道 boundary file (a name column); unset: the 街道 in the OSM extract")
+    subdistricts_crs: str = Field("wgs84", description="Coordinate system of subdistricts_path")
+    study_area_path: Path | None = Field(
+        None, description="Boundary of the place (the study area of planning); unset: the street network's hull")
+    study_area_crs: str = Field("wgs84", description="Coordinate system of study_area_path")
+    demand: list[DemandFile] = Field(default_factory=list, description="Extra demand layers ([[demand]] tables)")
     timezone: str = Field("Asia/Shanghai", description="Time zone for opening hours and 'open at'")
 
     # --- import validation ------------------------------------------------------------------------
@@ -65,10 +101,6 @@ class Settings(BaseSettings):
 
     # --- planning (coverage issue) ----------------------------------------------------------------
     h3_resolution: int = Field(9, ge=0, le=15, description="H3 resolution of the gap grid (9: cells of ~0.1 km²)")
-    population_path: Path = Field(
-        PROJECT_ROOT / "data" / "population" / "yangpu_subdistricts_2020.csv",
-        description="Census residents per 街道 (subdistrict_name, population, area_km2); used when present",
-    )
     exact_max_pairs: int = Field(
         2_000_000, description="The exact site solver (MILP) runs only when candidates × demand cells fit this"
     )
@@ -79,11 +111,20 @@ class Settings(BaseSettings):
     )
 
 
+PATH_FIELDS: tuple[str, ...] = tuple(
+    k for k, f in Settings.model_fields.items() if f.annotation in ("Path", "Path | None", Path, Path | None))
+"""The settings that are paths (relative to the workspace folder in ``geomap.toml``)."""
+
 _SETTINGS: Settings | None = None
+_CURRENT: ContextVar[Settings | None] = ContextVar("geomap_settings", default=None)
 
 
 def get_settings() -> Settings:
-    """The process-wide settings (environment read on first use)."""
+    """The settings in force: those of :func:`settings_in_force` when inside one, else the process-wide ones
+    (:func:`use_settings`, or the defaults and ``GEOMAP_*`` variables read on first use)."""
+    current = _CURRENT.get()
+    if current is not None:
+        return current
     global _SETTINGS
     if _SETTINGS is None:
         _SETTINGS = Settings()
@@ -91,7 +132,18 @@ def get_settings() -> Settings:
 
 
 def use_settings(settings: Settings) -> Settings:
-    """Make ``settings`` the process-wide settings (e.g. read from ``geomap serve --config``)."""
+    """Make ``settings`` the process-wide settings (a command or a service working on one workspace)."""
     global _SETTINGS
     _SETTINGS = settings
     return settings
+
+
+@contextmanager
+def settings_in_force(settings: Settings) -> Iterator[Settings]:
+    """Within the block (this thread or task), :func:`get_settings` gives ``settings``: a workspace's
+    methods run inside one, so two workspaces open in one process never mix their settings."""
+    token = _CURRENT.set(settings)
+    try:
+        yield settings
+    finally:
+        _CURRENT.reset(token)

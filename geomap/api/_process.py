@@ -39,11 +39,12 @@ class ServerProcess:
                 self.proc.wait(10)
 
 
-def start_server(*, registry: str | Path, log_path: str | Path, admin_token: str | None = None,
+def start_server(*, workspace: str | Path | None, log_path: str | Path, admin_token: str | None = None,
                  env: dict[str, str] | None = None, timeout_s: float = 120.0, workers: int = 1,
-                 access_log: bool = True) -> ServerProcess:
-    """Start ``python -m geomap.cli --registry R serve`` on a free port and wait until ``/healthz`` answers
-    (with ``workers`` > 1: until that many different workers have answered)."""
+                 access_log: bool = True, cwd: str | Path | None = None) -> ServerProcess:
+    """Start ``python -m geomap.cli --workspace W serve`` on a free port and wait until ``/healthz`` answers
+    (with ``workers`` > 1: until that many different workers have answered). ``workspace=None``: the
+    service finds its workspace from ``cwd`` (the folder it runs in) as every command does."""
     port = free_port()
     child_env = {k: v for k, v in os.environ.items() if k != "GEOMAP_ADMIN_TOKEN"}
     if admin_token is not None:
@@ -52,9 +53,10 @@ def start_server(*, registry: str | Path, log_path: str | Path, admin_token: str
     log_path = Path(log_path)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "geomap.cli", "--registry", str(registry), "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", str(workers), *([] if access_log else ["--no-access-log"])],
-            stdout=log, stderr=subprocess.STDOUT, env=child_env)
+            [sys.executable, "-m", "geomap.cli", *([] if workspace is None else ["--workspace", str(workspace)]),
+             "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+             *([] if access_log else ["--no-access-log"])],
+            stdout=log, stderr=subprocess.STDOUT, env=child_env, cwd=cwd)
     server = ServerProcess(proc=proc, url=f"http://127.0.0.1:{port}", log_path=log_path)
     deadline = time.monotonic() + timeout_s
     seen: set[int] = set()

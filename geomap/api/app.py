@@ -21,7 +21,8 @@ from fastapi.staticfiles import StaticFiles
 from geomap.api import admin, planning, read, web
 from geomap.api.map_build import start_map_build
 from geomap.api.state import ServiceState, settle_heap
-from geomap.settings import Settings, get_settings
+from geomap.settings import use_settings
+from geomap.workspace import Workspace, open_workspace
 
 log = logging.getLogger("geomap.api")
 
@@ -48,16 +49,19 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
     return "参数有误 / invalid request: " + "; ".join(parts)
 
 
-def create_app(state: ServiceState | None = None, *, settings: Settings | None = None,
+def create_app(state: ServiceState | None = None, *, workspace: Workspace | None = None,
                routers: Sequence[APIRouter] = (), modes: list[str] | None = None) -> FastAPI:
-    """The service. ``state``: an already loaded :class:`ServiceState` (tests share one); otherwise it is
-    loaded at start-up from ``settings`` (default: the process settings) with the graphs of ``modes``."""
+    """The service of one workspace. ``state``: an already loaded :class:`ServiceState` (tests share one);
+    otherwise it is loaded at start-up from ``workspace`` (default: :func:`geomap.workspace.open_workspace`,
+    found as every command finds it) with the graphs of ``modes``."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded_here = getattr(app.state, "geomap", None) is None
         if loaded_here:
-            app.state.geomap = ServiceState.load(settings or get_settings(), modes=modes)
+            ws = workspace if workspace is not None else open_workspace()
+            use_settings(ws.settings)
+            app.state.geomap = ServiceState.load(ws, modes=modes)
             read.warm_nearest(app.state.geomap)
             settle_heap()
             start_map_build(app.state.geomap)

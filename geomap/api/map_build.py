@@ -31,7 +31,10 @@ def start_map_build(state: ServiceState) -> bool:
         try:
             mode = state.settings.default_mode
             graph = state.graphs.get(mode)
-            html = maps.render_map(state.registry, graph=dataclasses.replace(graph) if graph is not None else None)
+            ws = state.workspace
+            html = maps.render_map(state.registry, graph=dataclasses.replace(graph) if graph is not None else None,
+                                   osm_path=ws.osm_path, streets=ws.osm_path is not None, place=ws.name,
+                                   publisher=ws.publisher)
             with state.map_lock:
                 state.map_html, state.map_version = html, version
         except Exception:

@@ -282,6 +282,9 @@ class StreetsFeature(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"] = Field("ok", description="Always ok when the service answers")
+    place: str = Field(description="The place served (the workspace's name, e.g. 杨浦区)")
+    publisher: str = Field(description="Who publishes the service (may be empty)")
+    area_label: str = Field(description="Words for the area the street data covers (服务范围)")
     stations: int = Field(description="Stations in the registry snapshot being served")
     version: int = Field(description="Snapshot version of this worker; +1 each time it reloads the changed registry")
     worker_pid: int = Field(description="Process id of the worker that answered (`geomap serve --workers N`)")

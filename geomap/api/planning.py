@@ -66,6 +66,8 @@ class CoverageRow(BaseModel):
 
 
 class CoverageAnswer(BaseModel):
+    place: str = Field(..., description="The place (the workspace's name)")
+    publisher: str = Field(..., description="Who publishes the figures (the workspace's publisher; may be empty)")
     summary_zh: str = Field(..., description="The total line in Chinese")
     summary_en: str = Field(..., description="The total line in English")
     minutes: float = Field(..., description="Service-circle size (minutes)")
@@ -75,16 +77,15 @@ class CoverageAnswer(BaseModel):
     table: list[CoverageRow] = Field(..., description="One row per 街道, then 合计")
     covered_area: dict[str, Any] | None = Field(None, description="GeoJSON geometry of the covered area, in `crs`")
     coord_system: Crs = Field(..., description="Coordinate system of `covered_area`")
+    absent: dict[str, str] = Field(..., description="Demand layers not measured for lack of data: Chinese label -> "
+                                   "why (e.g. 常住人口: 没有人口普查数据); they have no columns, never 0 %")
     notes: list[str] = Field(..., description="What the numbers leave out (off-network points, missing census)")
 
 
 def _study(state: ServiceState) -> Any:
     study = state.__dict__.get("_study")
     if study is None:
-        from geomap.planning.study import load_study
-
-        study = load_study()
-        study._graphs.update(state.graphs)  # share the service's graphs and their caches
+        study = state.workspace.study()  # the workspace's graphs are the service's (one copy, shared caches)
         state.__dict__["_study"] = study
     return study
 
@@ -117,7 +118,9 @@ def _coverage(state: ServiceState, q: CoverageQuery, index: StationIndex) -> dic
     area = None
     if res.covered_area is not None:
         area = shapely.geometry.mapping(_to_crs(res.covered_area, q.crs))
-    return {"summary_zh": res.summary(), "summary_en": res.summary(lang="en"), "minutes": res.minutes,
+    ws = state.workspace
+    return {"place": ws.name, "publisher": ws.publisher, "absent": res.absent,
+            "summary_zh": res.summary(), "summary_en": res.summary(lang="en"), "minutes": res.minutes,
             "mode": res.mode, "n_stations": res.n_stations, "layers": list(res.demand),
             "table": _clean(res.table.to_dict("records")), "covered_area": area, "coord_system": q.crs,
             "notes": study.notes + res.notes}

@@ -317,7 +317,9 @@ async def get_isochrones(state: State, q: Annotated[IsochroneQuery, Query()]) ->
 @router.get("/healthz", response_model=Health, tags=["service"], summary="Liveness and what is loaded")
 async def healthz(state: State) -> Response:
     snap = state.current()
-    return JsonResponse({"status": "ok", "stations": len(snap.stations), "version": snap.version,
+    ws = state.workspace
+    return JsonResponse({"status": "ok", "place": ws.name, "publisher": ws.publisher, "area_label": ws.area_label,
+                         "stations": len(snap.stations), "version": snap.version,
                          "worker_pid": os.getpid(), "map_ready": state.map_html is not None,
                          "modes": list(state.graphs), "admin_enabled": state.admin_token is not None,
                          "uptime_s": round(time.time() - state.started_at, 1)})

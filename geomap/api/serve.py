@@ -1,11 +1,11 @@
-"""``geomap serve``: read the configuration, load everything once, run uvicorn.
+"""``geomap serve``: open the workspace, load everything once, run uvicorn.
 
 ``workers=1`` (default) serves from this process. ``workers=N`` starts N worker processes, each running
 uvicorn on its own ``SO_REUSEPORT`` socket on the same port (the kernel spreads connections over them).
 Each loads its own copy of the registry snapshot, graphs and labels (memory × N) and follows the
 registry file, so an edit made through one worker is served by all of them from their next request on
-(see :mod:`geomap.api.state`). The workers rebuild the configuration from ``GEOMAP_SERVE_CONFIG`` /
-``GEOMAP_SERVE_REGISTRY``, which :func:`serve` sets for them.
+(see :mod:`geomap.api.state`). The workers open the workspace named by ``GEOMAP_SERVE_WORKSPACE``, which
+:func:`serve` sets for them.
 """
 
 from __future__ import annotations
@@ -15,13 +15,16 @@ import multiprocessing
 import os
 import signal
 import socket
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from geomap.settings import Settings, get_settings, use_settings
+from geomap.settings import use_settings
+from geomap.workspace import open_workspace
 
 log = logging.getLogger("geomap.api")
+
+WORKER_WORKSPACE_ENV = "GEOMAP_SERVE_WORKSPACE"
+"""The workspace folder the worker processes of ``serve(workers=N)`` open (set by :func:`serve`)."""
 
 LOOP = "asyncio"
 """uvicorn's event loop. Measured with wrk at 64 keep-alive connections (benchmarks/bench_api.py,
@@ -30,52 +33,28 @@ second (p99 1.2–1.4 s against a p50 of ~50 ms, even for a trivial app); the st
 them in turn (p99 ~1.5× p50)."""
 
 
-def load_config(path: str | Path | None) -> Settings:
-    """Settings from a TOML file (top-level keys or a ``[geomap]`` table; names as in
-    :class:`geomap.settings.Settings`). ``GEOMAP_*`` environment variables win over the file."""
-    if path is None:
-        return get_settings()
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"配置文件不存在 / config file not found: {path}")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: 不是有效的 TOML / not valid TOML: {exc}") from None
-    values = raw.get("geomap", raw)
-    unknown = sorted(set(values) - set(Settings.model_fields))
-    if unknown:
-        raise ValueError(f"{path}: unknown settings {unknown}; valid: {', '.join(Settings.model_fields)}")
-    values = {k: v for k, v in values.items() if f"GEOMAP_{k.upper()}" not in os.environ}
-    base = path.parent
-    for k, v in list(values.items()):  # relative paths are relative to the config file
-        if isinstance(Settings.model_fields[k].default, Path) and not Path(v).is_absolute():
-            values[k] = base / v
-    return Settings(**values)
-
-
-def serve(*, config: str | Path | None = None, host: str = "127.0.0.1", port: int = 8000,
-          registry: str | Path | None = None, log_level: str = "info", workers: int = 1,
-          access_log: bool = True) -> None:
-    """Load the configured registry (``registry`` overrides the configured path) and networks, and serve
-    them until interrupted, with ``workers`` processes. ``access_log=False`` drops uvicorn's line per
-    request (behind a proxy that logs requests itself; it costs ~0.1 ms a request here)."""
+def serve(*, workspace: str | Path | None = None, host: str = "127.0.0.1", port: int = 8000,
+          log_level: str = "info", workers: int = 1, access_log: bool = True) -> None:
+    """Serve the workspace at ``workspace`` (default: found as every command finds it, see
+    :func:`geomap.workspace.locate_workspace`): its registry and networks, until interrupted, with
+    ``workers`` processes. ``access_log=False`` drops uvicorn's line per request (behind a proxy that logs
+    requests itself; it costs ~0.1 ms a request here)."""
     import uvicorn
 
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
-    settings = _settings(config, registry)
+    ws = open_workspace(workspace)
+    use_settings(ws.settings)
     _logging(log_level)
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
-    log.info("geomap: registry %s; %d worker(s); rider page http://%s:%d/ , API docs http://%s:%d/docs",
-             settings.registry_path, workers, shown, port, shown, port)
+    log.info("geomap: %s (%s), registry %s; %d worker(s); rider page http://%s:%d/ , API docs http://%s:%d/docs",
+             ws.name, ws.root, ws.registry_path, workers, shown, port, shown, port)
     if workers == 1:
         from geomap.api.app import create_app
 
-        uvicorn.run(create_app(settings=settings), host=host, port=port, **_uvicorn_options(log_level, access_log))
+        uvicorn.run(create_app(workspace=ws), host=host, port=port, **_uvicorn_options(log_level, access_log))
         return
-    os.environ["GEOMAP_SERVE_CONFIG"] = str(config or "")
-    os.environ["GEOMAP_SERVE_REGISTRY"] = str(registry or "")
+    os.environ[WORKER_WORKSPACE_ENV] = str(ws.root)
     os.environ["GEOMAP_SERVE_LOG_LEVEL"] = log_level
     os.environ["GEOMAP_SERVE_ACCESS_LOG"] = "1" if access_log else "0"
     if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - not Linux/BSD/macOS: uvicorn's own workers
@@ -143,16 +122,9 @@ def worker_app() -> Any:
     from geomap.api.app import create_app
 
     _logging(os.environ.get("GEOMAP_SERVE_LOG_LEVEL", "info"))
-    settings = _settings(os.environ.get("GEOMAP_SERVE_CONFIG") or None,
-                         os.environ.get("GEOMAP_SERVE_REGISTRY") or None)
-    return create_app(settings=settings)
-
-
-def _settings(config: str | Path | None, registry: str | Path | None) -> Settings:
-    settings = load_config(config)
-    if registry is not None:
-        settings = settings.model_copy(update={"registry_path": Path(registry)})
-    return use_settings(settings)
+    ws = open_workspace(os.environ[WORKER_WORKSPACE_ENV])
+    use_settings(ws.settings)
+    return create_app(workspace=ws)
 
 
 def _logging(level: str) -> None:

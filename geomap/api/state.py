@@ -48,6 +48,7 @@ from geomap.settings import Settings
 from geomap.stations.index import StationIndex
 from geomap.stations.registry import Registry
 from geomap.stations.schema import Station
+from geomap.workspace import NoNetworkError, Workspace
 
 log = logging.getLogger("geomap.api")
 
@@ -75,7 +76,7 @@ class Snapshot:
 class ServiceState:
     """Everything a request needs; held in ``app.state.geomap``."""
 
-    settings: Settings
+    workspace: Workspace
     registry: Registry
     graphs: dict[str, StreetGraph]
     snapshot: Snapshot
@@ -90,6 +91,11 @@ class ServiceState:
     map_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
+    def settings(self) -> Settings:
+        """The workspace's settings (the process-wide settings of a service)."""
+        return self.workspace.settings
+
+    @property
     def admin_token(self) -> str | None:
         tok = self.settings.admin_token
         value = tok.get_secret_value() if tok is not None else ""
@@ -97,27 +103,24 @@ class ServiceState:
 
     # --- building -----------------------------------------------------------------------------------------
     @classmethod
-    def load(cls, settings: Settings, *, modes: list[str] | None = None, prewarm: bool = True) -> ServiceState:
-        """Open the registry, load the street graphs of ``modes`` (default all) and prepare their indexes."""
-        from geomap.network.source import NoNetworkError, load_graph
-
+    def load(cls, workspace: Workspace, *, modes: list[str] | None = None, prewarm: bool = True) -> ServiceState:
+        """Open the workspace's registry, load its street graphs of ``modes`` (default all) and prepare their
+        indexes."""
         t0 = time.perf_counter()
-        registry = Registry(settings.registry_path)
+        registry = workspace.registry
         watch = RegistryWatch(registry.path)
         watch.changed()  # the state read below is the one seen from now on
         snapshot = snapshot_from_frame(registry.frame(), version=1)
         graphs: dict[str, StreetGraph] = {}
-        for mode in modes or list(MODES):
-            try:
-                graphs[mode] = load_graph(mode)
-            except NoNetworkError as exc:
-                log.warning("no street network (%s); /nearest answers by straight line only", exc)
-                break
-        state = cls(settings=settings, registry=registry, graphs=graphs, snapshot=snapshot, watch=watch)
+        try:
+            graphs = workspace.graphs(modes or list(MODES))
+        except NoNetworkError as exc:
+            log.warning("no street network (%s); /nearest answers by straight line only", exc)
+        state = cls(workspace=workspace, registry=registry, graphs=graphs, snapshot=snapshot, watch=watch)
         if prewarm:
             state.prewarm()
-        log.info("loaded %d stations from %s and %d street graphs (%s) in %.1f s", len(snapshot.stations),
-                 registry.path, len(graphs), ", ".join(graphs), time.perf_counter() - t0)
+        log.info("%s: loaded %d stations from %s and %d street graphs (%s) in %.1f s", workspace.name,
+                 len(snapshot.stations), registry.path, len(graphs), ", ".join(graphs), time.perf_counter() - t0)
         if state.admin_token is None:
             log.warning("GEOMAP_ADMIN_TOKEN is not set: admin writes (POST/PATCH/DELETE /stations, "
                         "POST /stations/import) are refused with 403 / 未设置管理令牌，写入操作被拒绝")

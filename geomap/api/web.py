@@ -59,6 +59,20 @@ def _streets(graph: Any, *, mode: str, crs: str, tolerance_m: float) -> dict[str
             "properties": {"mode": mode, "coord_system": crs, "bbox": bbox}}
 
 
+class Place(BaseModel):
+    name: str = Field(description="The place served (the workspace's name, e.g. 杨浦区)")
+    publisher: str = Field(description="Who publishes the service (may be empty)")
+    area_label: str = Field(description="Words for the area the street data covers, e.g. 杨浦区五角场一带")
+    modes: list[str] = Field(description="Travel modes with a street network")
+
+
+@router.get("/place", response_model=Place, tags=["service"],
+            summary="The place this service covers: its name, publisher and area (shown on the rider page)")
+async def place(state: State) -> dict[str, Any]:
+    ws = state.workspace
+    return {"name": ws.name, "publisher": ws.publisher, "area_label": ws.area_label, "modes": list(state.graphs)}
+
+
 @router.get("/vocab", tags=["service"], summary="Station kinds and amenities: keys, Chinese labels, colours")
 async def get_vocab() -> dict[str, list[dict[str, str]]]:
     def terms(voc: vocab.Vocabulary) -> list[dict[str, str]]:

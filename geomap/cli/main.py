@@ -1,5 +1,7 @@
-"""The ``geomap`` command: a thin face over the library (import, stations, nearest).
+"""The ``geomap`` command: a thin face over the library, working on one workspace (one place).
 
+Every command but ``init`` and ``profiles`` works in the workspace found by ``--workspace DIR``, then
+``GEOMAP_WORKSPACE``, then the current folder and its parents (:func:`geomap.workspace.locate_workspace`).
 Output is for people by default (Chinese labels) and JSON with ``--json``. Errors print one actionable
 line to stderr and exit with status 2; no tracebacks for user mistakes.
 """
@@ -15,10 +17,10 @@ from typing import Any
 from geomap import coords, vocab
 from geomap.cli._common import CliError, parse_when
 from geomap.network.graph import MODES
-from geomap.settings import get_settings
+from geomap.settings import get_settings, use_settings
 from geomap.stations.readers import list_profiles
-from geomap.stations.registry import Registry
 from geomap.stations.schema import Station, StationImportError
+from geomap.workspace import Workspace, init_workspace, open_workspace
 
 
 def _column_mapping(items: list[str] | None) -> dict[str, str]:
@@ -66,9 +68,12 @@ def _print_station(st: Station, *, crs: str, prefix: str = "") -> None:
 
 # --- commands -------------------------------------------------------------------------------------------
 
-def cmd_import(args: argparse.Namespace, reg: Registry) -> int:
+def cmd_import(args: argparse.Namespace, ws: Workspace) -> int:
+    reg = ws.registry
+    if not Path(args.file).exists():
+        raise CliError(f"找不到文件：{args.file}")
     try:
-        stations, report = reg.import_file(
+        stations, report = ws.import_file(
             args.file, crs=args.crs, profile=args.profile, columns=_column_mapping(args.column),
             skip_invalid=args.skip_invalid, merge_duplicates=not args.keep_duplicates,
             sheet=args.sheet, layer=args.layer)
@@ -86,11 +91,12 @@ def cmd_import(args: argparse.Namespace, reg: Registry) -> int:
                          ensure_ascii=False, indent=2))
     elif not args.quiet:
         print(report.format())
-        print(f"已导入 {len(stations)} 个站点到 {reg.path}（共 {len(reg)} 个）")
+        print(f"已导入 {len(stations)} 个站点到{ws.name}的站点库 {reg.path}（共 {len(reg)} 个）")
     return 0
 
 
-def cmd_stations(args: argparse.Namespace, reg: Registry) -> int:
+def cmd_stations(args: argparse.Namespace, ws: Workspace) -> int:
+    reg = ws.registry
     crs = coords.normalize_crs(args.crs)
     if args.action == "show":
         if not args.id:
@@ -116,7 +122,7 @@ def cmd_stations(args: argparse.Namespace, reg: Registry) -> int:
         return 0
     for r in df.to_dict("records"):
         print(f"{r['id']:<22} {_labels(r['kinds'], vocab.kinds()):<16} {r['name']}")
-    print(f"共 {len(df)} 个站点 ({reg.path})")
+    print(f"{ws.name}：共 {len(df)} 个站点（{reg.path}）")
     return 0
 
 
@@ -125,19 +131,18 @@ def _mode_label(mode: str) -> str:
     return load_profiles()[mode].label or mode
 
 
-def _resolve_mode(args: argparse.Namespace) -> str | None:
-    """--straight -> None; --mode X -> X; neither -> the default mode when a network is at hand."""
-    from geomap.network.source import active_source
-
+def _resolve_mode(args: argparse.Namespace, ws: Workspace) -> str | None:
+    """--straight -> None; --mode X -> X; neither -> the default mode when the workspace has a network."""
     if args.straight and args.mode:
         raise CliError("--straight and --mode exclude each other: choose one")
     if args.straight:
         return None
     if args.mode:
         return args.mode
-    if args.osm or active_source() is not None:
+    if ws.has_network:
         return get_settings().default_mode
-    print("（未找到路网，按直线距离计算；`geomap network build` 可建立路网）", file=sys.stderr)
+    print(f"（工作区“{ws.name}”没有路网，按直线距离计算；在 geomap.toml 设置 osm_path 或运行 "
+          "`geomap network build --osm FILE` 可建立路网）", file=sys.stderr)
     return None
 
 
@@ -151,18 +156,15 @@ def _geojson_line(line, *, crs: str) -> dict[str, Any] | None:
                                                   for a, b in zip(lon, lat, strict=True)]}
 
 
-def cmd_nearest(args: argparse.Namespace, reg: Registry) -> int:
-    from geomap.nearest import nearest
-
+def cmd_nearest(args: argparse.Namespace, ws: Workspace) -> int:
+    reg = ws.registry
     crs = coords.normalize_crs(args.crs)
     when = parse_when(args.open_at)
-    mode = _resolve_mode(args)
-    graph = None
-    if mode is not None:
-        from geomap.network.source import load_graph
-        graph = load_graph(mode, osm_path=args.osm)
-    res = nearest(reg.index, args.lon, args.lat, k=args.k, kind=args.kind, amenity=args.amenity,
-                  open_at=when, crs=crs, mode=mode, graph=graph)
+    mode = _resolve_mode(args, ws)
+    if len(reg) == 0:
+        raise CliError(f"{ws.name}的站点库是空的：先用 `geomap import 名单文件` 导入站点")
+    res = ws.nearest(args.lon, args.lat, k=args.k, kind=args.kind, amenity=args.amenity, open_at=when, crs=crs,
+                     mode=mode)
     ranks = [r for r in range(res.k) if res.station_id[0, r] is not None]
     sts = reg.stations([res.station_id[0, r] for r in ranks])
     if args.json:
@@ -176,7 +178,7 @@ def cmd_nearest(args: argparse.Namespace, reg: Registry) -> int:
                 item["route"] = _geojson_line(res.route[0, r], crs=crs) if res.route is not None else None
             item["station"] = _station_json(st, crs=crs)
             results.append(item)
-        out = {"query": {"lon": args.lon, "lat": args.lat, "crs": crs}, "mode": mode or "straight",
+        out = {"place": ws.name, "query": {"lon": args.lon, "lat": args.lat, "crs": crs}, "mode": mode or "straight",
                "filters": {"kind": args.kind, "amenity": args.amenity,
                            "open_at": when.isoformat() if when else None},
                "results": results}
@@ -184,7 +186,7 @@ def cmd_nearest(args: argparse.Namespace, reg: Registry) -> int:
         return 0
     cond = [x for x in (args.kind and f"类型={args.kind}", args.amenity and f"设施={args.amenity}",
                         when and f"{when:%Y-%m-%d %H:%M} 开放") if x]
-    print(f"查询点 ({args.lon}, {args.lat}) [{crs}]" + (f"，条件：{'，'.join(cond)}" if cond else ""))
+    print(f"{ws.name} · 查询点 ({args.lon}, {args.lat}) [{crs}]" + (f"，条件：{'，'.join(cond)}" if cond else ""))
     if not ranks:
         print("附近没有符合条件的站点。" if mode is None else "沿路网到达不了符合条件的站点。")
         return 0
@@ -198,65 +200,37 @@ def cmd_nearest(args: argparse.Namespace, reg: Registry) -> int:
     return 0
 
 
-def _bbox_polygon(text: str):
-    import shapely
-
-    try:
-        w, s_, e, n = (float(x) for x in text.split(","))
-    except ValueError:
-        raise CliError(f"--bbox {text!r}: write west,south,east,north in WGS84 degrees") from None
-    if not (w < e and s_ < n):
-        raise CliError(f"--bbox {text!r}: west must be < east and south < north")
-    return shapely.box(w, s_, e, n)
-
-
-def _place_polygon(name: str):
-    try:
-        import osmnx as ox
-
-        return ox.geocode_to_gdf(name).geometry.iloc[0]
-    except Exception as exc:
-        raise ConnectionError(f"cannot look up {name!r} (needs internet, Nominatim) / 无法查询地名，请改用 "
-                              f"--osm 本地文件: {exc}") from exc
-
-
-def cmd_network(args: argparse.Namespace, reg: Registry | None = None) -> int:
-    from geomap.network.graph import MODES, build_network, network_from_polygon
-    from geomap.network.source import remember_source
+def cmd_network(args: argparse.Namespace, ws: Workspace) -> int:
+    from geomap.workspace import set_workspace_value
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     bad = [m for m in modes if m not in MODES]
     if bad:
         raise CliError(f"--modes {','.join(bad)}: use some of {','.join(MODES)}")
-    given = [x for x in (args.osm, args.place, args.bbox) if x]
-    if len(given) != 1:
-        raise CliError("give exactly one source: --osm FILE, --place NAME or --bbox W,S,E,N")
     if args.osm:
-        graphs = build_network(args.osm, modes=modes, progress=not args.quiet)
-        remember_source(osm_path=args.osm, label=Path(args.osm).name)
-    else:
-        polygon = _place_polygon(args.place) if args.place else _bbox_polygon(args.bbox)
-        graphs = network_from_polygon(polygon, modes=modes, progress=not args.quiet)
-        remember_source(polygon_wkt=polygon.wkt, label=args.place or args.bbox)
+        osm = Path(args.osm)
+        if not osm.is_file():
+            raise CliError(f"找不到 OSM 文件：{osm}")
+        if ws.osm_path is None or osm.resolve() != ws.osm_path.resolve():
+            ws = set_workspace_value(ws, "osm_path", osm.resolve())
+            use_settings(ws.settings)
+            print(f"工作区“{ws.name}”的路网数据改为 {osm}（已写入 {ws.root / 'geomap.toml'}）", file=sys.stderr)
+    graphs = ws.graphs(modes, progress=not args.quiet)
     for mode, g in graphs.items():
         origin = "cache" if g.from_cache else "built"
         print(f"{mode:<6} {_mode_label(mode)}: {g.n_nodes:,} nodes, {g.n_streets:,} streets, "
               f"{g.n_edges:,} directed edges ({origin})")
+    print(f"{ws.name}的路网缓存在 {ws.cache_dir}", file=sys.stderr)
     return 0
 
 
-def cmd_isochrone(args: argparse.Namespace, reg: Registry) -> int:
+def cmd_isochrone(args: argparse.Namespace, ws: Workspace) -> int:
     from geomap.network.isochrones import isochrones
-    from geomap.network.source import load_graph
 
+    reg = ws.registry
     crs = coords.normalize_crs(args.crs)
     out_crs = coords.normalize_crs(args.out_crs or "wgs84")
-    try:
-        minutes = [float(m) for m in args.minutes.split(",") if m.strip()]
-    except ValueError:
-        raise CliError(f"--minutes {args.minutes!r}: write minutes like 5,10,15") from None
-    if not minutes or any(m <= 0 or m > 120 for m in minutes):
-        raise CliError("--minutes: give one or more values between 0 and 120, e.g. 5,10,15")
+    minutes = _minutes_list(args.minutes)
     if args.station:
         st = reg.get(args.station)
         if st is None:
@@ -267,10 +241,10 @@ def cmd_isochrone(args: argparse.Namespace, reg: Registry) -> int:
         origin_id = f"{args.lon},{args.lat}"
     else:
         raise CliError("give --station ID, or --lon X --lat Y")
-    graph = load_graph(args.mode, osm_path=args.osm)
+    graph = ws.graph(args.mode)
     fc = isochrones(graph, lon=float(lon), lat=float(lat), minutes=minutes, origin_ids=[origin_id], crs=out_crs,
                     as_geojson=True)
-    fc["properties"] = {"mode": args.mode, "coord_system": out_crs}
+    fc["properties"] = {"place": ws.name, "mode": args.mode, "coord_system": out_crs}
     text = json.dumps(fc, ensure_ascii=False)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -294,32 +268,45 @@ def _minutes_list(text: str) -> list[float]:
     return minutes
 
 
-def cmd_map(args: argparse.Namespace, reg: Registry) -> int:
-    """`geomap map`: the self-contained service map (geomap.publish.maps.write_map)."""
-    from geomap.publish.maps import DEFAULT_TITLE, write_map
+def _circle_graph(ws: Workspace, mode: str | None, *, wanted: bool) -> Any:
+    """The street graph for the service circles of a map or poster (None when the workspace has no network)."""
+    if not wanted or not ws.has_network:
+        return None
+    return ws.graph(mode or get_settings().default_mode)
 
-    s = write_map(args.out, reg, tiles=args.tiles, layers=args.layers, mode=args.mode,
-                  minutes=_minutes_list(args.minutes), gaps=args.gaps, osm_path=args.osm,
-                  title=args.title or DEFAULT_TITLE)
-    print(f"已写入 {s.path}：{s.stations} 个站点，图层 {', '.join(s.layers)}，底图 {s.tiles}（{s.coord_system}），"
+
+def cmd_map(args: argparse.Namespace, ws: Workspace) -> int:
+    """`geomap map`: the self-contained service map (geomap.publish.maps.write_map)."""
+    from geomap.publish.maps import write_map
+
+    if args.gaps and not Path(args.gaps).exists():
+        raise CliError(f"找不到空白网格文件：{args.gaps}")
+    wants_circles = args.layers is None or "circles" in args.layers
+    s = write_map(args.out, ws.registry, tiles=args.tiles, layers=args.layers, mode=args.mode,
+                  minutes=_minutes_list(args.minutes), gaps=args.gaps, osm_path=ws.osm_path,
+                  graph=_circle_graph(ws, args.mode, wanted=wants_circles), title=args.title, place=ws.name,
+                  publisher=ws.publisher)
+    print(f"已写入{ws.name}服务地图 {s.path}：{s.stations} 个站点，图层 {', '.join(s.layers)}，"
+          f"底图 {s.tiles}（{s.coord_system}），"
           f"{s.size_bytes / 1e6:.2f} MB")
     return 0
 
 
-def cmd_poster(args: argparse.Namespace, reg: Registry) -> int:
+def cmd_poster(args: argparse.Namespace, ws: Workspace) -> int:
     """`geomap poster`: the print poster, PNG or PDF (geomap.publish.poster.make_poster)."""
-    from geomap.publish.poster import DEFAULT_TITLE, make_poster
+    from geomap.publish.poster import make_poster
 
-    s = make_poster(reg, args.out, title=args.title or DEFAULT_TITLE, mode=args.mode,
-                    minutes=_minutes_list(args.minutes), circles=not args.no_circles, osm_path=args.osm,
-                    paper=args.paper, landscape=args.landscape, dpi=args.dpi)
+    s = make_poster(ws.registry, args.out, title=args.title, mode=args.mode, minutes=_minutes_list(args.minutes),
+                    circles=not args.no_circles, osm_path=ws.osm_path,
+                    graph=_circle_graph(ws, args.mode, wanted=not args.no_circles), paper=args.paper,
+                    landscape=args.landscape, dpi=args.dpi, place=ws.name, publisher=ws.publisher)
     if s.missing_glyphs:
         print(f"注意：字体缺少这些字符的字形：{''.join(sorted(s.missing_glyphs))}", file=sys.stderr)
     print(f"已写入 {s.path}：{s.stations} 个站点，{s.paper}" + (f"，{s.dpi} dpi" if s.dpi else "（矢量 PDF）"))
     return 0
 
 
-def cmd_profiles(args: argparse.Namespace, reg: Registry | None = None) -> int:
+def cmd_profiles(args: argparse.Namespace, ws: Workspace | None = None) -> int:
     from geomap.stations.readers import load_profile
 
     for name in list_profiles():
@@ -327,28 +314,93 @@ def cmd_profiles(args: argparse.Namespace, reg: Registry | None = None) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace, reg: Registry | None = None) -> int:
+def cmd_serve(args: argparse.Namespace, ws: Workspace) -> int:
     from geomap.api.serve import serve
 
     if not 0 < args.port < 65536:
         raise CliError(f"--port {args.port}: use 1–65535")
     if args.workers < 1:
         raise CliError(f"--workers {args.workers}: use 1 or more")
-    serve(config=args.config, host=args.host, port=args.port, registry=args.registry, workers=args.workers,
-          access_log=not args.no_access_log)
+    serve(workspace=ws.root, host=args.host, port=args.port, workers=args.workers, access_log=not args.no_access_log)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """`geomap init DIR`: create a workspace and say what to do next."""
+    ws = init_workspace(args.dir, name=args.name, osm=args.osm, publisher=args.publisher or "",
+                        area_label=args.area_label, boundary=args.boundary, boundary_crs=args.boundary_crs,
+                        population=args.population, subdistricts=args.subdistricts,
+                        subdistricts_crs=args.subdistricts_crs, lists_crs=args.lists_crs, copy=args.copy,
+                        force=args.force)
+    here = Path(args.dir)
+    print(f"已创建工作区“{ws.name}”：{ws.root / 'geomap.toml'}")
+    if ws.settings.population_path is None:
+        print("  （未给人口普查数据：规划报告不含常住人口，可在 geomap.toml 设置 population_path）")
+    print("下一步：")
+    print(f"  cd {here}")
+    crs_hint = "" if ws.settings.lists_crs else " --crs gcj02"
+    print(f"  geomap import 站点名单.xlsx{crs_hint}   # 导入站点（坐标系按名单来源）")
+    if ws.has_network:
+        print("  geomap network build                # 建立步行、电动自行车、汽车、货车路网（首次较慢，之后读缓存）")
+    else:
+        print("  geomap network build --osm 路网.osm.pbf   # 设置并建立路网")
+    print("  geomap serve                        # 启动服务：骑手页面和 API")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace, ws: Workspace) -> int:
+    """`geomap info`: the workspace's place, publisher and files."""
+    d = ws.describe()
+    if args.json:
+        d["stations"] = len(ws.registry) if ws.registry_path.exists() else 0
+        print(json.dumps(d, ensure_ascii=False, indent=2))
+        return 0
+    print(f"工作区：{ws.root}")
+    print(f"地名：{ws.name}    发布单位：{ws.publisher or '（未设置）'}    服务范围：{ws.area_label}")
+    print(f"名单坐标系：{ws.settings.lists_crs or '（未设置，导入时用 --crs 指定）'}")
+    labels = {"osm_path": "路网（OSM）", "registry_path": "站点库", "population_path": "人口普查",
+              "subdistricts_path": "街道边界", "study_area_path": "本地边界"}
+    for key, label in labels.items():
+        f = d["files"][key]
+        state = "未设置" if f is None else (f["path"] + ("" if f["exists"] else "（文件不存在！）"))
+        print(f"{label}：{state}")
+    if ws.registry_path.exists():
+        print(f"站点：{len(ws.registry)} 个")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="geomap", description="新就业形态劳动者服务地图 / service map and "
                                 "nearest-station locator for outdoor workers")
-    p.add_argument("--registry", type=Path, default=None,
-                   help="registry GeoPackage (default: settings.registry_path, data/registry.gpkg)")
+    p.add_argument("--workspace", "-w", type=Path, default=None,
+                   help="the workspace folder (default: $GEOMAP_WORKSPACE, else the current folder or a parent "
+                   "holding geomap.toml)")
     sub = p.add_subparsers(dest="command", required=True)
+
+    ini = sub.add_parser("init", help="create a workspace (one place: its data and settings) in a folder")
+    ini.add_argument("dir", type=Path, help="the workspace folder (created if missing)")
+    ini.add_argument("--name", required=True, help="the place as people say it, e.g. 北京市海淀区")
+    ini.add_argument("--osm", default=None, help="the place's OpenStreetMap extract (.osm.pbf or .osm)")
+    ini.add_argument("--publisher", default=None, help="who publishes the map, e.g. 海淀区总工会")
+    ini.add_argument("--area-label", default=None, help="words for the area the streets cover (default: --name)")
+    ini.add_argument("--boundary", default=None, help="the place's outline (study area), GeoJSON / GeoPackage")
+    ini.add_argument("--boundary-crs", default="wgs84", help="its coordinate system: wgs84, gcj02, bd09")
+    ini.add_argument("--population", default=None, help="census CSV: subdistrict_name, population, area_km2")
+    ini.add_argument("--subdistricts", default=None, help="街道 boundaries (a name column)")
+    ini.add_argument("--subdistricts-crs", default="wgs84", help="their coordinate system")
+    ini.add_argument("--lists-crs", default=None, help="the usual coordinate system of the station lists")
+    ini.add_argument("--copy", action="store_true", help="copy the files into the workspace folder")
+    ini.add_argument("--force", action="store_true", help="rewrite an existing geomap.toml")
+    ini.set_defaults(func=cmd_init)
+
+    info = sub.add_parser("info", help="the workspace: place, publisher, files, stations")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(func=cmd_info)
 
     imp = sub.add_parser("import", help="import a station list (CSV, XLSX, GeoJSON, GeoPackage, profile JSON)")
     imp.add_argument("file", type=Path)
-    imp.add_argument("--crs", default=None, help="coordinate system of the file: wgs84, gcj02 or bd09")
+    imp.add_argument("--crs", default=None, help="coordinate system of the file: wgs84, gcj02 or bd09 "
+                     "(default: the workspace's lists_crs)")
     imp.add_argument("--profile", default=None, help=f"import profile ({', '.join(list_profiles())})")
     imp.add_argument("--column", action="append", metavar="HEADER=FIELD",
                      help="map a file column to a field (name, kind, lon, lat, address, opening_hours, …)")
@@ -381,15 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
     nr.add_argument("--mode", default=None, choices=MODES,
                     help="travel mode along the street network (default: settings.default_mode, ebike)")
     nr.add_argument("--straight", action="store_true", help="straight-line (great-circle) distance instead")
-    nr.add_argument("--osm", default=None, help="OSM file to route on (default: the active network)")
     nr.add_argument("--json", action="store_true")
     nr.set_defaults(func=cmd_nearest)
 
-    nw = sub.add_parser("network", help="build the street networks (cached) and make them the active ones")
+    nw = sub.add_parser("network", help="build the workspace's street networks (cached in the workspace)")
     nw.add_argument("action", choices=["build"])
-    nw.add_argument("--osm", default=None, help="an OSM .osm.pbf or .osm file")
-    nw.add_argument("--place", default=None, help="a place name to download (needs internet)")
-    nw.add_argument("--bbox", default=None, help="west,south,east,north in WGS84 degrees (needs internet)")
+    nw.add_argument("--osm", default=None, help="an OSM .osm.pbf or .osm file: becomes the workspace's osm_path")
     nw.add_argument("--modes", default="walk,ebike,drive,truck")
     nw.add_argument("--quiet", action="store_true")
     nw.set_defaults(func=cmd_network)
@@ -401,7 +450,6 @@ def build_parser() -> argparse.ArgumentParser:
     iso.add_argument("--crs", default="wgs84", help="coordinate system of --lon/--lat")
     iso.add_argument("--minutes", default="5,10,15")
     iso.add_argument("--mode", default="walk", choices=MODES)
-    iso.add_argument("--osm", default=None, help="OSM file to route on (default: the active network)")
     iso.add_argument("--out", default=None, help="GeoJSON file to write (default: print)")
     iso.add_argument("--out-crs", default=None, help="coordinate system of the output polygons (wgs84)")
     iso.set_defaults(func=cmd_isochrone)
@@ -415,7 +463,6 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--mode", default=None, choices=MODES, help="travel mode of the service circles")
     mp.add_argument("--minutes", default="5,10,15", help="service-circle bands in minutes")
     mp.add_argument("--gaps", default=None, help="gap grid GeoJSON (output of `geomap gaps --out`)")
-    mp.add_argument("--osm", default=None, help="OSM extract for streets and circles (default: the active one)")
     mp.add_argument("--title", default=None, help="page title")
     mp.set_defaults(func=cmd_map)
 
@@ -425,7 +472,6 @@ def build_parser() -> argparse.ArgumentParser:
     po.add_argument("--mode", default=None, choices=MODES, help="travel mode of the service circles")
     po.add_argument("--minutes", default="5,10,15", help="service-circle bands in minutes")
     po.add_argument("--no-circles", action="store_true", help="leave the service circles out")
-    po.add_argument("--osm", default=None, help="OSM extract for streets and circles (default: the active one)")
     po.add_argument("--paper", default="A3", help="A0-A4 (default A3)")
     po.add_argument("--landscape", action="store_true", help="landscape instead of portrait")
     po.add_argument("--dpi", type=int, default=None, help="PNG resolution (default settings.poster_dpi = 300)")
@@ -435,7 +481,6 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_profiles)
 
     sv = sub.add_parser("serve", help="run the HTTP service and the rider page (uvicorn)")
-    sv.add_argument("--config", type=Path, default=None, help="TOML settings file (keys as in geomap.settings)")
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--workers", type=int, default=1,
@@ -454,12 +499,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command in ("profiles", "network", "serve"):
-            return args.func(args)
-        reg = Registry(args.registry or get_settings().registry_path)
+        if args.command in ("init", "profiles"):
+            return int(args.func(args))
         if getattr(args, "k", 1) < 1:
             raise CliError("--k must be at least 1")
-        return int(args.func(args, reg))
+        ws = open_workspace(args.workspace)
+        use_settings(ws.settings)
+        return int(args.func(args, ws))
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         return 0
@@ -471,4 +517,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

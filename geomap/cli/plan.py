@@ -13,7 +13,7 @@ import numpy as np
 
 from geomap.cli._common import CliError, parse_when
 from geomap.network.graph import MODES
-from geomap.stations.registry import Registry
+from geomap.workspace import Workspace
 
 COLUMNS_ZH = {
     "subdistrict": "街道", "street_km": "路网km", "street_share": "路网覆盖率", "residents": "常住人口",
@@ -22,15 +22,22 @@ COLUMNS_ZH = {
 }
 
 
-def _study(args: argparse.Namespace) -> Any:
-    from geomap.planning.study import load_study
-
-    demand = []
-    for path in args.demand or []:
-        demand.append({"path": path, "crs": args.demand_crs, "weight_column": args.weight_column})
-    return load_study(osm_path=args.osm, study_area=args.study_area, study_area_crs=args.study_area_crs,
-                      subdistricts=args.subdistricts, subdistricts_crs=args.subdistricts_crs,
-                      population=args.population, demand_files=demand)
+def _study(args: argparse.Namespace, ws: Workspace) -> Any:
+    """The workspace's study; the command's --population / --subdistricts / --study-area / --demand replace the
+    workspace's own (a path given but missing is an error naming it)."""
+    overrides: dict[str, Any] = {}
+    if args.demand:
+        overrides["demand_files"] = [*[d.model_dump() for d in ws.settings.demand],
+                                     *({"path": path, "crs": args.demand_crs, "weight_column": args.weight_column}
+                                       for path in args.demand)]
+    for flag, key, crs_key in (("population", "population", None), ("subdistricts", "subdistricts", "subdistricts_crs"),
+                               ("study_area", "study_area", "study_area_crs")):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides[key] = value
+            if crs_key is not None:
+                overrides[crs_key] = getattr(args, crs_key)
+    return ws.study(**overrides)
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
@@ -53,11 +60,13 @@ def _print_table(df: Any) -> None:
         print(show.rename(columns=COLUMNS_ZH).to_string(index=False))
 
 
-def cmd_coverage(args: argparse.Namespace, reg: Registry) -> int:
-    study = _study(args)
+def cmd_coverage(args: argparse.Namespace, ws: Workspace) -> int:
+    reg = ws.registry
+    study = _study(args, ws)
     res = study.coverage(reg.index, **_filters(args))
     if args.json:
-        print(json.dumps({"summary_zh": res.summary(), "summary_en": res.summary(lang="en"),
+        print(json.dumps({"place": ws.name, "publisher": ws.publisher, "summary_zh": res.summary(),
+                          "summary_en": res.summary(lang="en"), "absent": res.absent,
                           "minutes": res.minutes, "mode": res.mode, "n_stations": res.n_stations,
                           "table": json.loads(res.table.to_json(orient="records", force_ascii=False)),
                           "notes": study.notes + res.notes}, ensure_ascii=False, indent=1))
@@ -77,8 +86,9 @@ def cmd_coverage(args: argparse.Namespace, reg: Registry) -> int:
     return 0
 
 
-def cmd_gaps(args: argparse.Namespace, reg: Registry) -> int:
-    study = _study(args)
+def cmd_gaps(args: argparse.Namespace, ws: Workspace) -> int:
+    reg = ws.registry
+    study = _study(args, ws)
     grid = study.gaps(reg.index, resolution=args.resolution, **_filters(args))
     unc = grid[~grid["covered"]].sort_values("gap_rank", na_position="last")
     print(f"H3 网格 {len(grid)} 个（分辨率 {args.resolution or 'default'}），{args.minutes:g} 分钟内未覆盖 "
@@ -92,10 +102,11 @@ def cmd_gaps(args: argparse.Namespace, reg: Registry) -> int:
     return 0
 
 
-def cmd_plan(args: argparse.Namespace, reg: Registry) -> int:
+def cmd_plan(args: argparse.Namespace, ws: Workspace) -> int:
+    reg = ws.registry
     if args.add < 1:
         raise CliError("--add: give the number of new sites, at least 1")
-    study = _study(args)
+    study = _study(args, ws)
     flt = _filters(args)
     result = study.coverage(reg.index, with_area=False, **flt)
     sources = tuple(s.strip() for s in args.candidates.split(",") if s.strip()) if args.candidates else ()
@@ -134,12 +145,14 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", default=None, help="only stations of this kind (key or Chinese, comma list)")
     p.add_argument("--amenity", default=None, help="only stations with all these amenities (comma list)")
     p.add_argument("--open-at", default=None, help="only stations open then: 'now' or '2026-11-23 12:30'")
-    p.add_argument("--osm", type=Path, default=None, help="OSM extract (default: the active network's)")
-    p.add_argument("--study-area", type=Path, default=None, help="boundary file of the study area")
+    p.add_argument("--study-area", type=Path, default=None,
+                   help="boundary file of the study area (default: the workspace's study_area_path)")
     p.add_argument("--study-area-crs", default="wgs84", help="its coordinate system: wgs84, gcj02, bd09")
-    p.add_argument("--subdistricts", type=Path, default=None, help="街道 boundary file (name column)")
+    p.add_argument("--subdistricts", type=Path, default=None,
+                   help="街道 boundary file, name column (default: the workspace's subdistricts_path)")
     p.add_argument("--subdistricts-crs", default="wgs84", help="its coordinate system")
-    p.add_argument("--population", type=Path, default=None, help="census CSV (subdistrict_name, population…)")
+    p.add_argument("--population", type=Path, default=None,
+                   help="census CSV: subdistrict_name, population… (default: the workspace's population_path)")
     p.add_argument("--demand", action="append", type=Path, help="extra demand points file (CSV/GeoJSON)")
     p.add_argument("--demand-crs", default="wgs84", help="coordinate system of --demand files")
     p.add_argument("--weight-column", default=None, help="weight column of --demand files (e.g. orders)")

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import threading
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -477,10 +479,12 @@ class StreetGraph:
 
     # -- persistence ----------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Write the graph to an ``.npz`` file (arrays only; no pickles)."""
+        """Write the graph to an ``.npz`` file (arrays only; no pickles). Written to a file of this process's
+        own and renamed into place, so processes building the same graph at once (the workers of a
+        service starting on a new workspace) never see or leave a half-written file."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp.npz")
         np.savez(
             tmp,
             mode=np.array(self.mode),
@@ -634,7 +638,10 @@ def _build_cached(
     read_cache: bool = True,
 ) -> dict[str, StreetGraph]:
     chosen = _select_profiles(modes, profiles)
-    cdir = Path(cache_dir) if cache_dir is not None else Path(get_settings().cache_dir)
+    if cache_dir is None:
+        cache_dir = get_settings().cache_dir  # a workspace's cache folder, or None: no disk cache
+    cache = cache and cache_dir is not None
+    cdir = Path(cache_dir) if cache_dir is not None else Path()
     out: dict[str, StreetGraph] = {}
     missing: list[str] = []
     keys = {m: _cache_key(source_id, p) for m, p in chosen.items()}
@@ -675,7 +682,8 @@ def build_network(
 ) -> dict[str, StreetGraph]:
     """Per-mode street graphs from an OSM file (``.osm.pbf`` or ``.osm`` XML), cached on disk.
 
-    Returns ``{mode: StreetGraph}``. The cache (``cache_dir``, default ``settings.cache_dir``) holds one
+    Returns ``{mode: StreetGraph}``. The cache (``cache_dir``, default ``settings.cache_dir``: the
+    workspace's ``cache/`` folder; no disk cache when neither is set) holds one
     ``.npz`` per mode, keyed by the file's content fingerprint (:func:`source_fingerprint`), the mode's
     profile (including the speeds from settings) and the cache format version; a second call with the
     same file and profile loads from it (``graph.from_cache`` is True), a changed file or profile

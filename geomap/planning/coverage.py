@@ -21,6 +21,7 @@ All coordinates WGS84 lon/lat degrees; times seconds (``*_s``) or minutes; lengt
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -264,22 +265,42 @@ class CoverageResult:
     notes: list[str] = field(default_factory=list)
     stations_zh: str = "站点"
     stations_en: str = "a station"
+    place: str = ""
+    """The place's name (from its workspace), at the head of the summary."""
+    absent: dict[str, str] = field(default_factory=dict)
+    """Demand layers not measured for lack of data: Chinese label -> why (said in the summary)."""
 
     def share(self, layer: str) -> float:
-        """Covered share (0–1) of a demand layer's total weight."""
+        """Covered share (0–1) of a demand layer's total weight; NaN when the layer weighs nothing (not
+        measured, never 0 %)."""
         w = self.demand[layer].weight
-        return float(w[self.demand_time_s[layer] <= self.minutes * 60].sum() / w.sum()) if w.sum() > 0 else 0.0
+        total = w.sum()
+        return float(w[self.demand_time_s[layer] <= self.minutes * 60].sum() / total) if total > 0 else math.nan
+
+    def street_share(self) -> float:
+        """Covered share (0–1) of the street length of the whole table (NaN without streets)."""
+        total = self.table[self.table["subdistrict"] == TOTAL_ROW]
+        return float(total["street_share"].iloc[0]) if len(total) else math.nan
 
     def summary(self, *, lang: str = "zh") -> str:
-        """The total line, e.g. "常住人口的 62.1% 和餐饮取餐点的 80.0% 在开放站点电动自行车15分钟内"."""
+        """The total line, e.g. "杨浦区：常住人口的 62.1% 和餐饮取餐点的 80.0% 在电动自行车15分钟内可到达站点",
+        followed by what was not measured and why (未计算常住人口：没有人口普查数据)."""
         m = f"{self.minutes:g}"
         if lang == "zh":
-            parts = [f"{lay.label_zh}的 {100 * self.share(k):.1f}%" for k, lay in self.demand.items()]
-            who = "、".join(parts[:-1]) + (" 和" if len(parts) > 1 else "") + parts[-1] if parts else "街道"
-            return f"{who} 在{mode_label(self.mode)}{m}分钟内可到达{self.stations_zh}（共 {self.n_stations} 个）"
-        parts = [f"{100 * self.share(k):.1f}% of {k}" for k in self.demand]
-        who = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] if parts else "streets"
-        return f"{who} are within {m} minutes by {self.mode} of {self.stations_en} ({self.n_stations} stations)"
+            parts = [f"{lay.label_zh}的 {_pct(self.share(k))}" for k, lay in self.demand.items()]
+            who = ("、".join(parts[:-1]) + (" 和" if len(parts) > 1 else "") + parts[-1] if parts
+                   else f"街道路网的 {_pct(self.street_share())}")
+            head = f"{self.place}：" if self.place else ""
+            tail = ("。未计算" + "、".join(f"{label}（{why}）" for label, why in self.absent.items())
+                    if self.absent else "")
+            return (f"{head}{who} 在{mode_label(self.mode)}{m}分钟内可到达{self.stations_zh}"
+                    f"（共 {self.n_stations} 个）{tail}")
+        parts = [f"{_pct(self.share(k), missing='no data')} of {k}" for k in self.demand]
+        who = (", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] if parts
+               else f"{_pct(self.street_share(), missing='no data')} of the street length")
+        head = f"{self.place}: " if self.place else ""
+        return (f"{head}{who} are within {m} minutes by {self.mode} of {self.stations_en} "
+                f"({self.n_stations} stations)")
 
     def layers_geojson(self) -> dict[str, dict[str, Any]]:
         """GeoJSON FeatureCollections (WGS84): ``covered_area`` and one point layer per demand layer with
@@ -297,6 +318,15 @@ class CoverageResult:
             gdf["covered"] = t <= self.minutes * 60
             out[name] = gdf.to_geo_dict(drop_id=True)
         return out
+
+
+TOTAL_ROW = "合计"
+"""The ``subdistrict`` of the coverage table's last row: the whole study area."""
+
+
+def _pct(share: float, *, missing: str = "无数据") -> str:
+    """A share as people write it ("62.1%"), or ``missing`` when it was not measured (NaN)."""
+    return f"{100 * share:.1f}%" if math.isfinite(share) else missing
 
 
 def street_midpoints(graph: StreetGraph) -> tuple[FloatArray, FloatArray]:
@@ -327,11 +357,12 @@ def coverage(graph: StreetGraph, stations: Stations, *, minutes: float | None = 
         node_time, st_snap = field_.node_time_s, field_.snap
         far = int((~st_snap.ok).sum())
         if far:
-            notes.append(f"{far} station(s) farther than max_snap_m from every street: left out")
+            limit_m = settings.max_snap_m if max_snap_m is None else max_snap_m
+            notes.append(f"{far} 个站点离所有道路都超过 {limit_m:g} 米（max_snap_m），未计入")
     else:
         node_time = np.full(graph.n_nodes, np.inf)
         st_snap = snap_points(graph, np.zeros(0), np.zeros(0), errors="ignore")
-        notes.append("no station matches the filters")
+        notes.append("没有符合筛选条件的站点")
     street, lo, hi = covered_street_pieces(graph, node_time, st_snap, limit_s)
     frac = _union_fraction(graph.n_streets, street, lo, hi)
     length_km = graph.street_length_m / 1000.0
@@ -350,7 +381,7 @@ def coverage(graph: StreetGraph, stations: Stations, *, minutes: float | None = 
         demand_time[name] = t
         off = int(np.isinf(t).sum())
         if off:
-            notes.append(f"{name}: {off} of {len(t)} points reach no station (off the network or cut off)")
+            notes.append(f"{lay.label_zh}：{len(t)} 个点中有 {off} 个到不了任何站点（离路网太远或路网不通）")
 
     covered_area = None
     area_by_sd: dict[str, float] = {}
@@ -373,7 +404,7 @@ def coverage(graph: StreetGraph, stations: Stations, *, minutes: float | None = 
     rows = []
     for sd in [*names, None]:
         sel = (street_sd == sd) if sd is not None else np.ones(graph.n_streets, dtype=bool)
-        row: dict[str, Any] = {"subdistrict": sd if sd is not None else "合计"}
+        row: dict[str, Any] = {"subdistrict": sd if sd is not None else TOTAL_ROW}
         row["street_km"] = float(length_km[sel].sum())
         row["street_covered_km"] = float((length_km * frac)[sel].sum())
         row["street_share"] = row["street_covered_km"] / row["street_km"] if row["street_km"] > 0 else np.nan

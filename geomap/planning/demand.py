@@ -97,7 +97,7 @@ def residents_layer(subdistricts: Any, buildings: Any, *, street_points: tuple[A
         s_sd = assign_subdistrict(subdistricts, s_lon, s_lat)
     for name, pop in zip(subdistricts["name"].values, subdistricts["population_here"].values, strict=True):
         if not np.isfinite(pop):
-            notes.append(f"{name}: no census figure, no residents counted")
+            notes.append(f"{name}：人口普查表中没有该街道的数字，未计入常住人口")
             continue
         mine = b_sd == name
         if mine.any() and b_area[mine].sum() > 0:
@@ -105,9 +105,9 @@ def residents_layer(subdistricts: Any, buildings: Any, *, street_points: tuple[A
         elif street_points is not None and (s_sd == name).any():
             m = s_sd == name
             lon, lat, share = s_lon[m], s_lat[m], s_len[m] / s_len[m].sum()
-            notes.append(f"{name}: no mapped residential building, residents spread along its streets")
+            notes.append(f"{name}：地图上没有住宅建筑，常住人口按街道长度分布")
         else:
-            notes.append(f"{name}: neither residential buildings nor streets, {pop:.0f} residents not placed")
+            notes.append(f"{name}：既没有住宅建筑也没有街道，{pop:,.0f} 名常住人口无法落位")
             continue
         lon_parts.append(lon)
         lat_parts.append(lat)

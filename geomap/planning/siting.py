@@ -299,7 +299,7 @@ def propose_sites(graph: StreetGraph, stations: Stations, result: CoverageResult
                          f"settings.exact_max_pairs ({get_settings().exact_max_pairs}); use the greedy solver")
     cover, cand_ok = candidate_cover(graph, candidates, lon, lat, minutes=result.minutes, max_snap_m=max_snap_m)
     if (~cand_ok).any():
-        notes.append(f"{int((~cand_ok).sum())} candidate(s) off the network: not considered")
+        notes.append(f"{int((~cand_ok).sum())} 个候选点离路网太远，未参与选址")
     if solver == "greedy":
         chosen, _ = greedy_mclp(cover, score, p)
     else:
@@ -308,7 +308,7 @@ def propose_sites(graph: StreetGraph, stations: Stations, result: CoverageResult
         order, _ = greedy_mclp(cover[picked], score, len(picked))
         chosen = [picked[i] for i in order] + [picked[i] for i in range(len(picked)) if i not in order]
     if len(chosen) < p:
-        notes.append(f"only {len(chosen)} site(s) add any uncovered demand")
+        notes.append(f"只有 {len(chosen)} 个候选点能新增覆盖需求")
     names = list(result.demand)
     covered_now = {n: float(result.demand[n].weight[result.demand_time_s[n] <= result.minutes * 60].sum())
                    for n in names}

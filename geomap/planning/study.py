@@ -2,16 +2,20 @@
 
 A :class:`Study` holds the study area (WGS84 polygon), the 街道 polygons with census residents, the demand
 layers (residents, restaurants / pickup points, user files) and the OSM features (for candidate sites),
-and loads each mode's street graph on demand (:func:`geomap.network.source.load_graph`).
+and asks for each mode's street graph on demand (``graph``: usually :meth:`geomap.workspace.Workspace.graph`).
 
-Defaults (all overridable): the OSM extract the CLI routes on; the study area is the convex hull of the
-walking network's nodes (or a user boundary file, e.g. a district outline in GCJ-02); 街道 come from a
-user file, else from the extract (:func:`geomap.planning.subdistricts.subdistricts_from_osm`); residents from
-``settings.population_path`` when that file exists.
+Every input is explicit (a workspace passes its own: :meth:`geomap.workspace.Workspace.study`); nothing is
+taken from another place. The study area is a user boundary file, else the convex hull of the walking
+network's nodes; 街道 come from a user file, else from the extract
+(:func:`geomap.planning.subdistricts.subdistricts_from_osm`); residents from the census file when one is
+given. A layer without data is absent, and :attr:`Study.absent` says why (in Chinese), so no output shows
+a share of nothing as 0 %.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +30,7 @@ from geomap.planning import subdistricts as sd_mod
 from geomap.planning._osm_features import OsmFeatures, read_osm_features
 from geomap.planning.coverage import CoverageResult, coverage, filter_stations, gap_grid, street_midpoints
 from geomap.planning.siting import Candidates, SitePlan, file_candidates, h3_candidates, osm_candidates, propose_sites
-from geomap.settings import get_settings
+from geomap.settings import Settings, get_settings, settings_in_force
 
 __all__ = ["Study", "load_study", "read_area"]
 
@@ -41,17 +45,23 @@ class Study:
     demand: list[demand_mod.DemandLayer]
     features: OsmFeatures | None
     notes: list[str] = field(default_factory=list)
+    absent: dict[str, str] = field(default_factory=dict)
+    """Demand layers the place has no data for: Chinese label -> why (e.g. 常住人口 -> 没有人口普查数据)."""
+    place: str = ""
+    graph_source: Callable[[str], StreetGraph] | None = field(default=None, repr=False)
+    settings: Settings | None = field(default=None, repr=False)
     _graphs: dict[str, StreetGraph] = field(default_factory=dict, repr=False)
-    _explicit_osm: bool = field(default=False, repr=False)
 
     def graph(self, mode: str) -> StreetGraph:
-        """The street graph of ``mode`` for this study's extract (the active network's, shared with the
-        rest of the process, unless the study was given its own extract)."""
+        """The street graph of ``mode`` (from :attr:`graph_source`, kept once asked for)."""
         if mode not in self._graphs:
-            from geomap.network.source import load_graph
-
-            self._graphs[mode] = load_graph(mode, osm_path=self.osm_path if self._explicit_osm else None)
+            if self.graph_source is None:
+                raise ValueError(f"this study has no street graph for {mode!r} and no graph source")
+            self._graphs[mode] = self.graph_source(mode)
         return self._graphs[mode]
+
+    def _in_force(self) -> Any:
+        return settings_in_force(self.settings) if self.settings is not None else contextlib.nullcontext()
 
     def layer(self, name: str) -> demand_mod.DemandLayer:
         for lay in self.demand:
@@ -63,11 +73,13 @@ class Study:
                  amenity: Any = None, open_at: Any = None, with_area: bool = True) -> CoverageResult:
         """Coverage of a StationIndex's stations matching kind / amenity / open-at filters, by ``mode``
         (default ``settings.default_mode``) within ``minutes`` (default ``settings.default_minutes``)."""
-        mode = mode or get_settings().default_mode
-        stations = filter_stations(index, kind=kind, amenity=amenity, open_at=open_at)
-        res = coverage(self.graph(mode), stations, minutes=minutes, demand=self.demand,
-                       subdistricts=self.subdistricts, with_area=with_area)
+        with self._in_force():
+            mode = mode or get_settings().default_mode
+            stations = filter_stations(index, kind=kind, amenity=amenity, open_at=open_at)
+            res = coverage(self.graph(mode), stations, minutes=minutes, demand=self.demand,
+                           subdistricts=self.subdistricts, with_area=with_area)
         res.stations_zh, res.stations_en = _describe(kind, amenity, open_at)
+        res.place, res.absent = self.place, dict(self.absent)
         return res
 
     def gaps(self, index: Any, *, minutes: float | None = None, mode: str | None = None, kind: Any = None,
@@ -77,9 +89,10 @@ class Study:
         if result is None:
             result = self.coverage(index, minutes=minutes, mode=mode, kind=kind, amenity=amenity,
                                    open_at=open_at, with_area=False)
-        stations = filter_stations(index, kind=kind, amenity=amenity, open_at=open_at)
-        return gap_grid(result, self.graph(result.mode), stations, self.study_area, resolution=resolution,
-                        subdistricts=self.subdistricts)
+        with self._in_force():
+            stations = filter_stations(index, kind=kind, amenity=amenity, open_at=open_at)
+            return gap_grid(result, self.graph(result.mode), stations, self.study_area, resolution=resolution,
+                            subdistricts=self.subdistricts)
 
     def candidates(self, *, sources: tuple[str, ...] = ("osm", "h3"), path: str | Path | None = None,
                    crs: str = "wgs84", resolution: int | None = None) -> Candidates:
@@ -102,10 +115,11 @@ class Study:
         if result is None:
             result = self.coverage(index, minutes=minutes, mode=mode, kind=kind, amenity=amenity,
                                    open_at=open_at, with_area=False)
-        stations = filter_stations(index, kind=kind, amenity=amenity, open_at=open_at)
-        cands = candidates if candidates is not None else self.candidates()
-        return propose_sites(self.graph(result.mode), stations, result, cands, p=p, solver=solver,
-                             subdistricts=self.subdistricts)
+        with self._in_force():
+            stations = filter_stations(index, kind=kind, amenity=amenity, open_at=open_at)
+            cands = candidates if candidates is not None else self.candidates()
+            return propose_sites(self.graph(result.mode), stations, result, cands, p=p, solver=solver,
+                                 subdistricts=self.subdistricts)
 
 
 def read_area(path: str | Path, *, crs: str = "wgs84") -> shapely.Geometry:
@@ -121,68 +135,118 @@ def read_area(path: str | Path, *, crs: str = "wgs84") -> shapely.Geometry:
     return geom
 
 
-def load_study(*, osm_path: str | Path | None = None, study_area: str | Path | shapely.Geometry | None = None,
-               study_area_crs: str = "wgs84", subdistricts: str | Path | None = None,
-               subdistricts_crs: str = "wgs84", population: str | Path | None = None,
-               demand_files: list[dict[str, Any]] | None = None, restaurants: bool = True,
-               residents: bool = True) -> Study:
-    """Assemble a :class:`Study`.
+def _existing(path: str | Path | None, what: str) -> Path | None:
+    """``path`` as a Path, or None; a path given but missing is an error naming it."""
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"找不到{what}文件：{p}")
+    return p
 
-    ``osm_path``: the extract (default: the active network's source). ``study_area``: a WGS84 polygon or
-    a boundary file in ``study_area_crs``. ``subdistricts``: a 街道 boundary file in ``subdistricts_crs``.
-    ``population``: census CSV (default ``settings.population_path`` when it exists). ``demand_files``:
-    dicts of :func:`geomap.planning.demand.points_layer` arguments (``path``, ``crs``, ``weight_column``, ``name``).
+
+def load_study(*, osm_path: str | Path | None, graph: Callable[[str], StreetGraph] | None = None,
+               study_area: str | Path | shapely.Geometry | None = None, study_area_crs: str = "wgs84",
+               subdistricts: str | Path | None = None, subdistricts_crs: str = "wgs84",
+               population: str | Path | None = None, demand_files: list[dict[str, Any]] | None = None,
+               restaurants: bool = True, residents: bool = True, place: str = "",
+               settings: Settings | None = None) -> Study:
+    """Assemble a :class:`Study` (a workspace does it with its own inputs: :meth:`geomap.workspace.Workspace.study`).
+
+    ``osm_path``: the extract (buildings, POIs, 街道; None: a study without them). ``graph``: gives the street
+    graph of a mode (default: built from ``osm_path`` with :func:`geomap.network.graph.build_network`).
+    ``study_area``: a WGS84 polygon or a boundary file in ``study_area_crs``. ``subdistricts``: a 街道
+    boundary file in ``subdistricts_crs``. ``population``: census CSV (None: no residents layer).
+    ``demand_files``: dicts of :func:`geomap.planning.demand.points_layer` arguments (``path``, ``crs``,
+    ``weight_column``, ``name``). ``place``: the place's name for the summaries. ``settings``: in force
+    while the study computes (default: the settings in force). Every path given must exist
+    (``FileNotFoundError`` naming it).
     """
-    from geomap.network.source import active_source, load_graph
+    osm = _existing(osm_path, " OSM ")
+    pop_path = _existing(population, "人口普查")
+    sd_path = _existing(subdistricts, "街道边界")
+    area_path = None if isinstance(study_area, shapely.Geometry) else _existing(study_area, "研究范围边界")
+    for spec in demand_files or []:
+        _existing(spec.get("path"), "需求点")
+    if graph is None:
+        if osm is None:
+            raise ValueError("a study needs a street network: give osm_path or graph")
+        from geomap.network.graph import build_network
 
+        def graph(mode: str, _osm: Path = osm) -> StreetGraph:
+            return build_network(_osm, modes=[mode], progress=False)[mode]
+
+    with settings_in_force(settings) if settings is not None else contextlib.nullcontext():
+        return _assemble(osm=osm, graph=graph, study_area=study_area, area_path=area_path,
+                         study_area_crs=study_area_crs, sd_path=sd_path, subdistricts_crs=subdistricts_crs,
+                         pop_path=pop_path, demand_files=demand_files, restaurants=restaurants,
+                         residents=residents, place=place, settings=settings)
+
+
+def _assemble(*, osm: Path | None, graph: Callable[[str], StreetGraph], study_area: Any, area_path: Path | None,
+              study_area_crs: str, sd_path: Path | None, subdistricts_crs: str, pop_path: Path | None,
+              demand_files: list[dict[str, Any]] | None, restaurants: bool, residents: bool, place: str,
+              settings: Settings | None) -> Study:
     notes: list[str] = []
-    explicit = osm_path is not None
-    if osm_path is None:
-        src = active_source() or {}
-        osm_path = src.get("osm_path")  # None for a downloaded network: no buildings / POIs then
-    osm_path = Path(osm_path) if osm_path else None
-    features = read_osm_features(osm_path) if osm_path is not None else None
-    walk = load_graph("walk", osm_path=osm_path if explicit else None)
-    if study_area is None:
-        area = shapely.convex_hull(shapely.multipoints(np.column_stack([walk.node_lon, walk.node_lat])))
-        notes.append("study area: convex hull of the walking network")
-    elif isinstance(study_area, shapely.Geometry):
+    absent: dict[str, str] = {}
+    features = read_osm_features(osm) if osm is not None else None
+    walk = graph("walk")
+    if isinstance(study_area, shapely.Geometry):
         area = study_area
+    elif area_path is not None:
+        area = read_area(area_path, crs=study_area_crs)
+        notes.append(f"研究范围：{area_path.name}（{study_area_crs}）")
     else:
-        area = read_area(study_area, crs=study_area_crs)
-        notes.append(f"study area: {study_area} ({study_area_crs})")
-    if subdistricts is not None:
-        sds = sd_mod.read_subdistricts(subdistricts, crs=subdistricts_crs)
+        area = shapely.convex_hull(shapely.multipoints(np.column_stack([walk.node_lon, walk.node_lat])))
+        notes.append("研究范围：步行路网的外包范围（未给出边界文件）")
+    if sd_path is not None:
+        sds = sd_mod.read_subdistricts(sd_path, crs=subdistricts_crs)
         sds = sds.assign(geometry=shapely.intersection(sds.geometry.values, area))
         sds = sds[~sds.geometry.is_empty].reset_index(drop=True)
     elif features is not None:
         sds = sd_mod.subdistricts_from_osm(features, area)
         if len(sds) and (sds["source"] == "osm-partial").all():
-            notes.append("街道 rebuilt from the boundary ways present in the extract (relations are clipped)")
+            notes.append("街道边界由路网数据中现有的边界线拼出（数据范围截断了街道关系）")
     else:
         sds = sd_mod._frame([], source="none")
-    pop_path = Path(population) if population is not None else get_settings().population_path
-    if pop_path is not None and Path(pop_path).exists():
+    if pop_path is not None:
         sds = sd_mod.attach_population(sds, sd_mod.read_population(pop_path))
     else:
         sds = sds.assign(population=np.nan, official_area_km2=np.nan, population_here=np.nan)
-        if residents:
-            notes.append("no census file: no residents layer")
-            residents = False
     layers: list[demand_mod.DemandLayer] = []
-    if residents and features is not None:
-        streets = (*street_midpoints(walk), walk.street_length_m)
-        lay = demand_mod.residents_layer(sds, features.buildings, street_points=streets)
-        layers.append(lay)
-        notes.extend(lay.notes)
-    if restaurants and features is not None:
-        layers.append(demand_mod.pois_layer(features.pois, sds, study_area=area))
+    detail: dict[str, str] = {}
+    if residents:
+        if pop_path is None:
+            absent["常住人口"] = "没有人口普查数据"
+            detail["常住人口"] = "工作区的 geomap.toml 未设置 population_path"
+        elif features is None:
+            absent["常住人口"] = "没有 OSM 建筑数据，无法分布人口"
+        elif not np.isfinite(sds["population_here"].to_numpy(dtype=float)).any():
+            absent["常住人口"] = "人口普查表里没有本地任何街道的数字"
+            detail["常住人口"] = f"{pop_path.name} 的街道名与本地街道对不上"
+        else:
+            streets = (*street_midpoints(walk), walk.street_length_m)
+            lay = demand_mod.residents_layer(sds, features.buildings, street_points=streets)
+            if lay.total > 0:
+                layers.append(lay)
+                notes.extend(lay.notes)
+            else:
+                absent["常住人口"] = "人口无法落到任何建筑或街道上"
+    if restaurants:
+        lay = demand_mod.pois_layer(features.pois, sds, study_area=area) if features is not None else None
+        if lay is not None and len(lay):
+            layers.append(lay)
+        else:
+            absent["餐饮取餐点"] = "路网数据中没有餐馆、快餐或咖啡馆"
     for spec in demand_files or []:
         spec = dict(spec)
         path = spec.pop("path")
         layers.append(demand_mod.points_layer(path, subdistricts=sds, **spec))
-    return Study(osm_path=osm_path, study_area=area, subdistricts=sds, demand=layers, features=features,
-                 notes=notes, _graphs={"walk": walk}, _explicit_osm=explicit)
+    notes.extend(f"未计算{label}：{why}" + (f"（{detail[label]}）" if label in detail else "")
+                 for label, why in absent.items())
+    return Study(osm_path=osm, study_area=area, subdistricts=sds, demand=layers, features=features,
+                 notes=notes, absent=absent, place=place, graph_source=graph, settings=settings,
+                 _graphs={"walk": walk})
 
 
 def _describe(kind: Any, amenity: Any, open_at: Any) -> tuple[str, str]:

@@ -618,9 +618,11 @@ def build_map(
     osm_path: str | Path | None = None,
     streets: bool = True,
     graph: StreetGraph | None = None,
-    title: str = DEFAULT_TITLE,
+    title: str | None = None,
     tianditu_key: str | None = None,
     compress: bool | None = None,
+    place: str = "",
+    publisher: str = "",
 ) -> folium.Map:
     """The service map as a folium Map whose rendered HTML is self-contained.
 
@@ -629,14 +631,17 @@ def build_map(
     extract, no network request), ``osm``, ``amap`` (GCJ-02: every overlay is shifted) or ``tianditu``
     (key: ``tianditu_key`` or ``settings.tianditu_key``). ``layers``: any of ``stations``, ``circles``,
     ``gaps`` (default stations and circles, plus gaps when ``gaps`` is given). ``mode`` (default
-    ``settings.default_mode``) and ``minutes`` set the service-circle bands; the street graph is
-    ``graph`` or :func:`geomap.network.source.load_graph` (for ``osm_path`` if given). ``gaps``: the
+    ``settings.default_mode``) and ``minutes`` set the service-circle bands drawn on the street graph
+    ``graph`` (no circles without it); the offline base map's streets come from the OSM extract
+    ``osm_path``. ``place`` and ``publisher`` (a workspace's name and publisher) head the page: the title
+    (default ``{place}{DEFAULT_TITLE}``) and a 发布 line. ``gaps``: the
     gap grid (GeoDataFrame or GeoJSON path, see :data:`GAP_COLUMNS`). ``streets=False`` leaves the
     offline base map empty (plain background). ``compress``: write the embedded data gzip-compressed
     and base64-encoded (default: when it exceeds ``COMPRESS_ABOVE_BYTES``; the page inflates it with
     fflate before drawing).
     """
     settings = get_settings()
+    title = title or f"{place}{DEFAULT_TITLE}"
     tiles = (tiles or getattr(settings, "map_tiles", "none")).strip().lower()
     if tiles not in TILES:
         raise MapError(f"未知的底图 {tiles!r}：可选 {', '.join(TILES)}")
@@ -653,25 +658,18 @@ def build_map(
 
     street_data = None
     need_streets = tiles == "none" and streets
-    if need_streets or ("circles" in chosen and graph is None):
-        from geomap.network.source import NoNetworkError, active_source, load_graph
     if need_streets:
-        src = osm_path or (active_source() or {}).get("osm_path")
-        if src is None:
-            raise MapError("离线底图（--tiles none）需要 OSM 数据来画街道：请用 --osm FILE.osm.pbf 指定，"
-                           "或运行 `make data`；也可改用 --tiles osm / amap")
-        street_data = street_payload(_read_ways(src), crs=crs)
+        if osm_path is None:
+            raise MapError("离线底图（--tiles none）需要 OSM 数据来画街道：请在工作区设置 osm_path，"
+                           "或改用 --tiles osm / amap")
+        street_data = street_payload(_read_ways(osm_path), crs=crs)
 
     bands_data = None
     if "circles" in chosen and graph is None:
-        try:
-            graph = load_graph(mode, osm_path=osm_path)
-        except NoNetworkError as exc:
-            if layers is not None:  # asked for by name: say what is missing
-                raise MapError(f"画服务圈需要路网：{exc}；或用 --layers stations 不画服务圈") from exc
-            warnings.warn(f"没有路网，地图不含服务圈 / no street network, map written without circles: {exc}",
-                          stacklevel=2)
-            chosen = tuple(x for x in chosen if x != "circles")
+        if layers is not None:  # asked for by name: say what is missing
+            raise MapError("画服务圈需要路网（工作区的 osm_path）；或用 --layers stations 不画服务圈")
+        warnings.warn("没有路网，地图不含服务圈 / no street network, map written without circles", stacklevel=2)
+        chosen = tuple(x for x in chosen if x != "circles")
     if "circles" in chosen:
         lon = pd.to_numeric(df["lon"], errors="coerce").to_numpy(dtype=np.float64)
         lat = pd.to_numeric(df["lat"], errors="coerce").to_numpy(dtype=np.float64)
@@ -692,6 +690,7 @@ def build_map(
         "modeLabel": mode_label,
         "navMode": NAV_MODES.get(mode, "car"),
         "title": title,
+        "publisher": publisher,
         "attribution": OSM_ATTRIBUTION,
         "background": "#f2efe9" if tiles == "none" else None,
         "kinds": [{"key": t.key, "label": t.label, "short": t.short_label, "color": _css_color(t.color),

@@ -105,7 +105,7 @@ def make_poster(
     stations: pd.DataFrame | Registry,
     out: str | Path,
     *,
-    title: str = DEFAULT_TITLE,
+    title: str | None = None,
     subtitle: str | None = None,
     mode: str | None = None,
     minutes: Sequence[float] = (5, 10, 15),
@@ -116,12 +116,15 @@ def make_poster(
     paper: str = "A3",
     landscape: bool = False,
     dpi: int | None = None,
+    place: str = "",
+    publisher: str = "",
 ) -> PosterSummary:
     """Draw the poster and write it to ``out`` (``.png`` at ``dpi``, default ``settings.poster_dpi``, or
     ``.pdf``, vector). ``stations``: a Registry or a station table (WGS84 ``lon`` / ``lat``, ``kinds``).
-    Service circles for ``mode`` (default ``settings.default_mode``) and ``minutes`` need a street network
-    (``graph``, or the active one / ``osm_path``); streets come from the OSM extract (``osm_path`` or the
-    active source). ``paper``: A0–A4, portrait unless ``landscape``."""
+    Service circles for ``mode`` (default ``settings.default_mode``) and ``minutes`` need the street graph
+    of that mode (``graph``); streets are drawn from the OSM extract ``osm_path`` (none without it).
+    ``place`` and ``publisher`` (a workspace's name and publisher) head the title (default
+    ``{place}{DEFAULT_TITLE}``) and the credit line. ``paper``: A0–A4, portrait unless ``landscape``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -136,6 +139,7 @@ def make_poster(
     from geomap.publish.maps import STREET_CLASSES, MapError, _mode_label, _read_ways, _station_frame, service_bands
 
     settings = get_settings()
+    title = title or f"{place}{DEFAULT_TITLE}"
     out = Path(out)
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("png", "pdf"):
@@ -174,11 +178,9 @@ def make_poster(
     # extent: the stations (and their service circles), padded
     bands = None
     if circles:
+        if graph is None:
+            raise PosterError("画服务圈需要路网（工作区的 osm_path）；或用 --no-circles 不画服务圈")
         try:
-            if graph is None:
-                from geomap.network.source import load_graph
-
-                graph = load_graph(mode, osm_path=osm_path)
             bands = service_bands(graph, lon, lat, minutes=minutes).to_crs(metric)
         except (MapError, ValueError) as exc:
             raise PosterError(f"画服务圈需要路网：{exc}；或用 --no-circles 不画服务圈") from exc
@@ -217,9 +219,7 @@ def make_poster(
     texts: list[str] = [title, ATTRIBUTION]
     # streets
     if streets:
-        from geomap.network.source import active_source
-
-        src = osm_path or (active_source() or {}).get("osm_path")
+        src = osm_path
         if src is not None:
             ways = _read_ways(src)
             highway = np.array([t.get("highway", "") for t in ways.tags], dtype=object)
@@ -301,7 +301,8 @@ def make_poster(
     fig.text(0.5, 0.922, subtitle, ha="center", va="center", fontsize=15 * scale_pt, color="#333",
              fontproperties=fp)
     sources = [str(v) for v in pd.unique(df["source"].dropna())][:3] if "source" in df.columns else []
-    note = ("站点数据：" + "、".join(sources) + " · " if sources else "") + "制图：geomap"
+    note = " · ".join(([f"发布：{publisher}"] if publisher else []) + (["站点数据：" + "、".join(sources)] if sources
+                                                                   else []) + ["制图：geomap"])
     texts.append(note)
     fig.text(0.04, 0.065, ATTRIBUTION, ha="left", va="center", fontsize=11 * scale_pt, color="#333",
              fontproperties=fp)

@@ -43,6 +43,17 @@ async function loadChips() {
   }
 }
 
+// The place this service covers (its workspace): "服务范围：杨浦区五角场一带 · 发布：…", also in the title.
+async function loadPlace() {
+  try {
+    const p = await (await fetch("/place")).json();
+    const line = $("place");
+    line.textContent = `服务范围：${p.area_label}` + (p.publisher ? ` · 发布：${p.publisher}` : "");
+    line.hidden = false;
+    document.title = `${p.name} · 附近的服务站点`;
+  } catch (e) { /* the page works without it */ }
+}
+
 function fmtDistance(m) {
   return m < 1000 ? `${Math.round(m)} 米` : `${(m / 1000).toFixed(1)} 公里`;
 }
@@ -187,6 +198,7 @@ function onMapTap(ev) {
 }
 
 function init() {
+  loadPlace();
   loadChips();
   $("locate").addEventListener("click", locate);
   $("show-map").addEventListener("click", showMap);

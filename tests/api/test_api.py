@@ -8,7 +8,6 @@ lists, coords conversions), and every error path is checked for a 4xx with an ac
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,8 @@ from geomap import coords
 from geomap.api import create_app
 from geomap.api.models import NearestCollection, StationCollection
 from geomap.api.state import ServiceState
-from geomap.settings import Settings
+from geomap.workspace import Workspace
+from tests._workspaces import sample_workspace
 
 pytestmark = pytest.mark.realdata
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -30,19 +30,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 WJC_GCJ = (121.5145, 31.3005)
 
 
-def _copy_registry(tmp: Path) -> Path:
-    src = DATA / "registry.gpkg"
-    if not src.exists() or not list((DATA / "osm").glob("*.osm.pbf")):
-        pytest.skip("sample registry / OSM extract missing: run `make data`")
-    dst = tmp / "registry.gpkg"
-    shutil.copy(src, dst)
-    return dst
-
-
 @pytest.fixture(scope="module")
 def state(tmp_path_factory) -> ServiceState:
-    reg = _copy_registry(tmp_path_factory.mktemp("api"))
-    return ServiceState.load(Settings(registry_path=reg, admin_token=TOKEN))
+    return ServiceState.load(sample_workspace(tmp_path_factory.mktemp("api"), admin_token=TOKEN))
 
 
 @pytest.fixture(scope="module")
@@ -324,8 +314,7 @@ def test_rider_page_and_static(client):
 # --- admin --------------------------------------------------------------------------------------------------
 
 def test_admin_refused_without_configured_token(tmp_path):
-    reg = _copy_registry(tmp_path)
-    st = ServiceState.load(Settings(registry_path=reg, admin_token=None), modes=["ebike"], prewarm=False)
+    st = ServiceState.load(sample_workspace(tmp_path, admin_token=None), modes=["ebike"], prewarm=False)
     c = TestClient(create_app(st))
     body = {"name": "x", "kinds": ["驿站"], "lon": 121.5, "lat": 31.3}
     for headers in ({}, AUTH, {"Authorization": "Bearer "}):
@@ -390,8 +379,7 @@ def test_an_edit_that_moves_no_station_keeps_the_labels(tmp_path):
     from geomap.network.nearest import station_index
     from geomap.stations.index import StationFilter
 
-    reg = _copy_registry(tmp_path)
-    st = ServiceState.load(Settings(registry_path=reg, admin_token=TOKEN), modes=["ebike"])
+    st = ServiceState.load(sample_workspace(tmp_path, admin_token=TOKEN), modes=["ebike"])
     c = TestClient(create_app(st))
     g = st.graphs["ebike"]
 
@@ -416,9 +404,10 @@ def test_edits_through_one_worker_are_served_by_another_at_once(tmp_path):
     line imports), the other serves from its very next request."""
     from geomap.stations.registry import Registry
 
-    reg = _copy_registry(tmp_path)
-    a = TestClient(create_app(ServiceState.load(Settings(registry_path=reg, admin_token=TOKEN), modes=["ebike"])))
-    b = TestClient(create_app(ServiceState.load(Settings(registry_path=reg, admin_token=TOKEN), modes=["ebike"])))
+    ws = sample_workspace(tmp_path, admin_token=TOKEN)
+    reg = ws.registry_path
+    a = TestClient(create_app(ServiceState.load(ws, modes=["ebike"])))
+    b = TestClient(create_app(ServiceState.load(Workspace(root=ws.root, settings=ws.settings), modes=["ebike"])))
     q = {"lon": 121.5035, "lat": 31.2985, "crs": "gcj02", "k": 3}
     before = b.get("/nearest", params=q).json()["features"][0]["id"]
     v0 = b.get("/healthz").json()["version"]

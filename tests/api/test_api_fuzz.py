@@ -7,7 +7,6 @@ number of examples per operation and derandomized, so the run is repeatable and 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from hypothesis import HealthCheck, settings
 
 from geomap.api import create_app
 from geomap.api.state import ServiceState
-from geomap.settings import Settings
+from tests._workspaces import sample_workspace
 
 pytestmark = pytest.mark.realdata
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -25,12 +24,7 @@ TOKEN = "fuzz-token"
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory):
-    src = DATA / "registry.gpkg"
-    if not src.exists() or not list((DATA / "osm").glob("*.osm.pbf")):
-        pytest.skip("sample registry / OSM extract missing: run `make data`")
-    reg = tmp_path_factory.mktemp("fuzz") / "registry.gpkg"
-    shutil.copy(src, reg)
-    state = ServiceState.load(Settings(registry_path=reg, admin_token=TOKEN))
+    state = ServiceState.load(sample_workspace(tmp_path_factory.mktemp("fuzz"), admin_token=TOKEN))
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(state))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from fastapi.testclient import TestClient
 from geomap import coords
 from geomap.api import create_app
 from geomap.api.state import ServiceState
-from geomap.settings import Settings
+from tests._workspaces import sample_workspace
 
 pytestmark = pytest.mark.realdata
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -21,12 +20,8 @@ DATA = Path(__file__).resolve().parents[2] / "data"
 
 @pytest.fixture(scope="module")
 def state(tmp_path_factory: pytest.TempPathFactory) -> ServiceState:
-    src = DATA / "registry.gpkg"
-    if not src.exists() or not list((DATA / "osm").glob("*.osm.pbf")):
-        pytest.skip("sample registry / OSM extract missing: run `make data`")
-    dst = tmp_path_factory.mktemp("plan") / "registry.gpkg"
-    shutil.copy(src, dst)
-    return ServiceState.load(Settings(registry_path=dst), modes=["walk", "ebike"], prewarm=False)
+    return ServiceState.load(sample_workspace(tmp_path_factory.mktemp("plan")), modes=["walk", "ebike"],
+                             prewarm=False)
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +30,11 @@ def client(state: ServiceState) -> TestClient:
 
 
 @pytest.fixture(scope="module")
-def study():  # type: ignore[no-untyped-def]
-    from geomap.planning.study import load_study
+def study(state: ServiceState):  # type: ignore[no-untyped-def]
+    """The library's study of the same place, made apart from the service's (a fresh workspace object)."""
+    from geomap.workspace import open_workspace
 
-    return load_study()
+    return open_workspace(state.workspace.root).study()
 
 
 def test_coverage_equals_library(client: TestClient, state: ServiceState, study) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import threading
 import time
@@ -20,6 +19,7 @@ import pandas as pd
 import pytest
 
 from geomap.api._process import start_server
+from tests._workspaces import sample_workspace
 
 pytestmark = pytest.mark.realdata
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -28,11 +28,8 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def _registry(tmp: Path) -> Path:
-    src = DATA / "registry.gpkg"
-    if not src.exists() or not list((DATA / "osm").glob("*.osm.pbf")):
-        pytest.skip("sample registry / OSM extract missing: run `make data`")
-    shutil.copy(src, tmp / "registry.gpkg")
-    return tmp / "registry.gpkg"
+    """A private copy of the sample workspace in ``tmp``; its registry file."""
+    return sample_workspace(tmp).registry_path
 
 
 def big_csv(n: int, *, prefix: str) -> bytes:
@@ -56,7 +53,7 @@ def test_sigkill_during_import_leaves_registry_as_before(tmp_path):
     imports_before = len(Registry(reg).imports())
     payload = big_csv(60_000, prefix="KILL")
     journal = Path(str(reg) + "-journal")
-    srv = start_server(registry=reg, log_path=tmp_path / "server.log", admin_token=TOKEN)
+    srv = start_server(workspace=reg.parent, log_path=tmp_path / "server.log", admin_token=TOKEN)
     outcome: dict[str, object] = {}
 
     def upload() -> None:
@@ -93,7 +90,7 @@ def test_sigkill_during_import_leaves_registry_as_before(tmp_path):
 
 def test_readers_never_see_half_an_import(tmp_path):
     reg = _registry(tmp_path)
-    srv = start_server(registry=reg, log_path=tmp_path / "server.log", admin_token=TOKEN)
+    srv = start_server(workspace=reg.parent, log_path=tmp_path / "server.log", admin_token=TOKEN)
     try:
         n0 = httpx.get(srv.url + "/healthz").json()["stations"]
         n_new = 2_000
@@ -132,7 +129,7 @@ def test_two_workers_serve_every_edit(tmp_path):
     """`geomap serve --workers 2`: an edit made through whichever worker takes the POST is served by
     both, on fresh connections (the kernel spreads them over the workers)."""
     reg = _registry(tmp_path)
-    srv = start_server(registry=reg, log_path=tmp_path / "server.log", admin_token=TOKEN, workers=2,
+    srv = start_server(workspace=reg.parent, log_path=tmp_path / "server.log", admin_token=TOKEN, workers=2,
                        access_log=False)
     try:
         n0 = httpx.get(srv.url + "/healthz").json()["stations"]

@@ -6,7 +6,6 @@ e-bike graph), and compared with what the page shows.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -15,6 +14,7 @@ import pytest
 
 from geomap import coords
 from geomap.api._process import start_server
+from tests._workspaces import sample_workspace
 
 pytestmark = pytest.mark.realdata
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -24,24 +24,18 @@ WUJIAOCHANG_GCJ = (121.5145, 31.3005)  # 五角场, as AMap / WeChat report it
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    src = DATA / "registry.gpkg"
-    if not src.exists() or not list((DATA / "osm").glob("*.osm.pbf")):
-        pytest.skip("sample registry / OSM extract missing: run `make data`")
     tmp = tmp_path_factory.mktemp("rider")
-    reg = tmp / "registry.gpkg"
-    shutil.copy(src, reg)
-    srv = start_server(registry=reg, log_path=tmp / "server.log")
-    yield srv, reg
+    ws = sample_workspace(tmp)
+    srv = start_server(workspace=ws.root, log_path=tmp / "server.log")
+    yield srv, ws.registry_path
     srv.stop()
 
 
 def expected(reg, lon, lat, *, crs, amenity=None, k=5):
-    from geomap.nearest import nearest
-    from geomap.network.source import load_graph
-    from geomap.stations.registry import Registry
+    from geomap.workspace import open_workspace
 
-    res = nearest(Registry(reg).index, lon, lat, crs=crs, k=k, mode="ebike", graph=load_graph("ebike"),
-                  amenity=amenity, return_routes=False)
+    res = open_workspace(reg.parent).nearest(lon, lat, crs=crs, k=k, mode="ebike", amenity=amenity,
+                                             return_routes=False)
     return [s for s in res.station_id[0] if s is not None]
 
 

@@ -9,26 +9,25 @@ import pandas as pd
 import pytest
 
 from geomap.cli.main import main
+from tests._workspaces import sample_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
-PBF = ROOT / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
 
 
 @pytest.fixture(scope="module")
 def reg_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not PBF.exists():
-        pytest.skip("sample OSM extract missing: run `make data`")
-    path = tmp_path_factory.mktemp("cli") / "reg.gpkg"
-    assert main(["--registry", str(path), "import", str(ROOT / "data" / "sample" / "yangpu_stations_gcj02.csv"),
+    """A copy of the sample workspace whose registry this command imported; the workspace folder."""
+    ws = sample_workspace(tmp_path_factory.mktemp("cli"), registry=False)
+    assert main(["--workspace", str(ws.root), "import", str(ROOT / "data" / "sample" / "yangpu_stations_gcj02.csv"),
                  "--crs", "gcj02"]) == 0
-    return path
+    return ws.root
 
 
 @pytest.mark.realdata
 def test_coverage_command_table_summary_and_files(reg_path: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cov"
-    rc = main(["--registry", str(reg_path), "coverage", "--mode", "walk", "--kind", "司机之家", "--osm", str(PBF),
+    rc = main(["--workspace", str(reg_path), "coverage", "--mode", "walk", "--kind", "司机之家",
                "--out", str(out)])
     printed = capsys.readouterr().out
     assert rc == 0
@@ -42,8 +41,7 @@ def test_coverage_command_table_summary_and_files(reg_path: Path, tmp_path: Path
     rest = json.loads((out / "restaurants.geojson").read_text(encoding="utf-8"))
     assert {"travel_min", "covered"} <= set(rest["features"][0]["properties"])
     # --json gives the same shares
-    assert main(["--registry", str(reg_path), "coverage", "--mode", "walk", "--kind", "driver_home", "--osm",
-                 str(PBF), "--json"]) == 0
+    assert main(["--workspace", str(reg_path), "coverage", "--mode", "walk", "--kind", "driver_home", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["table"][-1]["residents_share"] == pytest.approx(table["residents_share"].iloc[-1])
 
@@ -51,15 +49,15 @@ def test_coverage_command_table_summary_and_files(reg_path: Path, tmp_path: Path
 @pytest.mark.realdata
 def test_gaps_and_plan_commands(reg_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gaps = tmp_path / "gaps.geojson"
-    assert main(["--registry", str(reg_path), "gaps", "--mode", "walk", "--kind", "driver_home", "--osm", str(PBF),
+    assert main(["--workspace", str(reg_path), "gaps", "--mode", "walk", "--kind", "driver_home",
                  "--out", str(gaps)]) == 0
     fc = json.loads(gaps.read_text(encoding="utf-8"))
     ranks = sorted(f["properties"]["gap_rank"] for f in fc["features"] if f["properties"]["gap_rank"] is not None)
     assert ranks == list(range(1, len(ranks) + 1)) and ranks
     capsys.readouterr()
     plan = tmp_path / "plan.geojson"
-    assert main(["--registry", str(reg_path), "plan", "--add", "2", "--mode", "walk", "--kind", "driver_home",
-                 "--osm", str(PBF), "--solver", "both", "--out", str(plan)]) == 0
+    assert main(["--workspace", str(reg_path), "plan", "--add", "2", "--mode", "walk", "--kind", "driver_home",
+                 "--solver", "both", "--out", str(plan)]) == 0
     printed = capsys.readouterr().out
     assert "贪心算法" in printed and "精确解" in printed and "贪心 / 精确" in printed
     sites = json.loads(plan.read_text(encoding="utf-8"))["features"]
@@ -75,7 +73,7 @@ def test_gaps_and_plan_commands(reg_path: Path, tmp_path: Path, capsys: pytest.C
 ])
 def test_planner_commands_reject_bad_input(reg_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
                                            needle: str) -> None:
-    rc = main(["--registry", str(reg_path), *argv, "--osm", str(PBF)])
+    rc = main(["--workspace", str(reg_path), *argv])
     assert rc == 2
     assert needle in capsys.readouterr().err
 
@@ -86,7 +84,7 @@ def test_real_gaps_output_draws_on_the_map(reg_path: Path, tmp_path: Path) -> No
     from geomap.publish.maps import gap_payload, load_gaps
 
     gaps = tmp_path / "gaps.geojson"
-    assert main(["--registry", str(reg_path), "gaps", "--mode", "walk", "--kind", "canteen", "--osm", str(PBF),
+    assert main(["--workspace", str(reg_path), "gaps", "--mode", "walk", "--kind", "canteen",
                  "--out", str(gaps)]) == 0
     written = json.loads(gaps.read_text(encoding="utf-8"))["features"]
     fc = gap_payload(load_gaps(gaps))
@@ -97,6 +95,6 @@ def test_real_gaps_output_draws_on_the_map(reg_path: Path, tmp_path: Path) -> No
         assert f["properties"]["gap_rank"] == src["gap_rank"]
         assert f["properties"]["covered"] == src["covered"]
     html = tmp_path / "map.html"
-    assert main(["--registry", str(reg_path), "map", "--out", str(html), "--tiles", "none", "--mode", "walk",
-                 "--layers", "stations,gaps", "--gaps", str(gaps), "--osm", str(PBF)]) == 0
+    assert main(["--workspace", str(reg_path), "map", "--out", str(html), "--tiles", "none", "--mode", "walk",
+                 "--layers", "stations,gaps", "--gaps", str(gaps)]) == 0
     assert html.stat().st_size > 0

@@ -15,7 +15,7 @@ from geomap.network.isochrones import isochrones
 from geomap.network.routing import SnapError, snap_points, travel_times_from
 from geomap.settings import get_settings
 
-PBF = Path(__file__).resolve().parents[2] / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
+PBF = Path(__file__).resolve().parents[2] / "data" / "yangpu" / "osm" / "yangpu_wujiaochang.osm.pbf"
 LON0, LAT0 = 121.50, 31.30
 
 

@@ -24,7 +24,7 @@ from geomap.network.graph import (
 from geomap.network.routing import node_travel_times
 from geomap.settings import get_settings
 
-OSM_DIR = Path(__file__).resolve().parents[2] / "data" / "osm"
+OSM_DIR = Path(__file__).resolve().parents[2] / "data" / "yangpu" / "osm"
 PBF = OSM_DIR / "yangpu_wujiaochang.osm.pbf"
 XML = OSM_DIR / "yangpu_wujiaochang.osm"
 

@@ -15,7 +15,7 @@ from geomap.network.routing import SnapError, Snapped, snap_points
 from tests._nx import add_point as add_nx_point
 from tests._nx import brute_force_times, street_digraph
 
-PBF = Path(__file__).resolve().parents[2] / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
+PBF = Path(__file__).resolve().parents[2] / "data" / "yangpu" / "osm" / "yangpu_wujiaochang.osm.pbf"
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from geomap.network.routing import SnapError, TargetIndex, snap_points
 from geomap.network.routing_one import snap_one
 from geomap.settings import get_settings
 
-PBF = Path(__file__).resolve().parents[2] / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
+PBF = Path(__file__).resolve().parents[2] / "data" / "yangpu" / "osm" / "yangpu_wujiaochang.osm.pbf"
 
 
 @pytest.fixture(scope="module")

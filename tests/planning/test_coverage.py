@@ -17,6 +17,7 @@ from geomap.planning.coverage import Stations, _union_fraction, coverage, covera
 from geomap.planning.demand import DemandLayer
 from geomap.stations.registry import Registry
 from tests._nx import add_point, street_digraph
+from tests._workspaces import need_sample
 
 LON0, LAT0 = 121.50, 31.30
 DLON = 0.001
@@ -83,19 +84,17 @@ def test_no_station_means_nothing_covered() -> None:
     g = StreetGraph.from_arrays(node_lon=[LON0, LON0 + DLON], node_lat=[LAT0] * 2, edge_u=[0], edge_v=[1])
     res = coverage(g, _stations([], []), minutes=15, with_area=True)
     assert res.street_covered_fraction.sum() == 0
-    assert "no station" in " ".join(res.notes)
+    assert "没有符合筛选条件的站点" in " ".join(res.notes)
 
 
 # --- real extract -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def study():  # type: ignore[no-untyped-def]
-    from geomap.planning.study import load_study
+    """The sample workspace's study (its extract, census, restaurants)."""
+    from geomap.workspace import open_workspace
 
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "data" / "osm" / "yangpu_wujiaochang.osm.pbf").exists():
-        pytest.skip("sample OSM extract missing: run `make data`")
-    return load_study(osm_path=root / "data" / "osm" / "yangpu_wujiaochang.osm.pbf")
+    return open_workspace(need_sample()).study()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ def test_planner_notebook_executes() -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    if not (ROOT / "data" / "registry.gpkg").exists() or not (ROOT / "data" / "osm").exists():
+    if not (ROOT / "data" / "yangpu" / "registry.gpkg").exists() or not (ROOT / "data" / "yangpu" / "osm").exists():
         pytest.skip("sample data missing: run `make data`")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     for cell in nb.cells:  # run from scratch, not from the stored outputs

@@ -86,7 +86,7 @@ def test_residents_spread_over_footprints_and_fallback_to_streets() -> None:
     a_w = np.sort(lay.weight[lay.subdistrict == "A"])
     assert a_w == pytest.approx([60.0, 240.0], rel=0.01)  # footprint 1 : 4 (the retail one is not housing)
     assert np.sort(lay.weight[lay.subdistrict == "B"]) == pytest.approx([25.0, 75.0])  # street length 1 : 3
-    assert any("C: no census figure" in n for n in lay.notes)
+    assert any("C：人口普查表中没有该街道的数字" in n for n in lay.notes)
 
 
 def test_demand_points_file_gcj02_with_weights_and_bad_rows(tmp_path: Path) -> None:
@@ -115,12 +115,13 @@ def test_real_extract_rebuilt_subdistricts_agree_with_the_boundary_ways() -> Non
     from geomap.planning._osm_features import read_osm_features
     from geomap.planning.study import load_study
 
-    pbf = ROOT / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
+    pbf = ROOT / "data" / "yangpu" / "osm" / "yangpu_wujiaochang.osm.pbf"
     if not pbf.exists():
         pytest.skip("sample OSM extract missing: run `make data`")
     feats = read_osm_features(pbf)
     assert len(feats.subdistrict_areas) == 0 and len(feats.subdistrict_ways) >= 6
-    study = load_study(osm_path=pbf)
+    census = ROOT / "data" / "yangpu" / "population" / "yangpu_subdistricts_2020.csv"
+    study = load_study(osm_path=pbf, population=census)
     sds = study.subdistricts
     assert set(sds["name"]) >= {"五角场街道", "四平路街道", "长海路街道"}
     ways = feats.subdistrict_ways
@@ -141,7 +142,7 @@ def test_real_extract_rebuilt_subdistricts_agree_with_the_boundary_ways() -> Non
         assert set(got) == set(names), (names, got)
     assert checked >= 6
     # census: 五角场街道 lies wholly in the extract, its residents are the census figure
-    pop = read_population(ROOT / "data" / "population" / "yangpu_subdistricts_2020.csv")
+    pop = read_population(ROOT / "data" / "yangpu" / "population" / "yangpu_subdistricts_2020.csv")
     with_pop = attach_population(sds[["name", "source", "geometry"]], pop)
     row = with_pop.set_index("name").loc["五角场街道"]
     assert row["population_here"] == pytest.approx(144_700, rel=0.01)

@@ -15,6 +15,7 @@ from geomap.planning.coverage import coverage, filter_stations
 from geomap.planning.siting import Candidates, candidate_cover, exact_mclp, greedy_mclp, propose_sites
 from geomap.stations.registry import Registry
 from tests._nx import brute_force_times
+from tests._workspaces import need_sample
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,12 +77,10 @@ def test_cover_matrix_on_a_one_way_line() -> None:
 
 @pytest.fixture(scope="module")
 def study():  # type: ignore[no-untyped-def]
-    from geomap.planning.study import load_study
+    """The sample workspace's study (its extract, census, restaurants)."""
+    from geomap.workspace import open_workspace
 
-    pbf = ROOT / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
-    if not pbf.exists():
-        pytest.skip("sample OSM extract missing: run `make data`")
-    return load_study(osm_path=pbf)
+    return open_workspace(need_sample()).study()
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +139,7 @@ def test_plan_when_everything_is_covered_proposes_nothing(study, registry) -> No
     assert all(res.share(n) == 1.0 for n in res.demand)
     plan = propose_sites(g, stations, res, study.candidates(sources=("osm",)), p=2)
     assert len(plan.table) == 0 and plan.objective == 0
-    assert any("only 0 site" in n for n in plan.notes)
+    assert any("只有 0 个候选点" in n for n in plan.notes)
     assert plan.to_geojson()["features"] == []
 
 

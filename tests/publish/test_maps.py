@@ -36,9 +36,10 @@ from geomap.publish.maps import (
     street_payload,
     write_map,
 )
+from tests._workspaces import sample_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
-PBF = ROOT / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
+PBF = ROOT / "data" / "yangpu" / "osm" / "yangpu_wujiaochang.osm.pbf"
 HOSTILE = "<img src=x onerror=alert(1)></script><script>alert(2)</script>"
 
 
@@ -372,18 +373,19 @@ def test_street_payload_from_extract() -> None:
 
 @pytest.mark.realdata
 def test_sample_map_via_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    reg_path = ROOT / "data" / "registry.gpkg"
-    if not reg_path.exists() or not PBF.exists():
-        pytest.skip("sample registry / extract missing: run `make data`")
     from geomap.stations.registry import Registry
 
+    ws = sample_workspace(tmp_path / "yangpu")
     out = tmp_path / "service_map.html"
-    assert cli_main(["--registry", str(reg_path), "map", "--out", str(out), "--tiles", "none"]) == 0
-    assert "已写入" in capsys.readouterr().out
-    data = (_extract_data(out.read_text(encoding="utf-8")))
-    assert data["stations"]["n"] == len(Registry(reg_path))
+    assert cli_main(["--workspace", str(ws.root), "map", "--out", str(out), "--tiles", "none"]) == 0
+    assert "已写入杨浦区服务地图" in capsys.readouterr().out
+    page = out.read_text(encoding="utf-8")
+    data = _extract_data(page)
+    assert data["stations"]["n"] == len(Registry(ws.registry_path))
     assert data["streets"] and data["bands"]["features"]
-    assert cli_main(["--registry", str(reg_path), "map", "--out", str(tmp_path / "x.html"), "--layers", "gaps"]) == 2
+    assert data["title"] == "杨浦区新就业形态劳动者服务站点地图" and data["publisher"] == ws.publisher
+    assert "<title>杨浦区新就业形态劳动者服务站点地图</title>" in page
+    assert cli_main(["--workspace", str(ws.root), "map", "--out", str(tmp_path / "x.html"), "--layers", "gaps"]) == 2
     assert "--gaps" in capsys.readouterr().err
 
 
@@ -398,13 +400,7 @@ def test_write_map_summary(tmp_path: Path) -> None:
         write_map(tmp_path / "m.txt", stations_frame(3), layers="stations", streets=False)
 
 
-def test_default_layers_without_network_leave_circles_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from geomap.network import source as active_network
-
-    def no_network(mode: str, **kw):
-        raise active_network.NoNetworkError("没有可用的路网")
-
-    monkeypatch.setattr(active_network, "load_graph", no_network)
+def test_default_layers_without_network_leave_circles_out(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="服务圈"):
         s = write_map(tmp_path / "m.html", stations_frame(5), streets=False)
     assert s.layers == ("stations",)

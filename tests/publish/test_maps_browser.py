@@ -19,10 +19,12 @@ from geomap import coords
 from geomap.publish.maps import GAP_RAMP, write_map
 from geomap.stations.hours import HoursTable, parse_hours, parse_osm
 from geomap.stations.registry import Registry
+from geomap.workspace import open_workspace
+from tests._workspaces import need_sample
 
 ROOT = Path(__file__).resolve().parents[2]
-REGISTRY = ROOT / "data" / "registry.gpkg"
-PBF = ROOT / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
+REGISTRY = ROOT / "data" / "yangpu" / "registry.gpkg"
+PBF = ROOT / "data" / "yangpu" / "osm" / "yangpu_wujiaochang.osm.pbf"
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 pytestmark = pytest.mark.realdata
@@ -53,7 +55,9 @@ def hostile_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 def sample_page(hostile_registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("map") / "service_map.html"
     gaps = gap_frame(hostile_registry.frame(), res=8)
-    write_map(out, hostile_registry, tiles="none", layers="stations,circles,gaps", gaps=gaps, mode="ebike")
+    ws = open_workspace(need_sample())
+    write_map(out, hostile_registry, tiles="none", layers="stations,circles,gaps", gaps=gaps, mode="ebike",
+              graph=ws.graph("ebike"), osm_path=ws.osm_path, place=ws.name, publisher=ws.publisher)
     return out
 
 

@@ -13,10 +13,11 @@ from geomap import vocab
 from geomap.cli.main import main as cli_main
 from geomap.publish.poster import CJK_FAMILY, PosterError, cjk_font, make_poster, missing_glyphs
 from geomap.stations.registry import Registry
+from tests._workspaces import sample_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
-REGISTRY = ROOT / "data" / "registry.gpkg"
-PBF = ROOT / "data" / "osm" / "yangpu_wujiaochang.osm.pbf"
+REGISTRY = ROOT / "data" / "yangpu" / "registry.gpkg"
+PBF = ROOT / "data" / "yangpu" / "osm" / "yangpu_wujiaochang.osm.pbf"
 
 
 def test_cjk_font_is_noto_sans_sc_and_has_every_vocabulary_label() -> None:
@@ -72,12 +73,15 @@ def test_sample_poster_a3_300dpi_and_pdf(tmp_path: Path, artifacts_dir: Path) ->
     from PIL import Image
 
     out = artifacts_dir / "poster_sample_a3.png"
-    title = "杨浦区五角场户外劳动者服务站点"
-    assert cli_main(["--registry", str(REGISTRY), "poster", "--out", str(out), "--title", title]) == 0
+    ws = sample_workspace(tmp_path / "yangpu")
+    assert cli_main(["--workspace", str(ws.root), "poster", "--out", str(out)]) == 0
     with Image.open(out) as im:
         w, h = im.size  # A3 at 300 dpi (matplotlib truncates to whole pixels)
         assert abs(w - 297 / 25.4 * 300) <= 1 and abs(h - 420 / 25.4 * 300) <= 1
     pdf = tmp_path / "poster.pdf"
-    s = make_poster(Registry(REGISTRY), pdf, circles=False)
+    s = make_poster(Registry(REGISTRY), pdf, circles=False, place=ws.name, publisher=ws.publisher)
     head = pdf.read_bytes()[:5]
     assert head == b"%PDF-" and s.dpi is None and s.missing_glyphs == frozenset()
+    # the place heads the title and the publisher is credited
+    assert s.texts[0] == "杨浦区新就业形态劳动者服务站点地图"
+    assert any(t.startswith(f"发布：{ws.publisher}") for t in s.texts)

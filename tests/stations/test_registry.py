@@ -18,6 +18,7 @@ import pytest
 
 from geomap.stations.registry import Registry
 from geomap.stations.schema import StationImportError
+from geomap.workspace import init_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,7 +96,8 @@ def test_database_error_mid_write_rolls_back(tmp_path):
 
 def test_killed_import_leaves_registry_intact(tmp_path):
     """SIGKILL a real `geomap import` process while it writes; the registry must be unchanged and sound."""
-    reg_path = tmp_path / "r.gpkg"
+    ws = init_workspace(tmp_path / "w", name="测试区")
+    reg_path = ws.registry_path
     reg = Registry(reg_path)
     reg.import_file(_write_csv(tmp_path / "a.csv", GOOD))
     before = reg.frame()
@@ -109,7 +111,7 @@ def test_killed_import_leaves_registry_intact(tmp_path):
     big_csv = tmp_path / "big.csv"
     big.to_csv(big_csv, index=False)
     journal = Path(str(reg_path) + "-journal")
-    proc = subprocess.Popen([sys.executable, "-m", "geomap.cli", "--registry", str(reg_path), "import",
+    proc = subprocess.Popen([sys.executable, "-m", "geomap.cli", "--workspace", str(ws.root), "import",
                              str(big_csv), "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

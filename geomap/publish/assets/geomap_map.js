@@ -590,6 +590,7 @@
       head.appendChild(document.createTextNode(cfg.title || '图例'));
       head.title = '点按收起 / 展开图例';
       box.appendChild(head);
+      if (cfg.publisher) box.appendChild(el('div', 'gm-legend-sub', '发布：' + cfg.publisher));
       head.addEventListener('click', function () {
         box.classList.toggle('gm-collapsed');
         arrow.textContent = box.classList.contains('gm-collapsed') ? '▸ ' : '▾ ';
