@@ -225,7 +225,7 @@ def _search(rev_ptr, rev_src, rev_t, rev_len, seed_t, seed_j, seed_d, seed_x, se
 def _drop(lab_j, lab_t, lab_d, lab_next, cnt, gone):  # pragma: no cover (compiled)
     """Remove the labels of stations marked in ``gone`` (compacting each row, order kept); returns the
     nodes that lost one."""
-    n, k = lab_j.shape
+    n = lab_j.shape[0]
     hit = np.zeros(n, dtype=np.bool_)
     for x in range(n):
         c = cnt[x]

@@ -174,7 +174,8 @@ def test_queries_and_routes_equal_networkx_shortest_paths() -> None:
         p, rank = divmod(int(r), 4)
         sel = rid == r
         t = float(np.sum(np.abs(fb[sel] - fa[sel]) * g.street_travel_s[street[sel]]))
-        assert t == pytest.approx(tt[p, rank], rel=1e-5)
+        d = float(np.sum(np.abs(fb[sel] - fa[sel]) * g.street_length_m[street[sel]]))
+        assert t == pytest.approx(tt[p, rank], rel=1e-5) and d == pytest.approx(dd[p, rank], rel=1e-5)
         assert street[sel][0] == q.street[p] and fa[sel][0] == q.fraction[p]
         j = int(slot[p, rank])
         assert street[sel][-1] == st.street[j] and fb[sel][-1] == st.fraction[j]
