@@ -14,19 +14,58 @@ Great-circle distances use a sphere of radius :data:`EARTH_RADIUS_M` (IUGG mean 
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 from pyproj import CRS
 
-from geomap.coord_formulas import (
-    CHINA_BOX,
-    INVERSE_MAX_ITER,
-    INVERSE_TOL_DEG,
-    _bd09_formula,
-    _gcj_offsets,
-)
+_A = 6378245.0  # Krasovsky 1940 semi-major axis used by the GCJ-02 formula
+_EE = 0.00669342162296594323  # its first eccentricity squared
+_X_PI = np.pi * 3000.0 / 180.0
+
+CHINA_BOX = (72.004, 0.8293, 137.8347, 55.8271)
+"""West, south, east, north (degrees) of the rough box inside which the GCJ-02 offset is applied."""
+
+INVERSE_TOL_DEG = 1e-12
+"""The inverses stop when a step is smaller than this, in degrees."""
+INVERSE_MAX_ITER = 30
+"""The inverses stop after this many steps at most."""
+
+
+def _gcj_offsets(lon: Any, lat: Any) -> tuple[Any, Any]:
+    """The published GCJ-02 offset formula (degrees to add to WGS84)."""
+    x = lon - 105.0
+    y = lat - 35.0
+    sx = np.sqrt(np.abs(x))
+    pi = math.pi
+    dlat = (
+        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sx
+        + (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(y * pi) + 40.0 * np.sin(y / 3.0 * pi)) * 2.0 / 3.0
+        + (160.0 * np.sin(y / 12.0 * pi) + 320.0 * np.sin(y * pi / 30.0)) * 2.0 / 3.0
+    )
+    dlon = (
+        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sx
+        + (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
+        + (20.0 * np.sin(x * pi) + 40.0 * np.sin(x / 3.0 * pi)) * 2.0 / 3.0
+        + (150.0 * np.sin(x / 12.0 * pi) + 300.0 * np.sin(x / 30.0 * pi)) * 2.0 / 3.0
+    )
+    radlat = lat / 180.0 * pi
+    magic = 1.0 - _EE * np.sin(radlat) ** 2
+    sqrtmagic = np.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrtmagic) * pi)
+    dlon = (dlon * 180.0) / (_A / sqrtmagic * np.cos(radlat) * pi)
+    return dlon, dlat
+
+
+def _bd09_formula(lon: Any, lat: Any) -> tuple[Any, Any]:
+    """GCJ-02 -> BD-09 (Baidu's published formula)."""
+    z = np.sqrt(lon * lon + lat * lat) + 0.00002 * np.sin(lat * _X_PI)
+    theta = np.arctan2(lat, lon) + 0.000003 * np.cos(lon * _X_PI)
+    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+
 
 CoordSystem = Literal["wgs84", "gcj02", "bd09"]
 COORD_SYSTEMS: tuple[str, ...] = ("wgs84", "gcj02", "bd09")
@@ -67,11 +106,6 @@ def in_china(lon: ArrayLike, lat: ArrayLike) -> npt.NDArray[np.bool_]:
     return (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
 
 
-SMALL = 8
-"""Arrays of at most this many points (a phone's query, one station) are converted point by point by the
-compiled kernels of :mod:`geomap.coords_one`: numpy's per-call cost would be most of their time."""
-
-
 def _as_arrays(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
     lon_a = np.array(lon, dtype=float, copy=True)
     lat_a = np.array(lat, dtype=float, copy=True)
@@ -100,7 +134,6 @@ def _invert(forward, lon: FloatArray, lat: FloatArray, *, tol_deg: float = INVER
 
     The offsets vary slowly (their Jacobian is within ~1e-4 of the identity), so each step gains about
     four digits; 30 iterations is a generous cap. Points outside China are untouched (f is the identity).
-    :mod:`geomap.coords_one` runs the same steps for one point.
     """
     x_lon, x_lat = lon.copy(), lat.copy()
     for _ in range(max_iter):
@@ -136,51 +169,16 @@ def transform(lon: ArrayLike, lat: ArrayLike, *, src: str, dst: str) -> tuple[Fl
 
     ``src`` and ``dst`` are ``"wgs84"``, ``"gcj02"`` or ``"bd09"`` (aliases accepted, see
     :func:`normalize_crs`). Works on scalars or arrays of any shape; returns float arrays of that shape.
-    NaN coordinates stay NaN. Points outside China are returned unchanged. Up to :data:`SMALL` points go
-    through the compiled one-point kernels (:mod:`geomap.coords_one`, the same steps).
+    NaN coordinates stay NaN. Points outside China are returned unchanged.
     """
     s, d = normalize_crs(src), normalize_crs(dst)
     lon_a, lat_a = _as_arrays(lon, lat)
     if s == d:
         return lon_a, lat_a
     which, inverse = STEPS[(s, d)]
-    if 0 < lon_a.size <= SMALL:
-        return _compiled().convert_many(lon_a, lat_a, which=which, inverse=inverse)
     if inverse:
         return _invert(FORWARDS[which], lon_a, lat_a)
     return FORWARDS[which](lon_a, lat_a)
-
-
-_COMPILED: Any = None
-
-
-def _compiled() -> Any:
-    """:mod:`geomap.coords_one`, imported on first use (numba takes ~0.4 s to import: only callers of the
-    one-point paths pay it)."""
-    global _COMPILED
-    if _COMPILED is None:
-        from geomap import coords_one
-
-        _COMPILED = coords_one
-    return _COMPILED
-
-
-def from_wgs84_point(lon: float, lat: float, *, dst: str) -> tuple[float, float]:
-    """:func:`from_wgs84` for one point in plain floats (a phone's query), compiled
-    (:mod:`geomap.coords_one`)."""
-    d = normalize_crs(dst)
-    if d == "wgs84":
-        return float(lon), float(lat)
-    return _compiled().forward(float(lon), float(lat), STEPS[("wgs84", d)][0])
-
-
-def to_wgs84_point(lon: float, lat: float, *, src: str) -> tuple[float, float]:
-    """:func:`to_wgs84` for one point in plain floats (the same iteration as the array inverse), compiled
-    (:mod:`geomap.coords_one`)."""
-    s = normalize_crs(src)
-    if s == "wgs84":
-        return float(lon), float(lat)
-    return _compiled().inverse(float(lon), float(lat), STEPS[(s, "wgs84")][0], INVERSE_TOL_DEG, INVERSE_MAX_ITER)
 
 
 def to_wgs84(lon: ArrayLike, lat: ArrayLike, *, src: str) -> tuple[FloatArray, FloatArray]:

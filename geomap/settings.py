@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     )
     default_minutes: float = Field(15.0, description="Service circle size (15分钟服务圈)")
     max_snap_m: float = Field(300.0, description="Farthest a point may be from the street network")
+    label_limit_minutes: float = Field(
+        60.0, gt=0, description="Nearest-station searches look no farther than this travel time (minutes): "
+        "nobody is sent farther; beyond it a point has no station within reach")
     default_mode: str = Field("ebike", description="Travel mode of `geomap nearest` when none is given")
     isochrone_buffer_m: float = Field(
         30.0, description="Street half-width buffered around reachable street pieces in service circles (metres)"

@@ -69,21 +69,12 @@ def test_nearest_point_equals_the_batch_answer(setup, filters, mode):
     """The one-point answer (plain lists, what the service uses) is the batch answer's row, point by point."""
     from geomap import coords
     from geomap.nearest import nearest_point
-    from geomap.network.routing import SnapError, snap_points
-    from geomap.network.routing_one import snap_one
-    from geomap.settings import get_settings
+    from geomap.network.routing import SnapError
 
     reg, _, graph, lon, lat = setup
     lon, lat = lon[:150], lat[:150]
     batch = nearest(reg.index, lon, lat, k=3, mode=mode, graph=graph, **filters)
-    streets = snap_points(graph, lon, lat, errors="ignore").street
-    ties = 0
     for i in range(len(lon)):
-        limit = get_settings().max_snap_m
-        if mode is not None and streets[i] >= 0 and snap_one(graph, lon[i], lat[i], max_snap_m=limit).street \
-                != streets[i]:
-            ties += 1  # nearest to a junction where several streets meet: either is right (test_routing_one)
-            continue
         try:
             one = nearest_point(reg.index, lon[i], lat[i], k=3, mode=mode, graph=graph, route_crs="gcj02",
                                 **filters)
@@ -93,17 +84,16 @@ def test_nearest_point_equals_the_batch_answer(setup, filters, mode):
         n = len(one.station_id)
         assert one.station_id == [s for s in batch.station_id[i] if s is not None]
         assert one.slot == batch.slot[i, :n].tolist()
-        np.testing.assert_allclose(one.distance_m, batch.distance_m[i, :n], rtol=1e-9)
+        np.testing.assert_array_equal(one.distance_m, batch.distance_m[i, :n])
         if mode is None:
             assert one.travel_s is None and one.route_xy is None
             continue
-        np.testing.assert_allclose(one.travel_s, batch.travel_s[i, :n], rtol=1e-9)
+        np.testing.assert_array_equal(one.travel_s, batch.travel_s[i, :n])
         assert one.snap_m == pytest.approx(float(batch.query_snap_m[i]), abs=1e-6)
         for xy, line in zip(one.route_xy, batch.route[i, :n], strict=True):
             w = np.asarray(line.coords)  # the batch route in WGS84; the one-point route was asked in GCJ-02
             np.testing.assert_allclose(xy, np.column_stack(coords.from_wgs84(w[:, 0], w[:, 1], dst="gcj02")),
                                        atol=1e-9)
-    assert ties < 0.2 * len(lon)
 
 
 def test_nearest_point_follows_edits_of_the_index(setup):
@@ -113,13 +103,11 @@ def test_nearest_point_follows_edits_of_the_index(setup):
     import copy
 
     from geomap.nearest import nearest_point
-    from geomap.network.routing_one import snap_one
-    from geomap.settings import get_settings
+    from geomap.network.routing import snap_points
 
     reg, stations, graph, lon, lat = setup
     index = copy.deepcopy(reg.index)
-    limit = get_settings().max_snap_m
-    i = next(i for i in range(len(lon)) if _snaps(snap_one, graph, lon[i], lat[i], limit))
+    i = int(np.flatnonzero(snap_points(graph, lon, lat, errors="ignore").ok)[0])
     before = nearest_point(index, lon[i], lat[i], k=2, mode="walk", graph=graph)
     assert "NEW1" not in before.station_id
     row = stations.iloc[[0]].copy()
@@ -132,90 +120,3 @@ def test_nearest_point_follows_edits_of_the_index(setup):
     index.delete(["NEW1"])
     after = nearest_point(index, lon[i], lat[i], k=2, mode="walk", graph=graph)
     assert after.station_id == before.station_id and after.travel_s == before.travel_s
-
-
-def _snaps(snap_one, graph, lon, lat, limit) -> bool:
-    from geomap.network.routing import SnapError
-
-    try:
-        snap_one(graph, float(lon), float(lat), max_snap_m=limit)
-    except SnapError:
-        return False
-    return True
-
-
-def test_point_search_is_the_batch_answer_prepared(setup):
-    """A PointSearch (what the service keeps per snapshot) answers GCJ-02 points as the batch path does
-    (an independent implementation: arrays, shapely routes in WGS84), is kept per selection until an edit,
-    and refuses k beyond its label width and invalid points."""
-    from geomap import coords
-    from geomap.nearest import point_search
-    from geomap.network.routing import SnapError, snap_points
-    from geomap.network.routing_one import snap_one
-    from geomap.settings import get_settings
-    from geomap.stations.index import StationFilter
-
-    reg, _, graph, lon, lat = setup
-    lon, lat = lon[150:300], lat[150:300]
-    batch = nearest(reg.index, lon, lat, k=3, amenity="water", mode="walk", graph=graph)
-    streets = snap_points(graph, lon, lat, errors="ignore").street
-    g_lon, g_lat = coords.from_wgs84(lon, lat, dst="gcj02")
-    flt = StationFilter.make(amenity="water")
-    search = point_search(reg.index, mode="walk", graph=graph, flt=flt, crs="gcj02", route_crs="bd09", index_k=3)
-    assert point_search(reg.index, mode="walk", graph=graph, flt=flt, crs="gcj02", route_crs="bd09",
-                        index_k=3) is search
-    answered = 0
-    for i in range(len(lon)):
-        try:
-            snap = snap_one(graph, float(lon[i]), float(lat[i]), max_snap_m=get_settings().max_snap_m)
-        except SnapError:
-            with pytest.raises(SnapError):
-                search(g_lon[i], g_lat[i], k=3)
-            continue
-        if snap.street != streets[i]:
-            continue  # nearest to a junction where several streets meet: either is right (test_routing_one)
-        got = search(g_lon[i], g_lat[i], k=3)
-        n = len(got.station_id)
-        assert got.station_id == [s for s in batch.station_id[i] if s is not None]
-        assert got.slot == batch.slot[i, :n].tolist()
-        np.testing.assert_allclose(got.travel_s, batch.travel_s[i, :n], rtol=1e-9)
-        for xy, line in zip(got.route_xy, batch.route[i, :n], strict=True):
-            w = np.asarray(line.coords)
-            np.testing.assert_allclose(xy, np.column_stack(coords.from_wgs84(w[:, 0], w[:, 1], dst="bd09")),
-                                       atol=1e-9)
-        answered += 1
-    assert answered > 100
-    with pytest.raises(ValueError, match="k must be between 1 and 3"):
-        search(g_lon[0], g_lat[0], k=4)
-    with pytest.raises(ValueError, match="not a valid longitude/latitude"):
-        search(float("nan"), 31.3, k=1)
-
-
-def test_point_search_geojson_routes_are_its_arrays_as_text(setup):
-    """A PointSearch with route_format="geojson" (what the service keeps) gives the same stations and times
-    as one with arrays, and each route as the GeoJSON text of the same rounded coordinates."""
-    import orjson
-
-    from geomap import coords
-    from geomap.nearest import point_search
-    from geomap.network.routing import SnapError
-
-    reg, _, graph, lon, lat = setup
-    g_lon, g_lat = coords.from_wgs84(lon[300:420], lat[300:420], dst="gcj02")
-    kw = dict(mode="walk", graph=graph, crs="gcj02", route_crs="gcj02", route_decimals=7, index_k=3)
-    xy_search = point_search(reg.index, **kw)
-    geo_search = point_search(reg.index, **kw, route_format="geojson")
-    assert geo_search is not xy_search
-    answered = 0
-    for x, y in zip(g_lon.tolist(), g_lat.tolist(), strict=True):
-        try:
-            want = xy_search(x, y, k=3)
-        except SnapError:
-            continue
-        got = geo_search(x, y, k=3)
-        assert (got.station_id, got.travel_s, got.distance_m, got.route_xy) == (
-            want.station_id, want.travel_s, want.distance_m, None)
-        assert [orjson.loads(t) for t in got.route_geojson] == [
-            {"type": "LineString", "coordinates": xy.tolist()} for xy in want.route_xy]
-        answered += 1
-    assert answered > 80

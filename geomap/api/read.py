@@ -37,7 +37,7 @@ from geomap.api.models import (
     parse_open_at,
 )
 from geomap.api.state import LABEL_K, ServiceState, Snapshot
-from geomap.nearest import PointSearch, nearest_point, point_search
+from geomap.nearest import nearest_point
 from geomap.network.routing import SnapError
 from geomap.stations.hours import OpeningHours, local_weekday_minute, parse_osm
 from geomap.stations.index import StationFilter
@@ -116,7 +116,7 @@ def station_view(snap: Snapshot, st: Station) -> StationView:
         kinds, amen = vocab.kinds(), vocab.amenities()
         d["kind_labels"] = [kinds.terms[k].label for k in st.kinds if k in kinds.terms]
         d["amenity_labels"] = [amen.terms[k].label for k in st.amenities if k in amen.terms]
-        pos = {crs: coords.from_wgs84_point(st.lon, st.lat, dst=crs) for crs in coords.COORD_SYSTEMS}
+        pos = {crs: tuple(float(v) for v in coords.from_wgs84(st.lon, st.lat, dst=crs)) for crs in coords.COORD_SYSTEMS}
         lon, lat = pos["gcj02"]
         view = StationView(props=d, feature_head=b'{"type":"Feature","id":%b,"properties":%b,' % (
                                orjson.dumps(st.id), orjson.dumps(d)[:-1]),
@@ -190,13 +190,10 @@ async def get_station(station_id: StationId, state: State, q: Annotated[CrsQuery
 
 
 def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
-    """The ``/nearest`` answer as JSON text (UTF-8): a GeoJSON FeatureCollection, ``orjson.loads`` gives
-    it as a dict. Written in pieces: the collection's head, then per station its Feature's text up to the
-    properties' own fields (:attr:`StationView.feature_head`, written once per snapshot), this answer's
-    fields (open now, rank, times, distance, the route as the compiled search wrote it, the AMap link)
-    and the text that closes it with the geometry (:attr:`StationView.geometry_tail`). A dict of the
-    answer for a JSON encoder cost ~2 µs more per request, ~7 µs with cold caches (its objects, and the
-    encoder's pass over it)."""
+    """The ``/nearest`` answer as JSON text (UTF-8): a GeoJSON FeatureCollection of the stations found
+    (:func:`geomap.nearest.nearest_point`), each with its answer's fields (open now, rank, travel time,
+    network distance, the route, the AMap link). Per station, the text of its Feature around those fields
+    is written once per snapshot (:class:`StationView`)."""
     snap = state.current()
     flt_open = None if q.open_at is None else parse_open_at(q.open_at)
     mode = None if q.mode == "straight" else q.mode
@@ -205,35 +202,28 @@ def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
         raise ApiError(422, "no_network", f"该服务没有加载 {mode} 路网 / no street network loaded for mode "
                        f"{mode!r}; loaded: {', '.join(state.graphs) or 'none'} (or use mode=straight)")
     try:
-        if mode is None or flt_open is not None:
-            res = nearest_point(snap.index, q.lon, q.lat, k=q.k, kind=q.kind, amenity=q.amenity, open_at=flt_open,
-                                crs=q.crs, mode=mode, graph=state.graphs.get(mode) if mode else None,
-                                return_routes=q.route, index_k=LABEL_K,  # one label index serves every k ≤ 5
-                                route_crs=out_crs, route_decimals=7)
-        else:  # the same answer from this snapshot's search for this kind of query (nearest_point's own);
-            # q.lon / q.lat are already checked (finite, in range) and q.k is within the search's labels
-            res = _search(state, snap, q, mode, out_crs).answer(q.lon, q.lat, k=q.k, return_routes=q.route)
+        res = nearest_point(snap.index, q.lon, q.lat, k=q.k, kind=q.kind, amenity=q.amenity, open_at=flt_open,
+                            crs=q.crs, mode=mode, graph=state.graphs.get(mode) if mode else None,
+                            return_routes=q.route, index_k=LABEL_K,  # one label set serves every k ≤ 5
+                            route_crs=out_crs, route_decimals=7)
     except SnapError as exc:
         raise ApiError(422, "far_from_network", str(exc), distance_m=_r(exc.distance_m[0], 1),
                        max_snap_m=exc.max_snap_m) from None
     local = _local_now(state)
     nav_mode = _AMAP_MODE[q.mode]
-    ids, travel_s, distance_m = res.station_id, res.travel_s, res.distance_m
-    route_xy, route_geojson = res.route_xy, res.route_geojson
-    views = snap.cache
     parts = [orjson.dumps({"type": "FeatureCollection", "coord_system": out_crs, "mode": q.mode,
                            "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs,
                                      "snap_m": None if res.snap_m is None else _round1(res.snap_m)},
-                           "open_at": flt_open.isoformat() if flt_open else None, "count": len(ids)})[:-1],
+                           "open_at": flt_open.isoformat() if flt_open else None,
+                           "count": len(res.station_id)})[:-1],
              b',"features":[']
-    for n, sid in enumerate(ids):
-        view = views.get(sid) or station_view(snap, snap.stations[sid])
-        travel = None if travel_s is None else _round1(travel_s[n])
+    for n, sid in enumerate(res.station_id):
+        view = station_view(snap, snap.stations[sid])
+        travel = None if res.travel_s is None else _round1(res.travel_s[n])
+        route = None if res.route_xy is None else {"type": "LineString", "coordinates": res.route_xy[n]}
         own = orjson.dumps({"open_now": view.open_now(local), "rank": n + 1, "travel_s": travel,
                             "travel_minutes": None if travel is None else _round1(travel / 60),
-                            "distance_m": _round1(distance_m[n]),
-                            "route": orjson.Fragment(route_geojson[n]) if route_geojson is not None
-                            else None if route_xy is None else {"type": "LineString", "coordinates": route_xy[n]},
+                            "distance_m": _round1(res.distance_m[n]), "route": route,
                             "amap_nav_url": view.nav_url[nav_mode]}, option=orjson.OPT_SERIALIZE_NUMPY)
         parts += (b"," if n else b"", view.feature_head, memoryview(own)[1:-1], view.geometry_tail[out_crs])
     parts.append(b"]}")
@@ -241,32 +231,12 @@ def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
 
 
 def warm_nearest(state: ServiceState) -> None:
-    """Answer one ``/nearest`` per loaded mode, in GCJ-02 (the rider page) and WGS84, at start: the first
-    rider's request would otherwise load the compiled route-text path from numba's disk cache and build
-    the searches (~50–100 ms once per worker)."""
+    """Answer one ``/nearest`` per loaded mode at start: the labels of the unfiltered stations and the
+    compiled kernels are then ready before the first rider asks."""
     for mode, graph in state.graphs.items():
         lon, lat = graph.centre_lonlat
-        for crs in ("gcj02", "wgs84"):
-            x, y = coords.from_wgs84_point(lon, lat, dst=crs)
-            with contextlib.suppress(ApiError):  # the centre may be off-street
-                nearest_body(state, NearestQuery(lon=x, lat=y, crs=crs, mode=mode))
-
-
-def _search(state: ServiceState, snap: Snapshot, q: NearestQuery, mode: str, out_crs: str) -> PointSearch:
-    """The :func:`~geomap.nearest.point_search` ``nearest_point`` would use for ``q``, kept on the snapshot
-    (which is never edited), so a query looks up one key instead of the filter, selection and labels
-    (``point_search`` keeps it per selection too; going through ``nearest_point`` instead of this cost
-    6–11 µs more per request in process, measured)."""
-    index_k = max(LABEL_K, q.k)  # one label index serves every k ≤ 5
-    key = (mode, q.kind, q.amenity, q.crs, out_crs, index_k)
-    search = snap.searches.get(key)
-    if search is None:
-        if len(snap.searches) >= 64:
-            snap.searches.clear()
-        search = snap.searches[key] = point_search(
-            snap.index, mode=mode, graph=state.graphs[mode], flt=StationFilter.make(kind=q.kind, amenity=q.amenity),
-            crs=q.crs, route_crs=out_crs, route_decimals=7, index_k=index_k, route_format="geojson")
-    return search
+        with contextlib.suppress(ApiError):  # the centre may be off-street
+            nearest_body(state, NearestQuery(lon=lon, lat=lat, crs="wgs84", mode=mode))
 
 
 @router.get("/nearest", response_model=NearestCollection, tags=["nearest"], responses=_ERR,

@@ -65,8 +65,6 @@ class Snapshot:
     stations: dict[str, Station]
     cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """Per-station answer parts worked out once for this snapshot (see :func:`geomap.api.read.station_view`)."""
-    searches: dict[tuple, Any] = field(default_factory=dict, compare=False, repr=False)
-    """The :class:`geomap.nearest.PointSearch` of each kind of ``/nearest`` query asked of this snapshot."""
 
     def ids(self) -> list[str]:
         return list(self.stations)

@@ -668,6 +668,9 @@ def _build_cached(
             if cache:
                 g.save(_cache_path(cdir, m, keys[m]))
             out[m] = g
+    if cache:  # where the graph's derived caches (station labels) are kept too
+        for g in out.values():
+            g.__dict__["_cache_dir"] = str(cdir)
     return {m: out[m] for m in chosen}
 
 

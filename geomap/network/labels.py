@@ -484,6 +484,10 @@ class Labels:
     alive: npt.NDArray[np.bool_]
     ids: npt.NDArray[np.object_]
     key: str = ""
+    source_lon: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    source_lat: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    """The stations' coordinates as given (WGS84, per slot): a later set is compared with them to tell
+    which stations moved."""
     _on: tuple[Any, ...] | None = field(default=None, repr=False)
 
     # -- sizes ----------------------------------------------------------------------------------------
@@ -556,7 +560,8 @@ class Labels:
         return Labels(graph=self.graph, k=self.k, limit_s=self.limit_s, station=self.station.copy(),
                       time_s=self.time_s.copy(), dist_m=self.dist_m.copy(), next_node=self.next_node.copy(),
                       count=self.count.copy(), targets=self.targets.take(np.arange(self.n_slots)),
-                      alive=self.alive.copy(), ids=self.ids.copy(), key="")
+                      alive=self.alive.copy(), ids=self.ids.copy(), key="", source_lon=self.source_lon,
+                      source_lat=self.source_lat)
 
     def with_changes(self, *, remove: npt.ArrayLike = (), add: Snapped | None = None,
                      add_ids: npt.ArrayLike = ()) -> Labels:
@@ -620,14 +625,16 @@ class Labels:
     # -- disk -------------------------------------------------------------------------------------------
     _ARRAYS = ("station", "time_s", "dist_m", "next_node", "count")
 
-    def save(self, folder: str | Path) -> None:
-        """Write the labels to ``folder`` (one ``.npy`` per array, memory-mappable, plus ``meta.json``);
-        written to a new folder of this process's own and renamed into place."""
+    def save(self, folder: str | Path, *, extra: dict[str, np.ndarray] | None = None) -> None:
+        """Write the labels to ``folder`` (one ``.npy`` per array, memory-mappable, plus ``meta.json``, and
+        the arrays in ``extra`` by name); written to a new folder of this process's own and renamed into
+        place."""
         import os
         import shutil
+        import threading
 
         folder = Path(folder)
-        tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+        tmp = folder.with_name(f"{folder.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
@@ -636,6 +643,11 @@ class Labels:
         for name in ("street", "fraction", "distance_m", "lon", "lat", "ok"):
             np.save(tmp / f"target_{name}.npy", getattr(self.targets, name))
         np.save(tmp / "alive.npy", self.alive)
+        if self.source_lon is not None and self.source_lat is not None:
+            np.save(tmp / "source_lon.npy", self.source_lon)
+            np.save(tmp / "source_lat.npy", self.source_lat)
+        for name, arr in (extra or {}).items():
+            np.save(tmp / f"{name}.npy", arr)
         meta = {"format": LABELS_FORMAT, "k": self.k, "limit_s": self.limit_s, "key": self.key,
                 "graph": self.graph.cache_key, "ids": [None if i is None else str(i) for i in self.ids]}
         (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
@@ -658,9 +670,11 @@ class Labels:
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode=mode) for name in cls._ARRAYS}
         targets = Snapped(*(np.load(folder / f"target_{name}.npy")
                             for name in ("street", "fraction", "distance_m", "lon", "lat", "ok")))
+        src = [np.load(folder / f"source_{c}.npy") if (folder / f"source_{c}.npy").exists() else None
+               for c in ("lon", "lat")]
         return cls(graph=graph, k=int(meta["k"]), limit_s=float(meta["limit_s"]), targets=targets,
                    alive=np.load(folder / "alive.npy"), ids=np.array(meta["ids"], dtype=object), key=meta["key"],
-                   **arrays)
+                   source_lon=src[0], source_lat=src[1], **arrays)
 
 
 def build_labels(graph: StreetGraph, targets: Snapped, *, k: int, limit_s: float,

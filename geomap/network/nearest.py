@@ -3,33 +3,55 @@
 Coordinates are WGS84 longitude/latitude in degrees; ``travel_s`` seconds; ``distance_m`` metres along
 the network. The travel direction is *from the query point to the station* (one-way streets honoured).
 
-The first call for a (graph, station set, k) pair builds a :class:`~geomap.network.routing.TargetIndex` (per-node
-labels of the k quickest stations, see ``docs/network.md``) and keeps it in memory on the graph, keyed by
-a hash of the station ids and coordinates; later calls for the same stations are index look-ups plus
-the snapping of the query points. Callers filter stations (kind, amenity, open at) by passing only the
-matching ones.
+A station set's :class:`~geomap.network.labels.Labels` (every node's k quickest stations, see
+``docs/network.md``) are found, in order: in memory on the graph (by the caller's key for the set, or by
+content); on disk beside the graph's cache (memory-mapped; only for sets the caller marks ``persist``);
+derived from a cached set that differs by a few stations (removals and additions repaired in place: an
+edit to the registry costs a bounded search, not a rebuild); else built (one bounded search). A query is
+then a snap plus a compiled look-up; one point is a batch of one.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import os
+import shutil
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import shapely
 
 from geomap import coords
 from geomap.network.graph import StreetGraph
-from geomap.network.routing import Answer, Snapped, TargetIndex, snap_points
-from geomap.network.routing_one import answer_one
+from geomap.network.labels import Labels, build_labels, content_key
+from geomap.network.routing import Snapped, _linestrings, pieces_coords, snap_points
 from geomap.settings import get_settings
 
-__all__ = ["NetworkNearest", "network_nearest", "station_index"]
+__all__ = ["NetworkNearest", "StationLabels", "network_nearest", "station_labels"]
 
-_MAX_CACHED_INDEXES = 16
+_MAX_IN_MEMORY = 8
+"""Label sets kept in memory per graph (the unfiltered set and the filters in use)."""
+_MAX_ON_DISK = 8
+"""Label sets kept on disk per graph (the oldest are deleted)."""
+_DERIVE_AT_MOST = 0.05
+"""A set is derived from a cached one when the stations removed and added are at most this share of it
+(and at least 64): each is a bounded search, a fresh build is one search over everything."""
+
+
+@dataclass(frozen=True, eq=False)
+class StationLabels:
+    """The labels of one station set and, per label slot, the position of that station in the arrays the
+    caller passed (-1 for slots of stations no longer in the set)."""
+
+    labels: Labels
+    position: npt.NDArray[np.int64]
+    snapped: Snapped
+    """The stations' snaps in the caller's order (``ok`` False: farther than ``max_snap_m`` from every
+    street, never returned)."""
 
 
 @dataclass
@@ -38,7 +60,7 @@ class NetworkNearest:
 
     ``station_id`` (object array; None where no station is reachable), ``station_pos`` (position in the
     station arrays passed in, -1 for none), ``travel_s`` (inf for none), ``distance_m`` (network metres),
-    ``route`` (WGS84 LineStrings from the query's snapped position to the station's, or None),
+    ``route`` (LineStrings in ``route_crs`` from the query's snapped position to the station's, or None),
     ``query_snap_m`` (straight-line metres from each query point to the network; inf if not snapped),
     ``query_ok`` (the query point was within ``max_snap_m`` of a street).
     """
@@ -68,18 +90,15 @@ class NetworkNearest:
         return gpd.GeoDataFrame(data, geometry=list(geom), crs="EPSG:4326")
 
 
-def _stations_hash(
-    lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], ids: npt.NDArray[Any], extra: str
-) -> str:
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(lon, dtype=np.float64).tobytes())
-    h.update(np.ascontiguousarray(lat, dtype=np.float64).tobytes())
-    h.update("\x1f".join(map(str, ids.tolist())).encode())
-    h.update(extra.encode())
-    return h.hexdigest()
+def _limit_s(limit_s: float | None) -> float:
+    return float(get_settings().label_limit_minutes * 60.0 if limit_s is None else limit_s)
 
 
-def station_index(
+def _snap_m(max_snap_m: float | None) -> float:
+    return float(get_settings().max_snap_m if max_snap_m is None else max_snap_m)
+
+
+def station_labels(
     graph: StreetGraph,
     *,
     station_lon: npt.ArrayLike,
@@ -89,67 +108,134 @@ def station_index(
     limit_s: float | None = None,
     max_snap_m: float | None = None,
     station_key: str | None = None,
-) -> tuple[TargetIndex, Snapped]:
-    """The (cached) :class:`TargetIndex` of a station set on ``graph``.
+    persist: bool = False,
+) -> StationLabels:
+    """The labels of a station set on ``graph`` (see the module docstring for where they come from).
 
-    Stations farther than ``max_snap_m`` from every street are left out of the index (they are never
-    returned); ``Snapped.ok`` / ``distance_m`` of the second return value say which and how far.
-    ``station_key``: a name the caller guarantees for exactly these stations (ids, coordinates, order),
-    e.g. :meth:`geomap.stations.index.StationIndex.selection`'s key; without it the arrays are hashed.
-    A key not seen before is also looked up by content, so an edit that moved no station (a new name,
-    opening hours, phone) reuses the labels instead of rebuilding them (one Dijkstra per station).
+    Stations farther than ``max_snap_m`` from every street are left out (``snapped.ok`` and
+    ``snapped.distance_m`` say which and how far). ``limit_s`` (default ``settings.label_limit_minutes``):
+    nothing farther is searched. ``station_key``: a name the caller guarantees for exactly these stations
+    (ids, coordinates, order), e.g. :meth:`geomap.stations.index.StationIndex.selection`'s key; without it
+    the arrays are hashed. ``persist``: keep the labels on disk beside the graph's cache (a set that will
+    be asked again after a restart: the unfiltered stations); needs a graph loaded from a cache folder.
+    Cached sets with more labels per node serve a smaller ``k``.
     """
-    extra = f"k={k};limit={limit_s};snap={max_snap_m}"
-    cache: OrderedDict[str, tuple[TargetIndex, Snapped]] = graph.__dict__.setdefault(
-        "_station_indexes", OrderedDict()
-    )
-    key = None if station_key is None else f"{station_key};{extra}"
-    hit = None if key is None else cache.get(key)
-    if hit is not None:  # a named set asked before: the look-up is all a query pays
-        cache.move_to_end(key)
+    limit, snap = _limit_s(limit_s), _snap_m(max_snap_m)
+    memo: OrderedDict[str, StationLabels] = graph.__dict__.setdefault("_station_labels", OrderedDict())
+    named = None if station_key is None else f"{station_key};k={k};limit={limit!r};snap={snap!r}"
+    hit = None if named is None else memo.get(named)
+    if hit is not None:
+        memo.move_to_end(named)
         return hit
     lon = np.atleast_1d(np.asarray(station_lon, dtype=np.float64))
     lat = np.atleast_1d(np.asarray(station_lat, dtype=np.float64))
     ids = np.arange(len(lon)) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
     if not (len(lon) == len(lat) == len(ids)):
         raise ValueError("station_lon, station_lat and station_ids must have the same length")
-    content = _stations_hash(lon, lat, ids, extra)
-    key = key or content
-    hit = cache.get(content)
+    key = content_key(graph, lon, lat, ids, k=k, limit_s=limit, max_snap_m=snap)
+    hit = memo.get(key) or _from_disk(graph, key, lon, lat, ids, snap) or _derived(graph, memo, lon, lat, ids,
+                                                                                    k=k, limit=limit, snap=snap)
     if hit is None:
-        hit = _extend_cached(graph, cache, lon, lat, ids, extra=extra, max_snap_m=max_snap_m)
-    if hit is None:
-        snapped = snap_points(graph, lon, lat, max_snap_m=max_snap_m, errors="ignore")
-        hit = (TargetIndex(graph, snapped, k=k, limit_s=limit_s), snapped)
-    hit[0].__dict__["_station_set"] = (lon, lat, ids, extra)
-    cache[content] = cache[key] = hit
-    cache.move_to_end(content)
-    cache.move_to_end(key)
-    while len(cache) > _MAX_CACHED_INDEXES:
-        cache.popitem(last=False)
+        snapped = snap_points(graph, lon, lat, max_snap_m=snap, errors="ignore")
+        lab = build_labels(graph, snapped, k=k, limit_s=limit, ids=ids)
+        lab.source_lon, lab.source_lat = lon.copy(), lat.copy()
+        hit = StationLabels(labels=lab, position=np.arange(len(lon), dtype=np.int64), snapped=snapped)
+    if persist:
+        _to_disk(graph, key, hit)
+    memo[key] = hit
+    memo.move_to_end(key)
+    if named is not None:
+        memo[named] = hit
+    while len(memo) > 2 * _MAX_IN_MEMORY:
+        memo.popitem(last=False)
     return hit
 
 
-def _extend_cached(graph: StreetGraph, cache: OrderedDict[str, tuple[TargetIndex, Snapped]], lon: Any, lat: Any,
-                   ids: Any, *, extra: str, max_snap_m: float | None) -> tuple[TargetIndex, Snapped] | None:
-    """A cached index whose stations are the first of these (stations were added at the end, as new
-    registry rows are), extended by the others (:meth:`TargetIndex.extended`: a Dijkstra per new
-    station instead of one per station); None when there is none."""
-    best: tuple[TargetIndex, Snapped] | None = None
-    for index, snapped in cache.values():
-        old = index.__dict__.get("_station_set")
-        if old is None or old[3] != extra or not len(old[0]) < len(lon):
+def _derived(graph: StreetGraph, memo: OrderedDict[str, StationLabels], lon: Any, lat: Any, ids: Any, *,
+             k: int, limit: float, snap: float) -> StationLabels | None:
+    """The labels of these stations from a cached set with the same k and limit that differs by a few:
+    stations gone or moved are removed, new or moved ones added, in place on a copy."""
+    want = {i: n for n, i in enumerate(ids.tolist())}
+    if len(want) != len(ids):
+        return None  # duplicate ids: no identity to follow
+    best: tuple[int, StationLabels, list[int], list[int]] | None = None
+    for cand in dict.fromkeys(memo.values()):
+        lab = cand.labels
+        if lab.k != k or lab.limit_s != limit or getattr(lab, "snap_m", snap) != snap or lab.source_lon is None:
             continue
-        m = len(old[0])
-        if (np.array_equal(old[0], lon[:m]) and np.array_equal(old[1], lat[:m])
-                and bool((old[2] == ids[:m]).all()) and (best is None or m > best[0].n_targets)):
-            best = (index, snapped)
+        remove, keep = [], set()
+        for slot in np.flatnonzero(lab.alive).tolist():
+            n = want.get(lab.ids[slot])
+            if n is None or lon[n] != lab.source_lon[slot] or lat[n] != lab.source_lat[slot]:
+                remove.append(slot)
+            else:
+                keep.add(n)
+        add = [n for n in range(len(ids)) if n not in keep]
+        cost = len(remove) + len(add)
+        if cost <= max(64, _DERIVE_AT_MOST * len(ids)) and (best is None or cost < best[0]):
+            best = (cost, cand, remove, add)
     if best is None:
         return None
-    m = best[0].n_targets
-    more = snap_points(graph, lon[m:], lat[m:], max_snap_m=max_snap_m, errors="ignore")
-    index = best[0].extended(more)
-    return index, index.targets
+    _, base, remove, add = best
+    more = snap_points(graph, lon[add], lat[add], max_snap_m=snap, errors="ignore")
+    lab = base.labels.with_changes(remove=remove, add=more, add_ids=ids[add])
+    lab.source_lon = np.concatenate([base.labels.source_lon, lon[add]])
+    lab.source_lat = np.concatenate([base.labels.source_lat, lat[add]])
+    position = np.full(lab.n_slots, -1, dtype=np.int64)
+    for slot in np.flatnonzero(lab.alive).tolist():
+        position[slot] = want[lab.ids[slot]]
+    snapped = _reorder(lab.targets, position, len(ids))
+    return StationLabels(labels=lab, position=position, snapped=snapped)
+
+
+def _reorder(targets: Snapped, position: npt.NDArray[np.int64], n: int) -> Snapped:
+    """The snaps of the live slots, put back in the caller's order."""
+    live = np.flatnonzero(position >= 0)
+    order = np.empty(n, dtype=np.int64)
+    order[position[live]] = live
+    return targets.take(order)
+
+
+def _labels_dir(graph: StreetGraph) -> Path | None:
+    cache = graph.__dict__.get("_cache_dir")
+    return None if cache is None else Path(cache) / "labels"
+
+
+def _from_disk(graph: StreetGraph, key: str, lon: Any, lat: Any, ids: Any, snap: float) -> StationLabels | None:
+    folder = _labels_dir(graph)
+    path = None if folder is None else folder / key[:32]
+    if path is None or not path.exists():
+        return None
+    try:
+        lab = Labels.load(path, graph)
+        position = np.load(path / "position.npy")
+    except (OSError, ValueError, KeyError):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # recently used: kept longest
+    return StationLabels(labels=lab, position=position, snapped=_reorder(lab.targets, position, len(lon)))
+
+
+def _to_disk(graph: StreetGraph, key: str, hit: StationLabels) -> None:
+    """Keep a set's labels (and their slots' positions) beside the graph's cache, and no more than
+    :data:`_MAX_ON_DISK` sets per graph. A built set is written now; a derived one (after an edit) in a
+    background thread, so the edit is served before its ~100 MB (a million nodes) reach the disk."""
+    folder = _labels_dir(graph)
+    if folder is None or (folder / key[:32]).exists():
+        return
+
+    def write() -> None:
+        hit.labels.key = key
+        hit.labels.save(folder / key[:32], extra={"position": hit.position})
+        old = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.endswith(".tmp")),
+                     key=lambda p: p.stat().st_mtime)
+        for p in old[:-_MAX_ON_DISK]:
+            shutil.rmtree(p, ignore_errors=True)
+
+    if np.array_equal(hit.position, np.arange(len(hit.position))) and hit.labels.alive.all():
+        write()
+    else:
+        threading.Thread(target=write, name="geomap-labels-save", daemon=True).start()
 
 
 def network_nearest(
@@ -168,114 +254,59 @@ def network_nearest(
     index_k: int | None = None,
     station_key: str | None = None,
     route_crs: str = "wgs84",
+    persist: bool = False,
 ) -> NetworkNearest:
     """The ``k`` stations quickest to reach from each query point along ``graph`` (WGS84 degrees).
 
     Exact: equal to a Dijkstra from each snapped query point to every snapped station (partial streets at
     both ends; a station on the query's own street is reached directly along it where the direction
-    allows). ``limit_s`` optionally bounds the precompute: stations farther than that are reported as
-    unreachable. Query points farther than ``max_snap_m`` (default ``settings.max_snap_m``) from every
-    street raise :class:`~geomap.network.routing.SnapError` (message in Chinese and English, with the distance),
-    or, with ``on_far="skip"``, get no station (``query_ok`` False). Unreachable stations (another
-    component, one-way dead ends) give ``travel_s = inf`` and ``station_id = None``. ``index_k`` (≥ ``k``,
-    default ``k``): labels kept per node in the cached index, so that one index serves every ``k`` up to it.
-    ``station_key``: see :func:`station_index`. ``route_crs``: coordinate system of the routes (wgs84,
-    gcj02 or bd09; the other outputs stay WGS84). One query point takes the compiled one-point path
-    (:func:`network_nearest_point`; same answer).
+    allows), within ``limit_s`` (default ``settings.label_limit_minutes``; farther stations are
+    unreachable). Query points farther than ``max_snap_m`` (default ``settings.max_snap_m``) from every
+    street raise :class:`~geomap.network.routing.SnapError` (message in Chinese and English, with the
+    distance), or, with ``on_far="skip"``, get no station (``query_ok`` False). Unreachable stations
+    give ``travel_s = inf`` and ``station_id = None``. ``index_k`` (≥ ``k``, default ``k``): labels kept
+    per node, so that one label set serves every ``k`` up to it. ``station_key``, ``persist``: see
+    :func:`station_labels`. ``route_crs``: coordinate system of the routes (wgs84, gcj02 or bd09; the
+    other outputs stay WGS84).
     """
     q_lon = np.atleast_1d(np.asarray(query_lon, dtype=np.float64)).ravel()
     q_lat = np.atleast_1d(np.asarray(query_lat, dtype=np.float64)).ravel()
-    if len(q_lon) == 1 and len(q_lat) == 1 and on_far == "raise":  # one point: plain lists, then (1, k)
-        one = network_nearest_point(graph, station_lon=station_lon, station_lat=station_lat,
-                                    station_ids=station_ids, lon=float(q_lon[0]), lat=float(q_lat[0]), k=k,
-                                    return_routes=return_routes, limit_s=limit_s, max_snap_m=max_snap_m,
-                                    index_k=index_k, station_key=station_key, route_crs=route_crs)
-        pad = k - len(one.station_pos)
-        sid = np.empty((1, k), dtype=object)
-        sid[0, :] = [*one.station_id, *([None] * pad)]
-        route = None
-        if one.route_xy is not None:
-            route = np.empty((1, k), dtype=object)
-            route[0, :] = [*(shapely.linestrings(xy) for xy in one.route_xy), *([None] * pad)]
-        return NetworkNearest(station_id=sid, station_pos=np.array([one.station_pos + [-1] * pad], dtype=np.int64),
-                              travel_s=np.array([one.travel_s + [np.inf] * pad]),
-                              distance_m=np.array([one.distance_m + [np.inf] * pad]), route=route,
-                              query_snap_m=np.array([one.snap_m]), query_ok=np.array([True]))
     index_k = k if index_k is None else max(int(index_k), k)
-    index, st_snap = station_index(
-        graph, station_lon=station_lon, station_lat=station_lat, station_ids=station_ids, k=index_k,
-        limit_s=limit_s, max_snap_m=max_snap_m, station_key=station_key,
-    )
-    ids = (
-        np.arange(len(st_snap)) if station_ids is None
-        else np.atleast_1d(np.asarray(station_ids, dtype=object))
-    )
-    qs = snap_points(
-        graph, q_lon, q_lat, max_snap_m=max_snap_m, errors="raise" if on_far == "raise" else "ignore"
-    )
-    ans: Answer = index.query(qs, k=k, return_routes=return_routes)
-    sid = np.full(ans.target.shape, None, dtype=object)
-    has = ans.target >= 0
-    sid[has] = ids[ans.target[has]]
-    if ans.geometry is not None and coords.normalize_crs(route_crs) != "wgs84":
-        dst = coords.normalize_crs(route_crs)
-        ans.geometry = shapely.transform(
-            ans.geometry, lambda xy: np.column_stack(coords.from_wgs84(xy[:, 0], xy[:, 1], dst=dst)))
-    return NetworkNearest(
-        station_id=sid,
-        station_pos=ans.target,
-        travel_s=ans.travel_s,
-        distance_m=ans.distance_m,
-        route=ans.geometry,
-        query_snap_m=qs.distance_m,
-        query_ok=qs.ok,
-    )
+    sl = station_labels(graph, station_lon=station_lon, station_lat=station_lat, station_ids=station_ids,
+                        k=index_k, limit_s=limit_s, max_snap_m=max_snap_m, station_key=station_key,
+                        persist=persist)
+    qs = snap_points(graph, q_lon, q_lat, max_snap_m=max_snap_m, errors="raise" if on_far == "raise" else "ignore")
+    slot, travel_s, distance_m, via = sl.labels.query(qs, k=k)
+    pos = np.where(slot >= 0, sl.position[np.maximum(slot, 0)], -1) if sl.labels.n_slots else slot
+    ids = np.arange(len(sl.position)) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
+    sid = np.full(pos.shape, None, dtype=object)
+    sid[pos >= 0] = ids[pos[pos >= 0]]
+    route = routes(sl.labels, qs, slot, via, crs=route_crs) if return_routes else None
+    return NetworkNearest(station_id=sid, station_pos=pos, travel_s=travel_s, distance_m=distance_m, route=route,
+                          query_snap_m=qs.distance_m, query_ok=qs.ok)
 
 
-@dataclass(slots=True)
-class PointNearest:
-    """Answer of :func:`network_nearest_point` for one query point, over the reachable stations among the
-    ``k`` quickest, quickest first: ``station_id``, ``station_pos`` (position in the station arrays passed
-    in), ``travel_s`` seconds, ``distance_m`` network metres, ``route_xy`` (per station an ``(m, 2)``
-    lon/lat array in ``route_crs``, or None when routes were not asked), and ``snap_m``: straight-line
-    metres from the point to the street it was placed on."""
+def route_coords(labels: Labels, snapped: Snapped, slot: npt.NDArray[np.int64], via: npt.NDArray[np.int8], *,
+                 crs: str = "wgs84") -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """The vertices of every route of a :meth:`Labels.query` answer, in ``crs``: ``(lon, lat, route)``
+    with ``route = point * k + rank``, vertices in travel order (consecutive duplicates dropped)."""
+    rid, street, fa, fb = labels.route_pieces(snapped, slot, via)
+    lon, lat, piece = pieces_coords(labels.graph, street, fa, fb)
+    group = rid[piece]
+    keep = np.ones(len(lon), dtype=bool)
+    keep[1:] = (group[1:] != group[:-1]) | (lon[1:] != lon[:-1]) | (lat[1:] != lat[:-1])
+    lon, lat, group = lon[keep], lat[keep], group[keep]
+    dst = coords.normalize_crs(crs)
+    if dst != "wgs84" and len(lon):
+        lon, lat = coords.from_wgs84(lon, lat, dst=dst)
+    return lon, lat, group
 
-    station_id: list[Any]
-    station_pos: list[int]
-    travel_s: list[float]
-    distance_m: list[float]
-    route_xy: list[npt.NDArray[np.float64]] | None
-    snap_m: float
 
+def routes(labels: Labels, snapped: Snapped, slot: npt.NDArray[np.int64], via: npt.NDArray[np.int8], *,
+           crs: str = "wgs84") -> npt.NDArray[np.object_]:
+    """The routes of a :meth:`Labels.query` answer as LineStrings in ``crs``, shape of ``slot`` (None where
+    no station)."""
+    q, k = slot.shape
+    lon, lat, group = route_coords(labels, snapped, slot, via, crs=crs)
+    return _linestrings(lon, lat, group, q * k).reshape(q, k)
 
-def network_nearest_point(
-    graph: StreetGraph,
-    *,
-    station_lon: npt.ArrayLike,
-    station_lat: npt.ArrayLike,
-    station_ids: npt.ArrayLike | None = None,
-    lon: float,
-    lat: float,
-    k: int = 1,
-    return_routes: bool = True,
-    limit_s: float | None = None,
-    max_snap_m: float | None = None,
-    index_k: int | None = None,
-    station_key: str | None = None,
-    route_crs: str = "wgs84",
-    route_decimals: int | None = None,
-) -> PointNearest:
-    """:func:`network_nearest` for one WGS84 point, as plain lists (a phone's request): the same answer
-    through the compiled kernels of :mod:`geomap.network.routing_one`, without building ``(1, k)`` arrays or
-    shapely lines; route coordinates in ``route_crs``, rounded to ``route_decimals`` when given. Raises
-    :class:`~geomap.network.routing.SnapError` for a point too far from every street."""
-    index_k = k if index_k is None else max(int(index_k), k)
-    index, _ = station_index(graph, station_lon=station_lon, station_lat=station_lat, station_ids=station_ids,
-                             k=index_k, limit_s=limit_s, max_snap_m=max_snap_m, station_key=station_key)
-    limit = float(get_settings().max_snap_m if max_snap_m is None else max_snap_m)
-    ans = answer_one(index, lon, lat, k=k, max_snap_m=limit, routes=return_routes, crs=route_crs,
-                     decimals=route_decimals)
-    tj = ans.targets
-    ids = range(index.n_targets) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
-    return PointNearest(station_id=[ids[j] for j in tj], station_pos=tj, travel_s=ans.travel_s,
-                        distance_m=ans.distance_m, route_xy=ans.routes, snap_m=ans.snap.distance_m)

@@ -96,43 +96,17 @@ class TimeField:
     snap: Snapped
 
 
-_MAX_CACHED_FIELDS = 16
-
-
 def time_field(graph: StreetGraph, stations: Stations, *, max_snap_m: float | None = None) -> TimeField:
-    """The (cached) :class:`TimeField` of a station set: one multi-source Dijkstra (scipy ``min_only``) on
-    the reversed graph from the stations' snapped positions, partial streets included. Cached on the
-    graph per station set (ids and coordinates) and ``max_snap_m``."""
-    from collections import OrderedDict
+    """The :class:`TimeField` of a station set: every node's time to its nearest station, from the
+    station set's labels (:func:`geomap.network.nearest.station_labels`, k = 1: one bounded search,
+    cached per set and derived from a cached set after a few edits)."""
+    from geomap.network.nearest import station_labels
 
-    from scipy.sparse.csgraph import dijkstra
-
-    from geomap.network.nearest import _stations_hash
-    from geomap.network.routing import _access_edges, _augmented
-
-    key = _stations_hash(stations.lon, stations.lat, stations.ids, f"field;snap={max_snap_m}")
-    cache: OrderedDict[str, TimeField] = graph.__dict__.setdefault("_time_fields", OrderedDict())
-    hit = cache.get(key)
-    if hit is not None:
-        cache.move_to_end(key)
-        return hit
-    n, nt = graph.n_nodes, len(stations)
-    snap = snap_points(graph, stations.lon, stations.lat, max_snap_m=max_snap_m, errors="ignore")
-    node_time = np.full(n, np.inf)
-    node_station = np.full(n, -1, dtype=np.int64)
-    if nt and n and snap.ok.any():
-        pts, nodes, cost, _ = _access_edges(graph, snap, inbound=True)
-        mat = _augmented(graph, reverse=True, pts=pts, nodes=nodes, cost=cost, n_virtual=nt)
-        src_nodes = n + np.flatnonzero(snap.ok)
-        dist, _, src = dijkstra(mat, directed=True, indices=src_nodes, min_only=True, return_predecessors=True)
-        node_time = np.asarray(dist[:n], dtype=np.float64)
-        reach = np.isfinite(node_time)
-        node_station[reach] = src[:n][reach] - n
-    field_ = TimeField(node_time_s=node_time, node_station=node_station, snap=snap)
-    cache[key] = field_
-    while len(cache) > _MAX_CACHED_FIELDS:
-        cache.popitem(last=False)
-    return field_
+    sl = station_labels(graph, station_lon=stations.lon, station_lat=stations.lat, station_ids=stations.ids, k=1,
+                        max_snap_m=max_snap_m)
+    slot = sl.labels.node_station()
+    node_station = np.where(slot >= 0, sl.position[np.maximum(slot, 0)], -1) if sl.labels.n_slots else slot
+    return TimeField(node_time_s=sl.labels.node_time_s(), node_station=node_station, snap=sl.snapped)
 
 
 def point_times(graph: StreetGraph, field_: TimeField, snapped: Snapped) -> tuple[FloatArray, IntArray]:

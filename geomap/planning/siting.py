@@ -31,7 +31,8 @@ import shapely
 
 from geomap.coords import from_wgs84, to_wgs84
 from geomap.network.graph import StreetGraph
-from geomap.network.routing import end_access, snap_points, travel_times_from
+from geomap.network.reach import within
+from geomap.network.routing import end_access, snap_points
 from geomap.planning.coverage import CoverageResult, Stations
 from geomap.planning.subdistricts import assign_subdistrict
 from geomap.settings import get_settings
@@ -122,11 +123,13 @@ def file_candidates(path: str | Path, *, crs: str = "wgs84", name_column: str | 
 
 
 def candidate_cover(graph: StreetGraph, candidates: Candidates, lon: npt.ArrayLike, lat: npt.ArrayLike, *,
-                    minutes: float, max_snap_m: float | None = None, chunk: int = 256
+                    minutes: float, max_snap_m: float | None = None
                     ) -> tuple[sp.csr_matrix, npt.NDArray[np.bool_]]:
     """Cover matrix ``(n_candidates, n_points)``: True where the point reaches the candidate within
-    ``minutes`` along ``graph`` (riding from the point to the candidate). Also returns which candidates
-    snapped onto the network (others cover nothing)."""
+    ``minutes`` along ``graph`` (riding from the point to the candidate): one search per candidate that
+    stops at ``minutes`` (:func:`geomap.network.reach.within`), joined to the points through the ends of
+    their streets, plus travel along a shared street. Also returns which candidates snapped onto the
+    network (others cover nothing)."""
     limit_s = float(minutes) * 60.0
     lon = np.atleast_1d(np.asarray(lon, float))
     lat = np.atleast_1d(np.asarray(lat, float))
@@ -141,14 +144,16 @@ def candidate_cover(graph: StreetGraph, candidates: Candidates, lon: npt.ArrayLi
     rows: list[npt.NDArray[np.int64]] = []
     cols: list[npt.NDArray[np.int64]] = []
     cok = np.flatnonzero(cs.ok)
-    for c0 in range(0, len(cok), chunk):
-        ids = cok[c0:c0 + chunk]
-        node_t = travel_times_from(graph, cs.take(ids), limit_s=limit_s, direction="to")  # node -> candidate
-        via_v = np.where(v_ok, (1.0 - f) * t, np.inf)[None, :] + node_t[:, v]
-        via_u = np.where(u_ok, f * t, np.inf)[None, :] + node_t[:, u]
-        r, c = np.nonzero(np.minimum(via_v, via_u) <= limit_s)
-        rows.append(ids[r])
-        cols.append(pok[c])
+    if len(cok) and len(pok):
+        # every node within the limit of each candidate (node -> candidate): one bounded search each
+        src, node, tt = within(graph, cs, limit_s=limit_s, direction="to")
+        near = sp.csc_matrix((tt + 1.0, (src, node)), shape=(len(candidates), graph.n_nodes))  # +1: keep zeros
+        for end, ok, part in ((v, v_ok, (1.0 - f) * t), (u, u_ok, f * t)):
+            sel = np.flatnonzero(ok)
+            reach = near[:, end[sel]].tocoo()  # candidates x points through this end of the point's street
+            keep = reach.data - 1.0 + part[sel][reach.col] <= limit_s
+            rows.append(reach.row[keep].astype(np.int64))
+            cols.append(pok[sel[reach.col[keep]]])
     # along the same street, without passing a node
     if len(cok) and len(pok):
         order = np.argsort(s, kind="stable")

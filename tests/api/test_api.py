@@ -374,9 +374,9 @@ def test_admin_create_patch_delete_visible_at_once(client, state):
 
 def test_an_edit_that_moves_no_station_keeps_the_labels(tmp_path):
     """Renaming a station (or new hours, phone) changes no position: the network labels are reused, not
-    rebuilt; moving one builds new labels, and the answers follow."""
+    rebuilt; moving one repairs them in place (the station moves to a new slot), and the answers follow."""
     from geomap.api.state import LABEL_K
-    from geomap.network.nearest import station_index
+    from geomap.network.nearest import station_labels
     from geomap.stations.index import StationFilter
 
     st = ServiceState.load(sample_workspace(tmp_path, admin_token=TOKEN), modes=["ebike"])
@@ -385,8 +385,8 @@ def test_an_edit_that_moves_no_station_keeps_the_labels(tmp_path):
 
     def labels():
         sel = st.current().index.selection(StationFilter())
-        return station_index(g, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids, k=LABEL_K,
-                             station_key=sel.key)[0]
+        return station_labels(g, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids, k=LABEL_K,
+                              station_key=sel.key).labels
 
     before = labels()
     assert c.patch("/stations/YP001", json={"name": "新名字", "opening_hours_raw": "8:00-20:00"},
@@ -395,7 +395,8 @@ def test_an_edit_that_moves_no_station_keeps_the_labels(tmp_path):
     q = {"lon": 121.5035, "lat": 31.2985, "crs": "gcj02"}
     assert c.patch("/stations/YP001", json={**q, "name": "搬家"}, headers=AUTH).status_code == 200
     moved = labels()
-    assert moved is not before and moved.targets.lon.shape == before.targets.lon.shape
+    assert moved is not before and moved.n_slots == before.n_slots + 1  # derived: YP001 moved to a new slot
+    assert not moved.alive[list(before.ids).index("YP001")]
     assert c.get("/nearest", params={**q, "k": 1}).json()["features"][0]["id"] == "YP001"
 
 
@@ -503,20 +504,20 @@ def test_published_map_is_served(client, state):
     assert r.text.lstrip().lower().startswith("<!doctype html") and sum(n in r.text for n in names) >= 1
 
 
-def test_warm_nearest_prepares_the_riders_searches(state) -> None:
-    """At start the service answers one /nearest per mode in GCJ-02 and WGS84 (warm_nearest), so the
-    snapshot holds the searches a rider's first request uses, and they answer as a fresh search does."""
+def test_warm_nearest_prepares_the_riders_labels(tmp_path) -> None:
+    """At start the service answers one /nearest per mode (warm_nearest), so the labels of the unfiltered
+    stations exist for every mode before a rider asks, and the answers are those of a fresh service."""
     from geomap.api.models import NearestQuery
     from geomap.api.read import nearest_body, warm_nearest
     from geomap.api.state import LABEL_K
 
-    snap = state.current()
-    snap.searches.clear()
-    warm_nearest(state)
-    keys = {(mode, crs) for mode, kind, amenity, crs, out_crs, k in snap.searches if kind is None and k == LABEL_K}
-    assert keys == {(m, c) for m in state.graphs for c in ("gcj02", "wgs84")}
-    lon, lat = state.graphs["ebike"].centre_lonlat
+    st = ServiceState.load(sample_workspace(tmp_path), modes=["walk", "ebike"], prewarm=False)
+    assert all("_station_labels" not in g.__dict__ for g in st.graphs.values())
+    warm_nearest(st)
+    for g in st.graphs.values():
+        kept = {id(v.labels): v.labels for v in g.__dict__["_station_labels"].values()}
+        assert [lab.k for lab in kept.values()] == [LABEL_K] and len(next(iter(kept.values())).ids) == 46
+    lon, lat = st.graphs["ebike"].centre_lonlat
     q = NearestQuery(lon=lon + 0.001, lat=lat, crs="wgs84")
-    warm = nearest_body(state, q)
-    snap.searches.clear()
-    assert nearest_body(state, q) == warm
+    fresh = ServiceState.load(sample_workspace(tmp_path / "again"), modes=["ebike"], prewarm=False)
+    assert nearest_body(st, q) == nearest_body(fresh, q)

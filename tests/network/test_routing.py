@@ -12,10 +12,10 @@ import shapely
 from geomap.coords import haversine_m
 from geomap.network._osm import RawWays
 from geomap.network.graph import StreetGraph, graph_from_ways, load_profiles
+from geomap.network.labels import build_labels
 from geomap.network.nearest import network_nearest
 from geomap.network.routing import (
     SnapError,
-    TargetIndex,
     node_travel_times,
     route,
     snap_points,
@@ -252,17 +252,17 @@ def test_point_to_point_route() -> None:
     assert np.isinf(far.travel_s) and far.geometry is None
 
 
-def test_target_index_cache_and_empty_sets() -> None:
+def test_labels_cache_and_empty_sets() -> None:
     g = line_graph()
     empty = snap_points(g, [], [])
-    idx = TargetIndex(g, empty, k=2)
-    ans = idx.query(snap_points(g, [LON0], [LAT0]))
-    assert (ans.target == -1).all() and np.isinf(ans.travel_s).all()
+    lab = build_labels(g, empty, k=2, limit_s=np.inf)
+    slot, travel_s, _, _ = lab.query(snap_points(g, [LON0], [LAT0]))
+    assert (slot == -1).all() and np.isinf(travel_s).all()
     kw = {"station_lon": [LON0], "station_lat": [LAT0], "query_lon": [LON0 + DLON], "query_lat": [LAT0]}
     network_nearest(g, **kw)
-    n_cached = len(g.__dict__["_station_indexes"])
+    cached = list(g.__dict__["_station_labels"].values())
     network_nearest(g, **kw)
-    assert len(g.__dict__["_station_indexes"]) == n_cached  # same stations: index reused
+    assert list(g.__dict__["_station_labels"].values()) == cached  # same stations: labels reused
 
 
 def test_save_and_load_roundtrip(tmp_path: Path) -> None:
@@ -272,18 +272,6 @@ def test_save_and_load_roundtrip(tmp_path: Path) -> None:
     assert h.from_cache and not g.from_cache
     for name in ("indptr", "indices", "edge_travel_s", "street_forward", "geom_lon"):
         np.testing.assert_array_equal(getattr(g, name), getattr(h, name))
-
-
-def test_routes_without_kept_trees_equal_routes_with_them() -> None:
-    g = _triangle_oneway()
-    st = snap_points(g, [LON0 + 0.2 * DLON, LON0 + 0.5 * DLON], [LAT0, LAT0 + 0.0009])
-    q = snap_points(g, [LON0 + 0.6 * DLON, LON0 + 0.9 * DLON], [LAT0, LAT0])
-    with_trees = TargetIndex(g, st, k=2).query(q)
-    no_trees = TargetIndex(g, st, k=2, tree_budget=0).query(q)  # routes re-run a Dijkstra per station
-    np.testing.assert_array_equal(with_trees.target, no_trees.target)
-    np.testing.assert_allclose(with_trees.travel_s, no_trees.travel_s)
-    for a, b in zip(with_trees.geometry.ravel(), no_trees.geometry.ravel(), strict=True):
-        assert a.equals(b)
 
 
 def _square_with_exit_graph() -> StreetGraph:
@@ -320,7 +308,6 @@ def test_a_point_at_a_street_end_stands_on_that_node_whatever_the_one_way() -> N
     in either direction (before, a rider at a corner could be sent round the block, depending on which
     of the streets meeting there the snapping picked)."""
     from geomap.network.routing import Snapped
-    from geomap.network.routing_one import query_one
     from tests._nx import add_point, street_digraph
 
     g = _triangle_oneway()  # street 0: 0 -> 1 one-way; 1 - 2 and 2 - 0 two-way
@@ -335,9 +322,8 @@ def test_a_point_at_a_street_end_stands_on_that_node_whatever_the_one_way() -> N
         (snapped(2, 0.9), snapped(0, 0.0), 0.1 * t[2]),  # rider at the one-way street's start: node 0
     ]
     for station, query, want in cases:
-        idx = TargetIndex(g, station, k=1)
-        assert idx.query(query, return_routes=False).travel_s[0, 0] == pytest.approx(want, rel=1e-9)
-        assert query_one(idx, int(query.street[0]), float(query.fraction[0]), 1)[1] == pytest.approx([want])
+        lab = build_labels(g, station, k=1, limit_s=np.inf)
+        assert lab.query(query)[1][0, 0] == pytest.approx(want, rel=1e-6)
         h = street_digraph(g)  # networkx, with the same rule for points at street ends
         add_point(h, g, "q", int(query.street[0]), float(query.fraction[0]), leaving=True)
         add_point(h, g, "s", int(station.street[0]), float(station.fraction[0]), leaving=False)
