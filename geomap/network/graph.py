@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 MODES: tuple[str, ...] = ("walk", "ebike", "drive", "truck")
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2  # 2: a folder of memory-mappable .npy arrays, CSR included
 MODES_TOML = Path(__file__).resolve().parent.parent / "vocab" / "modes.toml"
 
 FloatArray = npt.NDArray[np.float64]
@@ -378,6 +378,23 @@ class StreetGraph:
         rank[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
         return rank[lab].astype(np.int64)
 
+    @cached_property
+    def core_street(self) -> BoolArray:
+        """Streets whose two ends lie in the largest strongly connected part of the directed graph.
+
+        From a point on such a street every other core street can be reached and back. Streets outside it
+        are one-way dead ends (often cut by the edge of the extract), roads that only lead out of the
+        network, or small islands."""
+        from scipy.sparse.csgraph import connected_components
+
+        core = np.zeros(self.n_streets, dtype=bool)
+        if self.n_nodes:
+            _, lab = connected_components(self.csr(), directed=True, connection="strong")
+            big = np.argmax(np.bincount(lab))
+            if np.count_nonzero(lab == big) > 1:
+                core = (lab[self.street_u] == big) & (lab[self.street_v] == big)
+        return core
+
     # -- geometry -----------------------------------------------------------------------------------
     def street_coords(self, street: int) -> tuple[FloatArray, FloatArray]:
         """WGS84 lon, lat arrays of one street's geometry, from ``street_u`` to ``street_v``."""
@@ -478,27 +495,47 @@ class StreetGraph:
         )
 
     # -- persistence ----------------------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
-        """Write the graph to an ``.npz`` file (arrays only; no pickles). Written to a file of this process's
-        own and renamed into place, so processes building the same graph at once (the workers of a
-        service starting on a new workspace) never see or leave a half-written file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp.npz")
-        np.savez(
-            tmp,
-            mode=np.array(self.mode),
-            cache_key=np.array(self.cache_key),
-            **{k: getattr(self, k) for k in _STORED},
-        )
-        tmp.replace(path)
+    _DERIVED = ("indptr", "indices", "edge_u", "edge_travel_s", "edge_length_m", "edge_street", "edge_forward",
+                "reverse_order", "reverse_indptr", "geom_cumfrac", "core_street")
+
+    def save(self, folder: str | Path) -> None:
+        """Write the graph to ``folder``: one ``.npy`` per array (its CSR and reversed CSR included, so a
+        load computes nothing) and ``meta.json``; no pickles. Written to a folder of this process's own and
+        renamed into place, so processes building the same graph at once (the workers of a service
+        starting on a new workspace) never see or leave a half-written one."""
+        import shutil
+
+        folder = Path(folder)
+        tmp = folder.with_name(f"{folder.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        for k in (*_STORED, *self._DERIVED):
+            np.save(tmp / f"{k}.npy", np.ascontiguousarray(getattr(self, k)))
+        (tmp / "meta.json").write_text(json.dumps({"mode": self.mode, "cache_key": self.cache_key,
+                                                   "format": CACHE_FORMAT_VERSION}), encoding="utf-8")
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process wrote it first (same content: same key)
+            shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
-    def load(cls, path: str | Path) -> StreetGraph:
-        """Read a graph written by :meth:`save` (``from_cache`` is set)."""
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in _STORED}
-            return cls(mode=str(z["mode"]), cache_key=str(z["cache_key"]), from_cache=True, **arrays)
+    def load(cls, folder: str | Path, *, mmap: bool = True) -> StreetGraph:
+        """Read a graph written by :meth:`save` (``from_cache`` is set). With ``mmap`` (default) every array
+        is memory-mapped read-only: nothing is read until used, and processes that load the same graph
+        (the workers of a service) share its pages."""
+        folder = Path(folder)
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        if meta.get("format") != CACHE_FORMAT_VERSION:
+            raise ValueError(f"{folder}: graph cache of another format")
+        mode = "r" if mmap else None
+        g = cls.__new__(cls)
+        for k in _STORED:
+            setattr(g, k, np.load(folder / f"{k}.npy", mmap_mode=mode))
+        g.mode, g.cache_key, g.from_cache = meta["mode"], meta["cache_key"], True
+        for k in cls._DERIVED:  # reverse_order / reverse_indptr land in the cached properties' slots
+            g.__dict__[k] = np.load(folder / f"{k}.npy", mmap_mode=mode)
+        return g
 
 
 def _ranges(starts: IntArray, counts: IntArray) -> IntArray:
@@ -612,7 +649,7 @@ def _cache_key(source_id: str, profile: ModeProfile) -> str:
 
 
 def _cache_path(cache_dir: Path, mode: str, key: str) -> Path:
-    return cache_dir / f"network_{mode}_{key[:20]}.npz"
+    return cache_dir / f"network_{mode}_{key[:20]}"
 
 
 def _select_profiles(
@@ -686,8 +723,8 @@ def build_network(
     """Per-mode street graphs from an OSM file (``.osm.pbf`` or ``.osm`` XML), cached on disk.
 
     Returns ``{mode: StreetGraph}``. The cache (``cache_dir``, default ``settings.cache_dir``: the
-    workspace's ``cache/`` folder; no disk cache when neither is set) holds one
-    ``.npz`` per mode, keyed by the file's content fingerprint (:func:`source_fingerprint`), the mode's
+    workspace's ``cache/`` folder; no disk cache when neither is set) holds one folder of memory-mapped
+    arrays per mode, keyed by the file's content fingerprint (:func:`source_fingerprint`), the mode's
     profile (including the speeds from settings) and the cache format version; a second call with the
     same file and profile loads from it (``graph.from_cache`` is True), a changed file or profile
     rebuilds. ``profiles`` overrides :func:`load_profiles`.

@@ -123,6 +123,28 @@ def _fill_small_holes(geom: shapely.Geometry, hole_fill_m2: float) -> shapely.Ge
     return shapely.multipolygons(polys) if len(polys) > 1 else polys[0]
 
 
+def area_of_pieces(graph: StreetGraph, street: IntArray, f_lo: FloatArray, f_hi: FloatArray, *,
+                   buffer_m: float | None = None, hole_fill_m2: float | None = None) -> shapely.Geometry:
+    """The area of street pieces ``(street, f_lo, f_hi)``: buffered by ``buffer_m`` and unioned (whole
+    subtrees of fully covered streets from the graph's buffer tree), holes smaller than ``hole_fill_m2``
+    filled; a polygon in the graph's local metric frame (metres; :func:`to_wgs84` turns it back).
+    Zero-length pieces count (a node reached with no time left: a disc)."""
+    settings = get_settings()
+    buffer_m = float(getattr(settings, "isochrone_buffer_m", DEFAULT_BUFFER_M) if buffer_m is None else buffer_m)
+    hole_fill_m2 = float(
+        getattr(settings, "isochrone_hole_fill_m2", DEFAULT_HOLE_FILL_M2) if hole_fill_m2 is None else hole_fill_m2)
+    tree = _buffer_tree(graph, buffer_m, 4)
+    keep = f_hi >= f_lo
+    poly = tree.polygon(street[keep], f_lo[keep], f_hi[keep]) if keep.any() else shapely.Polygon()
+    return _fill_small_holes(poly, hole_fill_m2)
+
+
+def to_wgs84(graph: StreetGraph, geom: Any) -> Any:
+    """Geometries (scalar or array) from the graph's local metric frame back to WGS84 degrees."""
+    to_ll = _buffer_tree(graph, get_settings().isochrone_buffer_m, 4).to_ll
+    return shapely.transform(geom, lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
+
+
 def prepare_isochrones(graph: StreetGraph, *, buffer_m: float | None = None, quad_segs: int = 4) -> None:
     """Build the graph's whole buffered-street tree now (otherwise :func:`isochrones` builds the parts it
     needs on first use and keeps them). Worth it for a server answering many service-circle queries."""

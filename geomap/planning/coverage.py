@@ -32,13 +32,7 @@ import numpy.typing as npt
 import shapely
 
 from geomap.network.graph import StreetGraph, _ranges
-from geomap.network.isochrones import (
-    DEFAULT_BUFFER_M,
-    DEFAULT_HOLE_FILL_M2,
-    _buffer_tree,
-    _fill_small_holes,
-    end_pieces,
-)
+from geomap.network.isochrones import DEFAULT_BUFFER_M, _buffer_tree, area_of_pieces, end_pieces, to_wgs84
 from geomap.network.routing import Snapped, end_access, snap_points
 from geomap.planning.demand import DemandLayer
 from geomap.planning.subdistricts import assign_subdistrict
@@ -361,17 +355,14 @@ def coverage(graph: StreetGraph, stations: Stations, *, minutes: float | None = 
     area_by_sd: dict[str, float] = {}
     total_area_km2 = np.nan
     if with_area:
-        tree = _buffer_tree(graph, float(getattr(settings, "isochrone_buffer_m", DEFAULT_BUFFER_M)), 4)
         # zero-length pieces stay: they stand for nodes reached with no time left (a disc each)
-        keep = hi >= lo
-        poly_m = tree.polygon(street[keep], lo[keep], hi[keep]) if keep.any() else shapely.Polygon()
-        poly_m = _fill_small_holes(poly_m, float(getattr(settings, "isochrone_hole_fill_m2", DEFAULT_HOLE_FILL_M2)))
+        poly_m = area_of_pieces(graph, street, lo, hi)
         total_area_km2 = float(shapely.area(poly_m)) / 1e6
-        to_ll = tree.to_ll
-        covered_area = shapely.transform(poly_m, lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
+        covered_area = to_wgs84(graph, poly_m)
         if names:
+            to_xy = _buffer_tree(graph, float(getattr(settings, "isochrone_buffer_m", DEFAULT_BUFFER_M)), 4).to_xy
             sd_m = shapely.transform(subdistricts.geometry.values,
-                                     lambda xy: np.column_stack(tree.to_xy.transform(xy[:, 0], xy[:, 1])))
+                                     lambda xy: np.column_stack(to_xy.transform(xy[:, 0], xy[:, 1])))
             areas = shapely.area(shapely.intersection(sd_m, poly_m)) / 1e6
             area_by_sd = dict(zip(names, areas.tolist(), strict=True))
 

@@ -390,35 +390,39 @@ def service_bands(
 ) -> gpd.GeoDataFrame:
     """Service-circle bands of all stations together (WGS84 lon/lat degrees in, WGS84 polygons out).
 
-    For each value of ``minutes`` the station isochrones (:func:`geomap.network.isochrones.isochrones`) are unioned;
-    band *i* is the area reached within ``minutes[i]`` but not within ``minutes[i-1]``. Columns:
+    Every node's time to its nearest station comes from one search over all stations (the k=1 labels,
+    :func:`geomap.planning.coverage.time_field`: a rider riding *to* a station, one-way streets in that
+    direction); for each value of ``minutes`` the street pieces within it are buffered and unioned
+    (:func:`geomap.network.isochrones.area_of_pieces`); band *i* is the area reached within
+    ``minutes[i]`` but not within ``minutes[i-1]``. Columns:
     ``minutes_lo``, ``minutes`` (band edges, minutes), ``area_km2`` (area reached within ``minutes``, km²,
     all bands below included), ``stations`` (how many stations were on the network) and ``geometry``.
     Stations farther than ``settings.max_snap_m`` from every street are left out.
     """
     import geopandas as gpd
 
-    from geomap.network.isochrones import isochrones
-    from geomap.network.routing import snap_points
+    from geomap.network.isochrones import area_of_pieces, to_wgs84
+    from geomap.planning.coverage import Stations, covered_street_pieces, time_field
 
     mins = sorted({float(m) for m in minutes})
     if not mins or mins[0] <= 0:
         raise MapError("服务圈分钟数须为正数，例如 5,10,15")
     lon_a = np.asarray(lon, dtype=np.float64)
     lat_a = np.asarray(lat, dtype=np.float64)
-    ok = snap_points(graph, lon_a, lat_a, errors="ignore").ok if len(lon_a) else np.zeros(0, bool)
     empty = shapely.Polygon()
     unions = [empty] * len(mins)
-    if ok.any():
-        iso = isochrones(graph, lon=lon_a[ok], lat=lat_a[ok], minutes=mins)
-        unions = [shapely.union_all(iso.geometry.values[iso["minutes"].to_numpy() == m]) for m in mins]
-    metric = coords.local_metric_crs(float(np.mean(lon_a)) if len(lon_a) else 0.0,
-                                     float(np.mean(lat_a)) if len(lat_a) else 0.0)
-    areas = gpd.GeoSeries(unions, crs=4326).to_crs(metric).area.to_numpy() / 1e6
+    n_on = 0
+    if len(lon_a):
+        field_ = time_field(graph, Stations(lon=lon_a, lat=lat_a, ids=np.arange(len(lon_a))))
+        n_on = int(field_.snap.ok.sum())
+        if n_on:
+            unions = [area_of_pieces(graph, *covered_street_pieces(graph, field_.node_time_s, field_.snap, m * 60.0))
+                      for m in mins]
+    areas = np.array([shapely.area(u) / 1e6 for u in unions])  # metric frame: km²
+    unions = list(to_wgs84(graph, np.array(unions, dtype=object))) if n_on else unions
     bands = [unions[0]] + [shapely.difference(unions[i], unions[i - 1]) for i in range(1, len(mins))]
     return gpd.GeoDataFrame(
-        {"minutes_lo": [0.0, *mins[:-1]], "minutes": mins, "area_km2": areas,
-         "stations": [int(ok.sum())] * len(mins)},
+        {"minutes_lo": [0.0, *mins[:-1]], "minutes": mins, "area_km2": areas, "stations": [n_on] * len(mins)},
         geometry=gpd.GeoSeries(bands, crs=4326),
     )
 

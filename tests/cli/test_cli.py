@@ -123,7 +123,7 @@ def test_network_build_and_nearest_by_walking(bare, capsys, tmp_path, sample_csv
                          "--quiet")
     assert code == 0 and "walk" in out and "(built)" in out and "geomap.toml" in err
     assert "osm_path" in (bare / "geomap.toml").read_text(encoding="utf-8")
-    assert sorted(p.name.split("_")[1] for p in (bare / "cache").glob("network_*.npz")) == ["ebike", "walk"]
+    assert sorted(p.name.split("_")[1] for p in (bare / "cache").glob("network_*")) == ["ebike", "walk"]
     code, out, _ = run(capsys, "--workspace", bare, "network", "build", "--modes", "walk", "--quiet")
     assert "(cache)" in out
     reg = bare

@@ -72,9 +72,11 @@ def test_batch_snapping_equals_one_by_one() -> None:
 
 
 def test_grid_lookup_equals_strtree_on_a_random_street_grid() -> None:
-    """Large batches go through the lazily filled look-up grid; small ones through the STRtree. Both give
-    the exact nearest street: the same distances for 6,000 points, asked in two large batches (the second
-    reuses and extends the filled cells) and in small chunks."""
+    """The compiled ring search over the segment grid finds the exact nearest street: the same distances
+    as shapely's STRtree over the same segments (an independent index) for 6,000 points in and around
+    the network, in batches and one at a time."""
+    from geomap.network.routing import _snap_index
+
     rng = np.random.default_rng(11)
     n = 30
     xs, ys = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
@@ -87,16 +89,23 @@ def test_grid_lookup_equals_strtree_on_a_random_street_grid() -> None:
     g = StreetGraph.from_arrays(node_lon=lon, node_lat=lat, edge_u=u[keep], edge_v=v[keep])
     qlon = rng.uniform(lon.min() - 0.003, lon.max() + 0.003, 6000)
     qlat = rng.uniform(lat.min() - 0.003, lat.max() + 0.003, 6000)
-    first = snap_points(g, qlon[:3000], qlat[:3000], errors="ignore", prefer_core=False, max_snap_m=1e6)
-    second = snap_points(g, qlon[3000:], qlat[3000:], errors="ignore", prefer_core=False, max_snap_m=1e6)
-    big_d = np.r_[first.distance_m, second.distance_m]
-    small_d = np.concatenate([
-        snap_points(g, qlon[i:i + 100], qlat[i:i + 100], errors="ignore", prefer_core=False,
-                    max_snap_m=1e6).distance_m for i in range(0, 6000, 100)
-    ])
-    np.testing.assert_allclose(big_d, small_d, rtol=1e-9, atol=1e-6)
-    si = g.__dict__["_snap_index"]
-    assert 0 < len(si._cells) < si.grid_nx * si.grid_ny  # only the cells asked about are filled
+    si = _snap_index(g)
+    px, py = si.fast_xy(qlon, qlat)
+    gx, gy = si.fast_xy(g.geom_lon, g.geom_lat)
+    a = si.seg_first
+    tree = shapely.STRtree(shapely.linestrings(np.stack([np.column_stack([gx[a], gy[a]]),
+                                                         np.column_stack([gx[a + 1], gy[a + 1]])], axis=1)))
+    _, want = tree.query_nearest(shapely.points(px, py), return_distance=True, all_matches=False)
+    seg = si.nearest_segments(px, py)
+    ax, ay, bx, by = gx[a[seg]], gy[a[seg]], gx[a[seg] + 1], gy[a[seg] + 1]
+    tt = np.clip(((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2), 0, 1)
+    got = np.hypot(ax + tt * (bx - ax) - px, ay + tt * (by - ay) - py)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-6)
+    batch = snap_points(g, qlon, qlat, errors="ignore", prefer_core=False, max_snap_m=1e6)
+    one = [snap_points(g, qlon[i], qlat[i], errors="ignore", prefer_core=False, max_snap_m=1e6).distance_m[0]
+           for i in range(0, 6000, 60)]
+    np.testing.assert_allclose(batch.distance_m[::60], one, rtol=1e-12)
+    assert si.cell_seg.nbytes < 20 * len(a)  # compact: a few int32 per segment
 
 
 def test_fraction_follows_a_bent_geometry() -> None:
@@ -267,8 +276,8 @@ def test_labels_cache_and_empty_sets() -> None:
 
 def test_save_and_load_roundtrip(tmp_path: Path) -> None:
     g = _triangle_oneway()
-    g.save(tmp_path / "g.npz")
-    h = StreetGraph.load(tmp_path / "g.npz")
+    g.save(tmp_path / "g")
+    h = StreetGraph.load(tmp_path / "g")
     assert h.from_cache and not g.from_cache
     for name in ("indptr", "indices", "edge_travel_s", "street_forward", "geom_lon"):
         np.testing.assert_array_equal(getattr(g, name), getattr(h, name))
