@@ -125,12 +125,11 @@ class ServiceState:
         return state
 
     def prewarm(self) -> None:
-        """Build the lazily-built parts once (snapping grids, buffer trees, unfiltered station labels)."""
-        from geomap.network.isochrones import prepare_isochrones
-
-        for mode, graph in self.graphs.items():
+        """Build (or load from the workspace's cache) what the first rider's request needs: the snapping
+        index and the labels of the unfiltered stations of every mode. The buffered streets of service
+        circles are built when first asked for (a city's worth takes minutes)."""
+        for mode in self.graphs:
             self.warm_labels(mode)
-            prepare_isochrones(graph)
 
     def warm_labels(self, mode: str, snapshot: Snapshot | None = None) -> None:
         """Build the network-nearest labels of the unfiltered station set of ``snapshot`` for ``mode``."""

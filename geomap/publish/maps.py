@@ -390,37 +390,34 @@ def service_bands(
 ) -> gpd.GeoDataFrame:
     """Service-circle bands of all stations together (WGS84 lon/lat degrees in, WGS84 polygons out).
 
-    Every node's time to its nearest station comes from one search over all stations (the k=1 labels,
-    :func:`geomap.planning.coverage.time_field`: a rider riding *to* a station, one-way streets in that
-    direction); for each value of ``minutes`` the street pieces within it are buffered and unioned
-    (:func:`geomap.network.isochrones.area_of_pieces`); band *i* is the area reached within
-    ``minutes[i]`` but not within ``minutes[i-1]``. Columns:
+    One search over all stations gives every node's time to its nearest (the k=1 labels: a rider riding
+    *to* a station, one-way streets in that direction); the streets are sampled, rasterised, widened by
+    the street half-width and traced into polygons (:func:`geomap.network.areas.band_polygons`); band *i*
+    is the area reached within ``minutes[i]`` but not within ``minutes[i-1]``. Columns:
     ``minutes_lo``, ``minutes`` (band edges, minutes), ``area_km2`` (area reached within ``minutes``, km²,
     all bands below included), ``stations`` (how many stations were on the network) and ``geometry``.
     Stations farther than ``settings.max_snap_m`` from every street are left out.
     """
     import geopandas as gpd
 
-    from geomap.network.isochrones import area_of_pieces, to_wgs84
-    from geomap.planning.coverage import Stations, covered_street_pieces, time_field
+    from geomap.network.areas import band_polygons
+    from geomap.network.nearest import station_labels
 
     mins = sorted({float(m) for m in minutes})
     if not mins or mins[0] <= 0:
         raise MapError("服务圈分钟数须为正数，例如 5,10,15")
     lon_a = np.asarray(lon, dtype=np.float64)
     lat_a = np.asarray(lat, dtype=np.float64)
-    empty = shapely.Polygon()
-    unions = [empty] * len(mins)
+    bands: list[Any] = [shapely.MultiPolygon()] * len(mins)
+    areas = np.zeros(len(mins))
     n_on = 0
     if len(lon_a):
-        field_ = time_field(graph, Stations(lon=lon_a, lat=lat_a, ids=np.arange(len(lon_a))))
-        n_on = int(field_.snap.ok.sum())
+        settings = get_settings()
+        sl = station_labels(graph, station_lon=lon_a, station_lat=lat_a, k=1)
+        n_on = int(sl.snapped.ok.sum())
         if n_on:
-            unions = [area_of_pieces(graph, *covered_street_pieces(graph, field_.node_time_s, field_.snap, m * 60.0))
-                      for m in mins]
-    areas = np.array([shapely.area(u) / 1e6 for u in unions])  # metric frame: km²
-    unions = list(to_wgs84(graph, np.array(unions, dtype=object))) if n_on else unions
-    bands = [unions[0]] + [shapely.difference(unions[i], unions[i - 1]) for i in range(1, len(mins))]
+            bands, areas = band_polygons(sl.labels, mins, buffer_m=settings.isochrone_buffer_m,
+                                         hole_fill_m2=settings.isochrone_hole_fill_m2)
     return gpd.GeoDataFrame(
         {"minutes_lo": [0.0, *mins[:-1]], "minutes": mins, "area_km2": areas, "stations": [n_on] * len(mins)},
         geometry=gpd.GeoSeries(bands, crs=4326),
