@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from geomap.api import admin, planning, read, web
-from geomap.api.map_build import start_map_build
+from geomap.api.map_build import start_map_build, stop_map_builds
 from geomap.api.state import ServiceState, settle_heap
 from geomap.settings import use_settings
 from geomap.workspace import Workspace, open_workspace
@@ -67,6 +67,7 @@ def create_app(state: ServiceState | None = None, *, workspace: Workspace | None
             start_map_build(app.state.geomap)
         yield
         if loaded_here:  # a state passed in belongs to the caller (tests share one)
+            stop_map_builds(app.state.geomap)
             app.state.geomap.close()
 
     app = FastAPI(title="geomap 服务站点 API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)

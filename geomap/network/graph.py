@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 MODES: tuple[str, ...] = ("walk", "ebike", "drive", "truck")
-CACHE_FORMAT_VERSION = 2  # 2: a folder of memory-mappable .npy arrays, CSR included
+CACHE_FORMAT_VERSION = 3  # 2: a folder of memory-mappable .npy arrays, CSR included; 3: reversed edge arrays
 MODES_TOML = Path(__file__).resolve().parent.parent / "vocab" / "modes.toml"
 
 FloatArray = npt.NDArray[np.float64]
@@ -361,6 +361,22 @@ class StreetGraph:
         np.cumsum(np.bincount(self.indices, minlength=self.n_nodes), out=indptr[1:])
         return indptr
 
+    @cached_property
+    def reverse_src(self) -> IntArray:
+        """The source node of each in-edge, in reversed-CSR order (node x's in-edges are
+        ``reverse_indptr[x]:reverse_indptr[x + 1]``)."""
+        return self.edge_u[self.reverse_order]
+
+    @cached_property
+    def reverse_travel_s(self) -> FloatArray:
+        """Travel seconds of each in-edge, in reversed-CSR order."""
+        return self.edge_travel_s[self.reverse_order]
+
+    @cached_property
+    def reverse_length_m(self) -> FloatArray:
+        """Metres of each in-edge, in reversed-CSR order."""
+        return self.edge_length_m[self.reverse_order]
+
     # -- components ---------------------------------------------------------------------------------
     @cached_property
     def node_component(self) -> IntArray:
@@ -496,7 +512,8 @@ class StreetGraph:
 
     # -- persistence ----------------------------------------------------------------------------------
     _DERIVED = ("indptr", "indices", "edge_u", "edge_travel_s", "edge_length_m", "edge_street", "edge_forward",
-                "reverse_order", "reverse_indptr", "geom_cumfrac", "core_street")
+                "reverse_order", "reverse_indptr", "reverse_src", "reverse_travel_s", "reverse_length_m",
+                "geom_cumfrac", "core_street")
 
     def save(self, folder: str | Path) -> None:
         """Write the graph to ``folder``: one ``.npy`` per array (its CSR and reversed CSR included, so a
@@ -690,8 +707,10 @@ def _build_cached(
                 if g.cache_key == keys[m]:
                     out[m] = g
                     continue
-            except (OSError, ValueError, KeyError):
-                pass  # unreadable cache: rebuild
+            except (OSError, ValueError, KeyError):  # unreadable cache: rebuild it
+                import shutil
+
+                shutil.rmtree(path, ignore_errors=True)
         missing.append(m)
     if missing:
         raw = reader()

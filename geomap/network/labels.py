@@ -442,14 +442,9 @@ _LAST_HOP = np.int32(_LAST)
 
 
 def _reverse_arrays(graph: StreetGraph) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
-    """The in-edges of every node (w -> x) in CSR form: pointer, source w, travel_s, length_m."""
-    cached = graph.__dict__.get("_reverse_arrays")
-    if cached is None:
-        order = graph.reverse_order
-        cached = (graph.reverse_indptr, graph.edge_u[order], graph.edge_travel_s[order],
-                  graph.edge_length_m[order])
-        graph.__dict__["_reverse_arrays"] = cached
-    return cached
+    """The in-edges of every node (w -> x) in CSR form: pointer, source w, travel_s, length_m (kept with
+    the graph's cache)."""
+    return graph.reverse_indptr, graph.reverse_src, graph.reverse_travel_s, graph.reverse_length_m
 
 
 def _seeds(graph: StreetGraph, targets: Snapped, slots: IntArray
@@ -488,6 +483,8 @@ class Labels:
     source_lat: npt.NDArray[np.float64] | None = field(default=None, repr=False)
     """The stations' coordinates as given (WGS84, per slot): a later set is compared with them to tell
     which stations moved."""
+    max_snap_m: float | None = None
+    """The snapping distance the stations were placed with (those farther from every street are left out)."""
     _on: tuple[Any, ...] | None = field(default=None, repr=False)
 
     # -- sizes ----------------------------------------------------------------------------------------
@@ -561,7 +558,7 @@ class Labels:
                       time_s=self.time_s.copy(), dist_m=self.dist_m.copy(), next_node=self.next_node.copy(),
                       count=self.count.copy(), targets=self.targets.take(np.arange(self.n_slots)),
                       alive=self.alive.copy(), ids=self.ids.copy(), key="", source_lon=self.source_lon,
-                      source_lat=self.source_lat)
+                      source_lat=self.source_lat, max_snap_m=self.max_snap_m)
 
     def with_changes(self, *, remove: npt.ArrayLike = (), add: Snapped | None = None,
                      add_ids: npt.ArrayLike = ()) -> Labels:
@@ -649,6 +646,7 @@ class Labels:
         for name, arr in (extra or {}).items():
             np.save(tmp / f"{name}.npy", arr)
         meta = {"format": LABELS_FORMAT, "k": self.k, "limit_s": self.limit_s, "key": self.key,
+                "max_snap_m": self.max_snap_m,
                 "graph": self.graph.cache_key, "ids": [None if i is None else str(i) for i in self.ids]}
         (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         if folder.exists():
@@ -674,7 +672,7 @@ class Labels:
                for c in ("lon", "lat")]
         return cls(graph=graph, k=int(meta["k"]), limit_s=float(meta["limit_s"]), targets=targets,
                    alive=np.load(folder / "alive.npy"), ids=np.array(meta["ids"], dtype=object), key=meta["key"],
-                   source_lon=src[0], source_lat=src[1], **arrays)
+                   source_lon=src[0], source_lat=src[1], max_snap_m=meta.get("max_snap_m"), **arrays)
 
 
 def build_labels(graph: StreetGraph, targets: Snapped, *, k: int, limit_s: float,

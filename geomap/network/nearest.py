@@ -133,15 +133,19 @@ def station_labels(
     if not (len(lon) == len(lat) == len(ids)):
         raise ValueError("station_lon, station_lat and station_ids must have the same length")
     key = content_key(graph, lon, lat, ids, k=k, limit_s=limit, max_snap_m=snap)
-    hit = memo.get(key) or _from_disk(graph, key, lon, lat, ids, snap) or _derived(graph, memo, lon, lat, ids,
-                                                                                    k=k, limit=limit, snap=snap)
+    hit = memo.get(key) or _from_disk(graph, key, lon, lat, ids, snap)
+    derived = False
+    if hit is None:
+        bases = [*reversed(dict.fromkeys(memo.values())), *(_on_disk(graph) if persist else [])]  # newest first
+        hit = _derived(graph, bases, lon, lat, ids, k=k, limit=limit, snap=snap)
+        derived = hit is not None
     if hit is None:
         snapped = snap_points(graph, lon, lat, max_snap_m=snap, errors="ignore")
         lab = build_labels(graph, snapped, k=k, limit_s=limit, ids=ids)
-        lab.source_lon, lab.source_lat = lon.copy(), lat.copy()
+        lab.source_lon, lab.source_lat, lab.max_snap_m = lon.copy(), lat.copy(), snap
         hit = StationLabels(labels=lab, position=np.arange(len(lon), dtype=np.int64), snapped=snapped)
     if persist:
-        _to_disk(graph, key, hit)
+        _to_disk(graph, key, hit, background=derived)
     memo[key] = hit
     memo.move_to_end(key)
     if named is not None:
@@ -151,26 +155,28 @@ def station_labels(
     return hit
 
 
-def _derived(graph: StreetGraph, memo: OrderedDict[str, StationLabels], lon: Any, lat: Any, ids: Any, *,
+def _derived(graph: StreetGraph, bases: list[StationLabels], lon: Any, lat: Any, ids: Any, *,
              k: int, limit: float, snap: float) -> StationLabels | None:
-    """The labels of these stations from a cached set with the same k and limit that differs by a few:
-    stations gone or moved are removed, new or moved ones added, in place on a copy."""
-    want = {i: n for n, i in enumerate(ids.tolist())}
-    if len(want) != len(ids):
+    """The labels of these stations from a set among ``bases`` (in memory, then on disk) with the same k,
+    limit and snapping distance that differs by a few: stations gone or moved are removed, new or moved
+    ones added, in place on a copy."""
+    import pandas as pd
+
+    index = pd.Index(ids)
+    if not index.is_unique:
         return None  # duplicate ids: no identity to follow
-    best: tuple[int, StationLabels, list[int], list[int]] | None = None
-    for cand in dict.fromkeys(memo.values()):
+    best: tuple[int, StationLabels, npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+    for cand in bases:
         lab = cand.labels
-        if lab.k != k or lab.limit_s != limit or getattr(lab, "snap_m", snap) != snap or lab.source_lon is None:
+        if lab.k != k or lab.limit_s != limit or lab.max_snap_m != snap or lab.source_lon is None:
             continue
-        remove, keep = [], set()
-        for slot in np.flatnonzero(lab.alive).tolist():
-            n = want.get(lab.ids[slot])
-            if n is None or lon[n] != lab.source_lon[slot] or lat[n] != lab.source_lat[slot]:
-                remove.append(slot)
-            else:
-                keep.add(n)
-        add = [n for n in range(len(ids)) if n not in keep]
+        alive = np.flatnonzero(lab.alive)
+        pos = index.get_indexer(lab.ids[alive])  # -1: no longer in the set
+        same = pos >= 0
+        same[same] &= (lon[pos[same]] == lab.source_lon[alive[same]]) & (lat[pos[same]] == lab.source_lat[alive[same]])
+        kept = np.zeros(len(ids), dtype=bool)
+        kept[pos[same]] = True
+        remove, add = alive[~same], np.flatnonzero(~kept)
         cost = len(remove) + len(add)
         if cost <= max(64, _DERIVE_AT_MOST * len(ids)) and (best is None or cost < best[0]):
             best = (cost, cand, remove, add)
@@ -182,8 +188,8 @@ def _derived(graph: StreetGraph, memo: OrderedDict[str, StationLabels], lon: Any
     lab.source_lon = np.concatenate([base.labels.source_lon, lon[add]])
     lab.source_lat = np.concatenate([base.labels.source_lat, lat[add]])
     position = np.full(lab.n_slots, -1, dtype=np.int64)
-    for slot in np.flatnonzero(lab.alive).tolist():
-        position[slot] = want[lab.ids[slot]]
+    alive = np.flatnonzero(lab.alive)
+    position[alive] = index.get_indexer(lab.ids[alive])
     snapped = _reorder(lab.targets, position, len(ids))
     return StationLabels(labels=lab, position=position, snapped=snapped)
 
@@ -197,8 +203,19 @@ def _reorder(targets: Snapped, position: npt.NDArray[np.int64], n: int) -> Snapp
 
 
 def _labels_dir(graph: StreetGraph) -> Path | None:
+    """The folder of ``graph``'s label sets, beside its cache (one per graph: modes keep theirs apart)."""
     cache = graph.__dict__.get("_cache_dir")
-    return None if cache is None else Path(cache) / "labels"
+    return None if cache is None or not graph.cache_key else Path(cache) / f"labels_{graph.cache_key[:20]}"
+
+
+def _load(graph: StreetGraph, path: Path) -> StationLabels | None:
+    try:
+        lab = Labels.load(path, graph)
+        position = np.load(path / "position.npy")
+    except (OSError, ValueError, KeyError):
+        return None
+    return StationLabels(labels=lab, position=position,
+                         snapped=_reorder(lab.targets, position, int((position >= 0).sum())))
 
 
 def _from_disk(graph: StreetGraph, key: str, lon: Any, lat: Any, ids: Any, snap: float) -> StationLabels | None:
@@ -206,25 +223,40 @@ def _from_disk(graph: StreetGraph, key: str, lon: Any, lat: Any, ids: Any, snap:
     path = None if folder is None else folder / key[:32]
     if path is None or not path.exists():
         return None
-    try:
-        lab = Labels.load(path, graph)
-        position = np.load(path / "position.npy")
-    except (OSError, ValueError, KeyError):
-        return None
-    with contextlib.suppress(OSError):
-        os.utime(path)  # recently used: kept longest
-    return StationLabels(labels=lab, position=position, snapped=_reorder(lab.targets, position, len(lon)))
+    hit = _load(graph, path)
+    if hit is not None:
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: kept longest
+    return hit
 
 
-def _to_disk(graph: StreetGraph, key: str, hit: StationLabels) -> None:
+def _on_disk(graph: StreetGraph) -> list[StationLabels]:
+    """The label sets kept on disk for ``graph``, newest first (bases to derive a set from after a restart:
+    the registry was edited since its labels were last written)."""
+    folder = _labels_dir(graph)
+    if folder is None or not folder.exists():
+        return []
+    found = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.endswith(".tmp")),
+                   key=lambda p: p.stat().st_mtime, reverse=True)
+    return [hit for hit in (_load(graph, p) for p in found[:3]) if hit is not None]
+
+
+SAVE_AFTER_S = 30.0
+"""A set derived after an edit is written this long after the last edit of the graph's sets (edits come
+in bursts; each set of a million-node city is ~100 MB, and a restart derives from the last one written)."""
+
+
+def _to_disk(graph: StreetGraph, key: str, hit: StationLabels, *, background: bool) -> None:
     """Keep a set's labels (and their slots' positions) beside the graph's cache, and no more than
-    :data:`_MAX_ON_DISK` sets per graph. A built set is written now; a derived one (after an edit) in a
-    background thread, so the edit is served before its ~100 MB (a million nodes) reach the disk."""
+    :data:`_MAX_ON_DISK` sets per graph. A built set is written now; a derived one (after an edit) by a
+    timer :data:`SAVE_AFTER_S` after the graph's last edit, in the background."""
     folder = _labels_dir(graph)
     if folder is None or (folder / key[:32]).exists():
         return
 
     def write() -> None:
+        if (folder / key[:32]).exists():
+            return
         hit.labels.key = key
         hit.labels.save(folder / key[:32], extra={"position": hit.position})
         old = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.endswith(".tmp")),
@@ -232,10 +264,16 @@ def _to_disk(graph: StreetGraph, key: str, hit: StationLabels) -> None:
         for p in old[:-_MAX_ON_DISK]:
             shutil.rmtree(p, ignore_errors=True)
 
-    if np.array_equal(hit.position, np.arange(len(hit.position))) and hit.labels.alive.all():
+    if not background:
         write()
-    else:
-        threading.Thread(target=write, name="geomap-labels-save", daemon=True).start()
+        return
+    pending = graph.__dict__.get("_labels_timer")
+    if pending is not None:
+        pending.cancel()
+    timer = threading.Timer(SAVE_AFTER_S, write)
+    timer.daemon = True
+    graph.__dict__["_labels_timer"] = timer
+    timer.start()
 
 
 def network_nearest(
