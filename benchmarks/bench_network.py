@@ -171,7 +171,7 @@ def bench_nearest(repeats: int, cache_dir: Path, n_points: int = 100_000) -> lis
     horizon_s = 7200.0
 
     def geomap_first() -> Any:
-        g.__dict__.pop("_station_indexes", None)
+        g.__dict__.pop("_station_labels", None)
         return network_nearest(g, station_lon=st_lon, station_lat=st_lat, query_lon=q_lon, query_lat=q_lat,
                                k=3, return_routes=False)
 

@@ -78,6 +78,26 @@ def _grow(a, size):  # pragma: no cover (compiled)
     return b
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _push(ht, hj, hd, hx, hy, size, t, j, d, x, y):  # pragma: no cover (compiled)
+    """Push (t, j, d, x, y) onto the heap of ``size`` entries (grown when full); the arrays and new size."""
+    if size == ht.shape[0]:
+        ht, hj, hd, hx, hy = _grow(ht, size), _grow(hj, size), _grow(hd, size), _grow(hx, size), _grow(hy, size)
+    i = size
+    ht[i], hj[i], hd[i], hx[i], hy[i] = t, j, d, x, y
+    while i > 0:
+        p = (i - 1) >> 1
+        if not _before(ht[i], hj[i], hd[i], ht[p], hj[p], hd[p]):
+            break
+        ht[i], ht[p] = ht[p], ht[i]
+        hj[i], hj[p] = hj[p], hj[i]
+        hd[i], hd[p] = hd[p], hd[i]
+        hx[i], hx[p] = hx[p], hx[i]
+        hy[i], hy[p] = hy[p], hy[i]
+        i = p
+    return ht, hj, hd, hx, hy, size + 1
+
+
 @njit(cache=True, nogil=True)
 def _search(rev_ptr, rev_src, rev_t, rev_len, seed_t, seed_j, seed_d, seed_x, seed_y,
             lab_j, lab_t, lab_d, lab_next, cnt, k, limit, insert, allowed, restrict):  # pragma: no cover
@@ -96,28 +116,9 @@ def _search(rev_ptr, rev_src, rev_t, rev_len, seed_t, seed_j, seed_d, seed_x, se
     hy = np.empty(cap, dtype=np.int32)
     size = 0
     for s in range(seed_t.shape[0]):
-        if seed_t[s] > limit:
-            continue
-        if size == ht.shape[0]:
-            ht = _grow(ht, size)
-            hj = _grow(hj, size)
-            hd = _grow(hd, size)
-            hx = _grow(hx, size)
-            hy = _grow(hy, size)
-        i = size
-        ht[i], hj[i], hd[i], hx[i], hy[i] = seed_t[s], seed_j[s], seed_d[s], seed_x[s], seed_y[s]
-        size += 1
-        while i > 0:
-            p = (i - 1) >> 1
-            if _before(ht[i], hj[i], hd[i], ht[p], hj[p], hd[p]):
-                ht[i], ht[p] = ht[p], ht[i]
-                hj[i], hj[p] = hj[p], hj[i]
-                hd[i], hd[p] = hd[p], hd[i]
-                hx[i], hx[p] = hx[p], hx[i]
-                hy[i], hy[p] = hy[p], hy[i]
-                i = p
-            else:
-                break
+        if seed_t[s] <= limit:
+            ht, hj, hd, hx, hy, size = _push(ht, hj, hd, hx, hy, size, seed_t[s], seed_j[s], seed_d[s], seed_x[s],
+                                             seed_y[s])
     settled = 0
     while size > 0:
         t, j, d, x, y = ht[0], hj[0], hd[0], hx[0], hy[0]
@@ -198,26 +199,7 @@ def _search(rev_ptr, rev_src, rev_t, rev_len, seed_t, seed_j, seed_d, seed_x, se
                     break
             if seen:
                 continue
-            if size == ht.shape[0]:
-                ht = _grow(ht, size)
-                hj = _grow(hj, size)
-                hd = _grow(hd, size)
-                hx = _grow(hx, size)
-                hy = _grow(hy, size)
-            i = size
-            ht[i], hj[i], hd[i], hx[i], hy[i] = t2, j, df + rev_len[e], w, x
-            size += 1
-            while i > 0:
-                p = (i - 1) >> 1
-                if _before(ht[i], hj[i], hd[i], ht[p], hj[p], hd[p]):
-                    ht[i], ht[p] = ht[p], ht[i]
-                    hj[i], hj[p] = hj[p], hj[i]
-                    hd[i], hd[p] = hd[p], hd[i]
-                    hx[i], hx[p] = hx[p], hx[i]
-                    hy[i], hy[p] = hy[p], hy[i]
-                    i = p
-                else:
-                    break
+            ht, hj, hd, hx, hy, size = _push(ht, hj, hd, hx, hy, size, t2, j, df + rev_len[e], w, x)
     return settled
 
 

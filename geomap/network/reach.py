@@ -23,6 +23,20 @@ from geomap.network.routing import Snapped, _access_edges
 __all__ = ["within"]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _push(hs, hn, size, t, x):  # pragma: no cover (compiled)
+    """Push (t, x) onto the heap of ``size`` entries (grown when full); the arrays and the new size."""
+    if size == hs.shape[0]:
+        hs, hn = _grow(hs, size), _grow(hn, size)
+    i = size
+    hs[i], hn[i] = t, x
+    while i > 0 and hs[(i - 1) >> 1] > hs[i]:
+        p = (i - 1) >> 1
+        hs[i], hs[p], hn[i], hn[p] = hs[p], hs[i], hn[p], hn[i]
+        i = p
+    return hs, hn, size + 1
+
+
 @njit(cache=True, nogil=True)
 def _within(ptr, nbr, wt, seed_ptr, seed_node, seed_t, n, limit):  # pragma: no cover (compiled)
     """Per source (seeds ``seed_ptr[s]:seed_ptr[s+1]``), a Dijkstra over ``ptr/nbr/wt`` that stops at
@@ -46,15 +60,7 @@ def _within(ptr, nbr, wt, seed_ptr, seed_node, seed_t, n, limit):  # pragma: no 
                 stamp[x], dist[x], done[x] = s, np.inf, False
             if t < dist[x]:
                 dist[x] = t
-                if size == hs.shape[0]:
-                    hs, hn = _grow(hs, size), _grow(hn, size)
-                i = size
-                hs[i], hn[i] = t, x
-                size += 1
-                while i > 0 and hs[(i - 1) >> 1] > hs[i]:
-                    p = (i - 1) >> 1
-                    hs[i], hs[p], hn[i], hn[p] = hs[p], hs[i], hn[p], hn[i]
-                    i = p
+                hs, hn, size = _push(hs, hn, size, t, x)
         while size > 0:
             t, x = hs[0], hn[0]
             size -= 1
@@ -87,15 +93,7 @@ def _within(ptr, nbr, wt, seed_ptr, seed_node, seed_t, n, limit):  # pragma: no 
                     stamp[y], dist[y], done[y] = s, np.inf, False
                 if t2 < dist[y]:
                     dist[y] = t2
-                    if size == hs.shape[0]:
-                        hs, hn = _grow(hs, size), _grow(hn, size)
-                    i = size
-                    hs[i], hn[i] = t2, y
-                    size += 1
-                    while i > 0 and hs[(i - 1) >> 1] > hs[i]:
-                        p = (i - 1) >> 1
-                        hs[i], hs[p], hn[i], hn[p] = hs[p], hs[i], hn[p], hn[i]
-                        i = p
+                    hs, hn, size = _push(hs, hn, size, t2, y)
     return out_s[:m], out_n[:m], out_t[:m]
 
 
