@@ -25,7 +25,7 @@ import pandas as pd
 
 from geomap import coords
 from geomap.network.graph import MODES, StreetGraph
-from geomap.network.nearest import network_nearest
+from geomap.network.nearest import NetworkNearest, network_nearest
 from geomap.settings import get_settings
 from geomap.stations.index import StationFilter, StationIndex
 
@@ -45,8 +45,20 @@ class NearestResult:
     query_lat: npt.NDArray[np.float64]
     mode: str = "straight"
     travel_s: npt.NDArray[np.float64] | None = None
-    route: npt.NDArray[np.object_] | None = None
     query_snap_m: npt.NDArray[np.float64] | None = None
+    network: NetworkNearest | None = None
+    """Network mode: the network answer (its routes' vertices, :meth:`route_coords`)."""
+
+    @property
+    def route(self) -> npt.NDArray[np.object_] | None:
+        """Network mode with routes: LineStrings in the ``route_crs`` asked (None where no station)."""
+        return None if self.network is None else self.network.route
+
+    def route_coords(self, point: int, rank: int) -> npt.NDArray[np.float64]:
+        """The ``(m, 2)`` vertices of one route in the ``route_crs`` asked, without making LineStrings."""
+        if self.network is None:
+            raise ValueError("straight-line answers have no routes")
+        return self.network.answer.route_coords(point, rank)
 
     @property
     def k(self) -> int:
@@ -86,23 +98,25 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
     """
     if k < 1:
         raise ValueError("k must be at least 1")
-    lon_a, lat_a = _query_points(lon, lat, crs=crs)
     flt = StationFilter.make(kind=kind, amenity=amenity, open_at=open_at)
     tz = get_settings().timezone
     if mode is None:
+        lon_a, lat_a = _query_points(lon, lat, crs=crs)
         dist, slot = stations.query(lon_a, lat_a, k=k, flt=flt, tz=tz)
         return NearestResult(station_id=_ids_of(stations, slot), slot=slot, distance_m=dist,
                              query_lon=lon_a, query_lat=lat_a)
     graph = _graph_for(mode, graph)
+    src = coords.normalize_crs(crs)
+    raw_lon, raw_lat = _checked_points(lon, lat)  # converted to WGS84 by the compiled call
     sel = stations.selection(flt, tz=tz)
     slots = sel.slots
-    ans = network_nearest(graph, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids, query_lon=lon_a,
-                          query_lat=lat_a, k=k, return_routes=return_routes, index_k=index_k,
-                          station_key=sel.key, route_crs=route_crs, persist=flt.open_at is None)
+    ans = network_nearest(graph, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids, query_lon=raw_lon,
+                          query_lat=raw_lat, k=k, return_routes=return_routes, index_k=index_k,
+                          station_key=sel.key, route_crs=route_crs, persist=flt.open_at is None, crs=src)
     slot = np.where(ans.station_pos >= 0, slots[np.clip(ans.station_pos, 0, None)] if len(slots) else -1, -1)
-    return NearestResult(station_id=ans.station_id, slot=slot, distance_m=ans.distance_m, query_lon=lon_a,
-                         query_lat=lat_a, mode=mode, travel_s=ans.travel_s, route=ans.route,
-                         query_snap_m=ans.query_snap_m)
+    return NearestResult(station_id=ans.station_id, slot=slot, distance_m=ans.distance_m,
+                         query_lon=ans.answer.lon, query_lat=ans.answer.lat, mode=mode, travel_s=ans.travel_s,
+                         query_snap_m=ans.query_snap_m, network=ans)
 
 
 @dataclass(slots=True)
@@ -137,8 +151,8 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
     if res.travel_s is not None:
         ans.travel_s = [float(res.travel_s[0, r]) for r in found]
         ans.snap_m = float(res.query_snap_m[0]) if res.query_snap_m is not None else None
-    if res.route is not None:
-        xy = [np.asarray(res.route[0, r].coords) for r in found]
+    if res.network is not None and return_routes:
+        xy = [res.route_coords(0, r) for r in found]
         ans.route_xy = xy if route_decimals is None else [np.round(a, route_decimals) for a in xy]
     return ans
 
@@ -162,8 +176,14 @@ _SCALARS = (float, int, np.floating, np.integer)
 
 def _query_points(lon, lat, *, crs: str) -> tuple[np.ndarray, np.ndarray]:
     """Validate query points and convert them to WGS84 (1-D arrays)."""
+    return coords.to_wgs84(*_checked_points(lon, lat), src=crs)
+
+
+def _checked_points(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """Query points as 1-D float arrays; ValueError naming the first that is not a valid longitude /
+    latitude (in any system)."""
     if isinstance(lon, _SCALARS) and isinstance(lat, _SCALARS):
-        x, y = _query_point(lon, lat, crs=crs)
+        x, y = _checked_point(lon, lat)
         return np.array([x]), np.array([y])
     try:
         lon_a = np.atleast_1d(np.asarray(lon, dtype=float)).ravel()
@@ -176,13 +196,7 @@ def _query_points(lon, lat, *, crs: str) -> tuple[np.ndarray, np.ndarray]:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise _invalid_point(i, lon_a[i], lat_a[i])
-    return coords.to_wgs84(lon_a, lat_a, src=crs)
-
-
-def _query_point(lon: float, lat: float, *, crs: str) -> tuple[float, float]:
-    """Validate one query point (a phone's: plain numbers) and convert it to WGS84 degrees."""
-    x, y = coords.to_wgs84(*_checked_point(lon, lat), src=crs)
-    return float(x), float(y)
+    return lon_a, lat_a
 
 
 def _checked_point(lon: float, lat: float) -> tuple[float, float]:

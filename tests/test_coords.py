@@ -204,3 +204,30 @@ def test_few_point_paths_equal_the_array_path() -> None:
         np.testing.assert_array_equal(np.isnan(one_lon), np.isnan(big_lon))
         np.testing.assert_allclose(one_lon, big_lon, rtol=0, atol=1e-12)
         np.testing.assert_allclose(one_lat, big_lat, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("which", [1, 2, 3])
+def test_compiled_twins_equal_the_arrays(which):
+    """The compiled per-point conversions (used by the rider's fused query) give the array versions' answers,
+    forward and inverse, including points outside China (unchanged) and NaN."""
+    from geomap import coords_compiled
+
+    lon = np.concatenate([LON[:300], [10.0, 140.0, np.nan]])
+    lat = np.concatenate([LAT[:300], [50.0, 35.0, np.nan]])
+    fwd = coords.FORWARDS[which]
+    want_f = fwd(lon, lat)
+    want_i = coords._invert(fwd, lon, lat)
+    got_f = np.array([coords_compiled.forward(x, y, which) for x, y in zip(lon, lat, strict=True)]).T
+    got_i = np.array([coords_compiled.inverse(x, y, which) for x, y in zip(lon, lat, strict=True)]).T
+    np.testing.assert_allclose(got_f, want_f, rtol=0, atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(got_i, want_i, rtol=0, atol=1e-9, equal_nan=True)
+    assert coords_compiled.forward(10.0, 50.0, which) == (10.0, 50.0)
+
+
+def test_compiled_haversine_equals_the_arrays():
+    from geomap import coords_compiled
+
+    want = coords.haversine_m(LON[:-1], LAT[:-1], LON[1:], LAT[1:])
+    got = np.array([coords_compiled.haversine_m(a, b, c, d)
+                    for a, b, c, d in zip(LON[:-1], LAT[:-1], LON[1:], LAT[1:], strict=True)])
+    np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -25,10 +25,10 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from geomap import coords
 from geomap.network.graph import StreetGraph
 from geomap.network.labels import Labels, build_labels, content_key
-from geomap.network.routing import Snapped, _linestrings, pieces_coords, snap_points
+from geomap.network.query import Answer, answer
+from geomap.network.routing import Snapped, snap_points
 from geomap.settings import get_settings
 
 __all__ = ["NetworkNearest", "StationLabels", "network_nearest", "station_labels"]
@@ -60,18 +60,23 @@ class NetworkNearest:
 
     ``station_id`` (object array; None where no station is reachable), ``station_pos`` (position in the
     station arrays passed in, -1 for none), ``travel_s`` (inf for none), ``distance_m`` (network metres),
-    ``route`` (LineStrings in ``route_crs`` from the query's snapped position to the station's, or None),
-    ``query_snap_m`` (straight-line metres from each query point to the network; inf if not snapped),
-    ``query_ok`` (the query point was within ``max_snap_m`` of a street).
+    ``query_snap_m`` (straight-line metres from each query point to the network), ``query_ok`` (the query
+    point was within ``max_snap_m`` of a street), ``answer`` (the compiled call's answer: routes'
+    vertices, query points in WGS84). :attr:`route`: LineStrings in ``route_crs`` from the query's snapped
+    position to the station's, or None (made when first asked for).
     """
 
     station_id: npt.NDArray[np.object_]
     station_pos: npt.NDArray[np.int64]
     travel_s: npt.NDArray[np.float64]
     distance_m: npt.NDArray[np.float64]
-    route: npt.NDArray[np.object_] | None
     query_snap_m: npt.NDArray[np.float64]
     query_ok: npt.NDArray[np.bool_]
+    answer: Answer
+
+    @property
+    def route(self) -> npt.NDArray[np.object_] | None:
+        return self.answer.routes()
 
     def to_frame(self) -> Any:
         """Long table, one row per (query, rank): a GeoDataFrame (EPSG:4326) with the route geometry."""
@@ -86,7 +91,8 @@ class NetworkNearest:
             "distance_m": self.distance_m.ravel(),
             "query_snap_m": np.repeat(self.query_snap_m, k),
         }
-        geom = self.route.ravel() if self.route is not None else np.full(q * k, None, dtype=object)
+        route = self.route
+        geom = route.ravel() if route is not None else np.full(q * k, None, dtype=object)
         return gpd.GeoDataFrame(data, geometry=list(geom), crs="EPSG:4326")
 
 
@@ -293,6 +299,7 @@ def network_nearest(
     station_key: str | None = None,
     route_crs: str = "wgs84",
     persist: bool = False,
+    crs: str = "wgs84",
 ) -> NetworkNearest:
     """The ``k`` stations quickest to reach from each query point along ``graph`` (WGS84 degrees).
 
@@ -304,47 +311,20 @@ def network_nearest(
     distance), or, with ``on_far="skip"``, get no station (``query_ok`` False). Unreachable stations
     give ``travel_s = inf`` and ``station_id = None``. ``index_k`` (≥ ``k``, default ``k``): labels kept
     per node, so that one label set serves every ``k`` up to it. ``station_key``, ``persist``: see
-    :func:`station_labels`. ``route_crs``: coordinate system of the routes (wgs84, gcj02 or bd09; the
-    other outputs stay WGS84).
+    :func:`station_labels`. ``crs``: coordinate system of the query points; ``route_crs``: of the routes
+    (wgs84, gcj02 or bd09; the other outputs stay WGS84). One compiled call answers all the points
+    (:func:`geomap.network.query.answer`).
     """
-    q_lon = np.atleast_1d(np.asarray(query_lon, dtype=np.float64)).ravel()
-    q_lat = np.atleast_1d(np.asarray(query_lat, dtype=np.float64)).ravel()
     index_k = k if index_k is None else max(int(index_k), k)
     sl = station_labels(graph, station_lon=station_lon, station_lat=station_lat, station_ids=station_ids,
                         k=index_k, limit_s=limit_s, max_snap_m=max_snap_m, station_key=station_key,
                         persist=persist)
-    qs = snap_points(graph, q_lon, q_lat, max_snap_m=max_snap_m, errors="raise" if on_far == "raise" else "ignore")
-    slot, travel_s, distance_m, via = sl.labels.query(qs, k=k)
+    ans = answer(sl.labels, query_lon, query_lat, k=k, crs=crs, route_crs=route_crs if return_routes else None,
+                 max_snap_m=_snap_m(max_snap_m), errors="raise" if on_far == "raise" else "ignore")
+    slot = ans.slot
     pos = np.where(slot >= 0, sl.position[np.maximum(slot, 0)], -1) if sl.labels.n_slots else slot
     ids = np.arange(len(sl.position)) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
     sid = np.full(pos.shape, None, dtype=object)
     sid[pos >= 0] = ids[pos[pos >= 0]]
-    route = routes(sl.labels, qs, slot, via, crs=route_crs) if return_routes else None
-    return NetworkNearest(station_id=sid, station_pos=pos, travel_s=travel_s, distance_m=distance_m, route=route,
-                          query_snap_m=qs.distance_m, query_ok=qs.ok)
-
-
-def route_coords(labels: Labels, snapped: Snapped, slot: npt.NDArray[np.int64], via: npt.NDArray[np.int8], *,
-                 crs: str = "wgs84") -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """The vertices of every route of a :meth:`Labels.query` answer, in ``crs``: ``(lon, lat, route)``
-    with ``route = point * k + rank``, vertices in travel order (consecutive duplicates dropped)."""
-    rid, street, fa, fb = labels.route_pieces(snapped, slot, via)
-    lon, lat, piece = pieces_coords(labels.graph, street, fa, fb)
-    group = rid[piece]
-    keep = np.ones(len(lon), dtype=bool)
-    keep[1:] = (group[1:] != group[:-1]) | (lon[1:] != lon[:-1]) | (lat[1:] != lat[:-1])
-    lon, lat, group = lon[keep], lat[keep], group[keep]
-    dst = coords.normalize_crs(crs)
-    if dst != "wgs84" and len(lon):
-        lon, lat = coords.from_wgs84(lon, lat, dst=dst)
-    return lon, lat, group
-
-
-def routes(labels: Labels, snapped: Snapped, slot: npt.NDArray[np.int64], via: npt.NDArray[np.int8], *,
-           crs: str = "wgs84") -> npt.NDArray[np.object_]:
-    """The routes of a :meth:`Labels.query` answer as LineStrings in ``crs``, shape of ``slot`` (None where
-    no station)."""
-    q, k = slot.shape
-    lon, lat, group = route_coords(labels, snapped, slot, via, crs=crs)
-    return _linestrings(lon, lat, group, q * k).reshape(q, k)
-
+    return NetworkNearest(station_id=sid, station_pos=pos, travel_s=ans.travel_s, distance_m=ans.distance_m,
+                          query_snap_m=ans.snap_m, query_ok=ans.ok, answer=ans)

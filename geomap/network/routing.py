@@ -22,6 +22,7 @@ and no route; nothing raises.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -34,8 +35,9 @@ from numba import njit
 from pyproj import Transformer
 from scipy.sparse.csgraph import dijkstra
 
-from geomap.coords import EARTH_RADIUS_M, haversine_m, local_metric_crs
-from geomap.network.graph import StreetGraph, _ranges
+from geomap.coords import EARTH_RADIUS_M, local_metric_crs
+from geomap.coords_compiled import haversine_m as _haversine_compiled
+from geomap.network.graph import StreetGraph
 from geomap.settings import get_settings
 
 __all__ = [
@@ -114,68 +116,136 @@ class Snapped:
 
 
 @njit(cache=True, nogil=True)
-def _grid_nearest(px, py, ok, lon0, lat0, kx, ky, glon, glat, seg_first, seg_street, street_mask, use_mask,
-                  cell_ptr, cell_seg, x0, y0, c, nx, ny, cap_m):  # pragma: no cover (compiled)
-    """Nearest segment of each point (metres in the equirectangular frame), searching the grid's cells in
+def _nearest_seg(x, y, lon0, lat0, kx, ky, glon, glat, seg_first, seg_street, street_mask, use_mask,
+                 cell_ptr, cell_seg, x0, y0, c, nx, ny, cap_m):  # pragma: no cover (compiled)
+    """Nearest segment of a point (metres in the equirectangular frame), searching the grid's cells in
     square rings around the point's cell until no unvisited cell can hold a nearer segment, or until
     ``cap_m`` (then -1). With ``use_mask``, only segments of streets where ``street_mask`` is True."""
-    n = px.shape[0]
-    best = np.full(n, -1, dtype=np.int64)
     max_ring = int(cap_m / c) + 2
-    for p in range(n):
-        if not ok[p]:
-            continue
-        x, y = px[p], py[p]
-        cx = min(max(x, x0), x0 + nx * c)  # the point clamped onto the grid (its projection)
-        cy = min(max(y, y0), y0 + ny * c)
-        out2 = (x - cx) * (x - cx) + (y - cy) * (y - cy)
-        ix = min(max(int((cx - x0) / c), 0), nx - 1)
-        iy = min(max(int((cy - y0) / c), 0), ny - 1)
-        bd = np.inf
-        bs = -1
-        for r in range(max_ring + 1):
-            # every cell at Chebyshev distance r from (ix, iy)
-            for gx in range(ix - r, ix + r + 1):
-                if gx < 0 or gx >= nx:
-                    continue
-                edge = gx == ix - r or gx == ix + r
-                step = 1 if edge else 2 * r
-                gy = iy - r
-                while gy <= iy + r:
-                    if 0 <= gy < ny:
-                        cell = gx * ny + gy
-                        for q in range(cell_ptr[cell], cell_ptr[cell + 1]):
-                            sg = cell_seg[q]
-                            if use_mask and not street_mask[seg_street[sg]]:
-                                continue
-                            a = seg_first[sg]
-                            ax = (glon[a] - lon0) * kx
-                            ay = (glat[a] - lat0) * ky
-                            dx = (glon[a + 1] - lon0) * kx - ax
-                            dy = (glat[a + 1] - lat0) * ky - ay
-                            den = dx * dx + dy * dy
-                            tt = 0.0
-                            if den > 0:
-                                tt = ((x - ax) * dx + (y - ay) * dy) / den
-                                tt = min(max(tt, 0.0), 1.0)
-                            ex = ax + tt * dx - x
-                            ey = ay + tt * dy - y
-                            d2 = ex * ex + ey * ey
-                            if d2 < bd or (d2 == bd and sg < bs):
-                                bd = d2
-                                bs = sg
-                    if r == 0:
-                        break
-                    gy += step
-            # cells not yet visited are at least r cells (r * c metres) from the clamped point; the point's
-            # offset from the grid adds at right angles (projection onto a box)
-            lower = out2 + (r * c) * (r * c)
-            if bs >= 0 and bd <= lower:
-                break
-            if r * c > cap_m and out2 + (r * c) * (r * c) > cap_m * cap_m:
-                break
-        best[p] = bs
+    cx = min(max(x, x0), x0 + nx * c)  # the point clamped onto the grid (its projection)
+    cy = min(max(y, y0), y0 + ny * c)
+    out2 = (x - cx) * (x - cx) + (y - cy) * (y - cy)
+    ix = min(max(int((cx - x0) / c), 0), nx - 1)
+    iy = min(max(int((cy - y0) / c), 0), ny - 1)
+    bd = np.inf
+    bs = -1
+    for r in range(max_ring + 1):
+        # every cell at Chebyshev distance r from (ix, iy)
+        for gx in range(ix - r, ix + r + 1):
+            if gx < 0 or gx >= nx:
+                continue
+            edge = gx == ix - r or gx == ix + r
+            step = 1 if edge else 2 * r
+            gy = iy - r
+            while gy <= iy + r:
+                if 0 <= gy < ny:
+                    cell = gx * ny + gy
+                    for q in range(cell_ptr[cell], cell_ptr[cell + 1]):
+                        sg = cell_seg[q]
+                        if use_mask and not street_mask[seg_street[sg]]:
+                            continue
+                        a = seg_first[sg]
+                        ax = (glon[a] - lon0) * kx
+                        ay = (glat[a] - lat0) * ky
+                        dx = (glon[a + 1] - lon0) * kx - ax
+                        dy = (glat[a + 1] - lat0) * ky - ay
+                        den = dx * dx + dy * dy
+                        tt = 0.0
+                        if den > 0:
+                            tt = ((x - ax) * dx + (y - ay) * dy) / den
+                            tt = min(max(tt, 0.0), 1.0)
+                        ex = ax + tt * dx - x
+                        ey = ay + tt * dy - y
+                        d2 = ex * ex + ey * ey
+                        if d2 < bd or (d2 == bd and sg < bs):
+                            bd = d2
+                            bs = sg
+                if r == 0:
+                    break
+                gy += step
+        # cells not yet visited are at least r cells (r * c metres) from the clamped point; the point's
+        # offset from the grid adds at right angles (projection onto a box)
+        lower = out2 + (r * c) * (r * c)
+        if bs >= 0 and bd <= lower:
+            break
+        if r * c > cap_m and lower > cap_m * cap_m:
+            break
+    return bs
+
+
+@njit(cache=True, nogil=True)
+def _grid_nearest(px, py, ok, lon0, lat0, kx, ky, glon, glat, seg_first, seg_street, street_mask, use_mask,
+                  cell_ptr, cell_seg, x0, y0, c, nx, ny, cap_m):  # pragma: no cover (compiled)
+    """:func:`_nearest_seg` of every point (-1 where not ``ok`` or none within ``cap_m``)."""
+    best = np.full(px.shape[0], -1, dtype=np.int64)
+    for p in range(px.shape[0]):
+        if ok[p]:
+            best[p] = _nearest_seg(px[p], py[p], lon0, lat0, kx, ky, glon, glat, seg_first, seg_street, street_mask,
+                                   use_mask, cell_ptr, cell_seg, x0, y0, c, nx, ny, cap_m)
     return best
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _foot(seg, x, y, lon, lat, lon0, lat0, kx, ky, glon, glat, seg_first, seg_street, cumfrac):  # pragma: no cover
+    """The foot of (x, y) on segment ``seg``: street, fraction along it (of its great-circle length),
+    WGS84 position and great-circle metres from (lon, lat)."""
+    a = seg_first[seg]
+    ax = (glon[a] - lon0) * kx
+    ay = (glat[a] - lat0) * ky
+    dx = (glon[a + 1] - lon0) * kx - ax
+    dy = (glat[a + 1] - lat0) * ky - ay
+    den = dx * dx + dy * dy
+    tt = 0.0
+    if den > 0:
+        tt = min(max(((x - ax) * dx + (y - ay) * dy) / den, 0.0), 1.0)
+    slon = glon[a] + tt * (glon[a + 1] - glon[a])
+    slat = glat[a] + tt * (glat[a + 1] - glat[a])
+    frac = min(max(cumfrac[a] + tt * (cumfrac[a + 1] - cumfrac[a]), 0.0), 1.0)
+    return seg_street[seg], frac, slon, slat, _haversine_compiled(lon, lat, slon, slat)
+
+
+@njit(cache=True, nogil=True)
+def _snap_one(lon, lat, max_snap_m, cap_m, prefer_core, core, lon0, lat0, kx, ky, glon, glat, seg_first,
+              seg_street, cumfrac, cell_ptr, cell_seg, x0, y0, c, nx, ny):  # pragma: no cover (compiled)
+    """Snap one WGS84 point: (street, fraction, distance_m, lon, lat, status) with status 0 within
+    ``max_snap_m``, 1 farther (the distance is exact), 2 no street within ``cap_m`` (distance unknown).
+    With ``prefer_core``, a point whose nearest street is outside the core snaps onto the nearest core
+    street when that one is within ``max_snap_m`` too (see :func:`snap_points`)."""
+    x = (lon - lon0) * kx
+    y = (lat - lat0) * ky
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return -1, np.nan, np.inf, np.nan, np.nan, 2
+    seg = _nearest_seg(x, y, lon0, lat0, kx, ky, glon, glat, seg_first, seg_street, core, False, cell_ptr,
+                       cell_seg, x0, y0, c, nx, ny, cap_m)
+    if seg < 0:
+        return -1, np.nan, np.inf, np.nan, np.nan, 2
+    s, f, slon, slat, d = _foot(seg, x, y, lon, lat, lon0, lat0, kx, ky, glon, glat, seg_first, seg_street, cumfrac)
+    if prefer_core and not core[s]:
+        cseg = _nearest_seg(x, y, lon0, lat0, kx, ky, glon, glat, seg_first, seg_street, core, True, cell_ptr,
+                            cell_seg, x0, y0, c, nx, ny, 1.5 * max_snap_m)
+        if cseg >= 0:
+            s2, f2, slon2, slat2, d2 = _foot(cseg, x, y, lon, lat, lon0, lat0, kx, ky, glon, glat, seg_first,
+                                             seg_street, cumfrac)
+            if d2 <= max_snap_m:
+                s, f, slon, slat, d = s2, f2, slon2, slat2, d2
+    return s, f, d, slon, slat, 0 if d <= max_snap_m else 1
+
+
+@njit(cache=True, nogil=True)
+def _snap_batch(lon, lat, max_snap_m, cap_m, prefer_core, core, lon0, lat0, kx, ky, glon, glat, seg_first,
+                seg_street, cumfrac, cell_ptr, cell_seg, x0, y0, c, nx, ny):  # pragma: no cover (compiled)
+    n = lon.shape[0]
+    street = np.full(n, -1, dtype=np.int64)
+    frac = np.full(n, np.nan)
+    dist = np.full(n, np.inf)
+    slon = np.full(n, np.nan)
+    slat = np.full(n, np.nan)
+    status = np.full(n, 2, dtype=np.int8)
+    for p in range(n):
+        street[p], frac[p], dist[p], slon[p], slat[p], status[p] = _snap_one(
+            lon[p], lat[p], max_snap_m, cap_m, prefer_core, core, lon0, lat0, kx, ky, glon, glat, seg_first,
+            seg_street, cumfrac, cell_ptr, cell_seg, x0, y0, c, nx, ny)
+    return street, frac, dist, slon, slat, status
 
 
 class _SnapIndex:
@@ -272,6 +342,12 @@ class _SnapIndex:
         lat = np.asarray(lat, dtype=np.float64)
         return (lon - self.lon0) * self.kx, (lat - self.lat0) * self.ky
 
+    def kernel_args(self, graph: StreetGraph) -> tuple:
+        """The arrays and sizes the compiled snapping (:func:`_snap_one`) reads, from ``core`` on."""
+        return (graph.core_street, self.lon0, self.lat0, self.kx, self.ky, self.glon, self.glat, self.seg_first,
+                self.seg_street, graph.geom_cumfrac, self.cell_ptr, self.cell_seg, self.x0, self.y0, self.cell_m,
+                self.nx, self.ny)
+
     def nearest_segments(self, px: FloatArray, py: FloatArray, *, street_mask: BoolArray | None = None,
                          cap_m: float = 5000.0) -> IntArray:
         """Exact nearest segment (in the frame of :meth:`fast_xy`) of each finite point within ``cap_m``
@@ -350,40 +426,18 @@ def snap_points(
             raise SnapError(out.distance_m, np.arange(n), max_snap_m)
         return out
     si = _snap_index(graph)
-    px, py = si.fast_xy(lon_a, lat_a)
-    px = np.asarray(px, dtype=np.float64)
-    py = np.asarray(py, dtype=np.float64)
-    valid = np.isfinite(px) & np.isfinite(py)
-    # nearest segment in the metric frame; the limit applies to the great-circle distance to it
-    rows = np.flatnonzero(valid)
-    cap_m = max(FAR_M, 3.0 * max_snap_m)
-    seg = si.nearest_segments(px[rows], py[rows], cap_m=cap_m)
-    beyond = rows[seg < 0]
-    rows = rows[seg >= 0]
-    _project_onto(graph, si, out, rows, seg[seg >= 0], lon_a, lat_a, px, py)
-    if len(beyond):  # no street within cap_m: how far the nearest street node is (never nearer than that)
-        out.distance_m[beyond] = _nearest_node_m(graph, lon_a[beyond], lat_a[beyond])
-    if prefer_core:
-        core = core_streets(graph)
-        off = rows[~core[out.street[rows]]]
-        if len(off) and core.any():
-            alt = Snapped(*(np.empty_like(getattr(out, f)) for f in ("street", "fraction", "distance_m", "lon",
-                                                                     "lat", "ok")))
-            cseg = si.nearest_segments(px[off], py[off], street_mask=core, cap_m=1.5 * max_snap_m)
-            found = off[cseg >= 0]
-            _project_onto(graph, si, alt, found, cseg[cseg >= 0], lon_a, lat_a, px, py)
-            use = found[alt.distance_m[found] <= max_snap_m]
-            for f in ("street", "fraction", "distance_m", "lon", "lat"):
-                getattr(out, f)[use] = getattr(alt, f)[use]
-    out.ok[rows] = out.distance_m[rows] <= max_snap_m
-    far = np.flatnonzero(~out.ok)
-    if len(far):
-        out.street[far] = -1
-        out.fraction[far] = np.nan
-        out.lon[far] = np.nan
-        out.lat[far] = np.nan
-        if errors == "raise":
-            raise SnapError(out.distance_m[far], far, max_snap_m)
+    street, frac, dist, slon, slat, status = _snap_batch(
+        lon_a, lat_a, max_snap_m, max(FAR_M, 3.0 * max_snap_m), prefer_core, *si.kernel_args(graph))
+    beyond = np.flatnonzero(status == 2)
+    if len(beyond):  # no street within the search's reach: how far the nearest street node is (never nearer)
+        fin = beyond[np.isfinite(lon_a[beyond]) & np.isfinite(lat_a[beyond])]
+        dist[fin] = _nearest_node_m(graph, lon_a[fin], lat_a[fin])
+    ok = status == 0
+    out = Snapped(street=np.where(ok, street, -1), fraction=np.where(ok, frac, np.nan), distance_m=dist,
+                  lon=np.where(ok, slon, np.nan), lat=np.where(ok, slat, np.nan), ok=ok)
+    far = np.flatnonzero(~ok)
+    if len(far) and errors == "raise":
+        raise SnapError(out.distance_m[far], far, max_snap_m)
     return out
 
 
@@ -404,37 +458,6 @@ def _nearest_node_m(graph: StreetGraph, lon: FloatArray, lat: FloatArray) -> Flo
         tree = graph.__dict__["_node_tree"] = cKDTree(unit_vectors(graph.node_lon, graph.node_lat))
     chord, _ = tree.query(unit_vectors(lon, lat), k=1)
     return chord_to_m(chord)
-
-
-def _project_onto(
-    graph: StreetGraph,
-    si: _SnapIndex,
-    out: Snapped,
-    rows: IntArray,
-    seg: IntArray,
-    lon: FloatArray,
-    lat: FloatArray,
-    px: FloatArray,
-    py: FloatArray,
-) -> None:
-    """Fill ``out`` at ``rows`` with the foot of each point on segment ``seg`` (metric frame), its
-    fraction along the street (of the great-circle length) and the great-circle distance to it."""
-    a = si.seg_first[seg]
-    x0, y0 = si.fast_xy(graph.geom_lon[a], graph.geom_lat[a])
-    x1, y1 = si.fast_xy(graph.geom_lon[a + 1], graph.geom_lat[a + 1])
-    dx, dy = x1 - x0, y1 - y0
-    den = dx * dx + dy * dy
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.where(den > 0, ((px[rows] - x0) * dx + (py[rows] - y0) * dy) / np.where(den > 0, den, 1.0), 0.0)
-    t = np.clip(t, 0.0, 1.0)
-    cf = graph.geom_cumfrac
-    slon = graph.geom_lon[a] + t * (graph.geom_lon[a + 1] - graph.geom_lon[a])
-    slat = graph.geom_lat[a] + t * (graph.geom_lat[a + 1] - graph.geom_lat[a])
-    out.street[rows] = si.seg_street[seg]
-    out.fraction[rows] = np.clip(cf[a] + t * (cf[a + 1] - cf[a]), 0.0, 1.0)
-    out.lon[rows] = slon
-    out.lat[rows] = slat
-    out.distance_m[rows] = haversine_m(lon[rows], lat[rows], slon, slat)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -581,6 +604,59 @@ def _vertex_keys(graph: StreetGraph) -> FloatArray:
     return key
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _at(s, f, offsets, cumfrac, gx, gy):  # pragma: no cover (compiled)
+    """Position at fraction ``f`` of street ``s`` (linear within its geometry segment), in the frame of
+    ``gx`` / ``gy``."""
+    a, b = offsets[s], offsets[s + 1] - 1
+    lo, hi = a, max(b - 1, a)
+    while lo < hi:  # the last vertex i of the street with cumfrac[i] <= f (among the segment starts)
+        mid = (lo + hi + 1) >> 1
+        if cumfrac[mid] <= f:
+            lo = mid
+        else:
+            hi = mid - 1
+    j = min(lo + 1, b)
+    den = cumfrac[j] - cumfrac[lo]
+    tt = min(max((f - cumfrac[lo]) / den, 0.0), 1.0) if den > 0 else 0.0
+    return gx[lo] + tt * (gx[j] - gx[lo]), gy[lo] + tt * (gy[j] - gy[lo])
+
+
+@njit(cache=True, nogil=True)
+def _pieces_xy(street, f_from, f_to, offsets, cumfrac, gx, gy):  # pragma: no cover (compiled)
+    """Vertices of street pieces travelled from ``f_from`` to ``f_to``: per piece its two interpolated
+    ends and the geometry vertices strictly between them, in travel order; returns (x, y, piece)."""
+    m = street.shape[0]
+    total = 0
+    for i in range(m):
+        total += offsets[street[i] + 1] - offsets[street[i]] + 2
+    x = np.empty(total)
+    y = np.empty(total)
+    piece = np.empty(total, dtype=np.int64)
+    w = 0
+    for i in range(m):
+        s, fa, fb = street[i], f_from[i], f_to[i]
+        lo, hi = min(fa, fb), max(fa, fb)
+        x[w], y[w] = _at(s, fa, offsets, cumfrac, gx, gy)
+        piece[w] = i
+        w += 1
+        a, b = offsets[s], offsets[s + 1]
+        if fb >= fa:
+            for v in range(a, b):
+                if lo < cumfrac[v] < hi:
+                    x[w], y[w], piece[w] = gx[v], gy[v], i
+                    w += 1
+        else:
+            for v in range(b - 1, a - 1, -1):
+                if lo < cumfrac[v] < hi:
+                    x[w], y[w], piece[w] = gx[v], gy[v], i
+                    w += 1
+        x[w], y[w] = _at(s, fb, offsets, cumfrac, gx, gy)
+        piece[w] = i
+        w += 1
+    return x[:w], y[:w], piece[:w]
+
+
 def pieces_coords(
     graph: StreetGraph,
     street: IntArray,
@@ -594,40 +670,10 @@ def pieces_coords(
     piece index of every vertex, pieces in input order, each with its two (interpolated) end points.
     With ``xy`` (the geometry vertices in another frame, e.g. the local metric one) the coordinates are
     in that frame instead of WGS84."""
-    street = np.asarray(street, dtype=np.int64)
-    f_from = np.asarray(f_from, dtype=np.float64)
-    f_to = np.asarray(f_to, dtype=np.float64)
-    m = len(street)
-    if m == 0:
-        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64)
-    key = _vertex_keys(graph)
-    lo, hi = np.minimum(f_from, f_to), np.maximum(f_from, f_to)
-    i0 = np.searchsorted(key, street + lo, side="right")
-    i1 = np.searchsorted(key, street + hi, side="left")
-    i0 = np.maximum(i0, graph.geom_offsets[street])
-    i1 = np.minimum(i1, graph.geom_offsets[street + 1])
-    n_in = np.maximum(i1 - i0, 0)
-    inner = _ranges(i0, n_in)
-    backward = f_to < f_from
-    piece_of_inner = np.repeat(np.arange(m), n_in)
-    bw = backward[piece_of_inner]
-    inner = np.where(bw, (i0 + i1 - 1)[piece_of_inner] - inner, inner)
     gx, gy = (graph.geom_lon, graph.geom_lat) if xy is None else xy
-    alon, alat = _interp(graph, street, f_from, xy)
-    blon, blat = _interp(graph, street, f_to, xy)
-    counts = n_in + 2
-    total = int(counts.sum())
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    lon = np.empty(total)
-    lat = np.empty(total)
-    piece = np.repeat(np.arange(m, dtype=np.int64), counts)
-    lon[starts], lat[starts] = alon, alat
-    ends = starts + counts - 1
-    lon[ends], lat[ends] = blon, blat
-    pos = _ranges(starts + 1, n_in)
-    lon[pos] = gx[inner]
-    lat[pos] = gy[inner]
-    return lon, lat, piece
+    return _pieces_xy(np.ascontiguousarray(street, dtype=np.int64), np.ascontiguousarray(f_from, dtype=np.float64),
+                      np.ascontiguousarray(f_to, dtype=np.float64), graph.geom_offsets, graph.geom_cumfrac,
+                      np.ascontiguousarray(gx, dtype=np.float64), np.ascontiguousarray(gy, dtype=np.float64))
 
 
 def _linestrings(lon: FloatArray, lat: FloatArray, group: IntArray, n_groups: int) -> npt.NDArray[np.object_]:
@@ -683,12 +729,11 @@ def route(
     """Quickest route between two WGS84 points (degrees), both snapped onto streets (:class:`SnapError`
     if either is too far). Unreachable: ``travel_s = inf`` and no geometry."""
     from geomap.network.labels import build_labels
-    from geomap.network.nearest import routes
+    from geomap.network.query import answer
 
-    o = snap_points(graph, from_lon, from_lat, max_snap_m=max_snap_m)
-    d = snap_points(graph, to_lon, to_lat, max_snap_m=max_snap_m)
-    lab = build_labels(graph, d, k=1, limit_s=np.inf)
-    slot, travel_s, distance_m, via = lab.query(o, k=1)
-    geom = routes(lab, o, slot, via)[0, 0]
-    return Route(travel_s=float(travel_s[0, 0]), distance_m=float(distance_m[0, 0]), geometry=geom, origin=o,
-                 destination=d)
+    limit = float(get_settings().max_snap_m if max_snap_m is None else max_snap_m)
+    o = snap_points(graph, from_lon, from_lat, max_snap_m=limit)
+    d = snap_points(graph, to_lon, to_lat, max_snap_m=limit)
+    ans = answer(build_labels(graph, d, k=1, limit_s=np.inf), from_lon, from_lat, k=1, max_snap_m=limit)
+    return Route(travel_s=float(ans.travel_s[0, 0]), distance_m=float(ans.distance_m[0, 0]),
+                 geometry=ans.routes()[0, 0], origin=o, destination=d)
