@@ -7,13 +7,17 @@ worker). The child opens the same workspace (graphs and labels memory-mapped fro
 with the service), reads the registry as it is, renders the page and sends its HTML back; what does not
 depend on the stations (the extract's streets, the graph) stays loaded in the child between builds, so
 a rebuild after an edit costs the station-dependent part. Until a build finishes, ``GET /map`` serves
-the previous page (or a page that reloads itself at start).
+the previous page (or a page that reloads itself at start). The child watches its parent and exits
+when the service is gone, however it ended (a killed service must not leave a map process behind).
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
@@ -23,6 +27,22 @@ log = logging.getLogger("geomap.api")
 
 _CHILD_WORKSPACES: dict[str, Any] = {}
 """In the child process: the workspaces opened so far, by folder (their graphs stay loaded)."""
+
+
+PARENT_CHECK_S = 1.0
+"""How often the map process checks that the service that started it is still there (seconds)."""
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """In the map process: exit as soon as ``parent_pid`` is no longer its parent (the service ended,
+    even by SIGKILL, and the process was re-parented)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="geomap-map-parent-watch", daemon=True).start()
 
 
 def render_in_child(root: str, mode: str) -> str:
@@ -43,7 +63,8 @@ def render_in_child(root: str, mode: str) -> str:
 def _executor(state: ServiceState) -> ProcessPoolExecutor:
     ex = state.__dict__.get("_map_executor")
     if ex is None:
-        ex = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        ex = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_exit_with_parent, initargs=(os.getpid(),))
         state.__dict__["_map_executor"] = ex
     return ex
 
