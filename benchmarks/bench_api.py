@@ -307,14 +307,13 @@ def in_process(points: list[tuple[float, float]]) -> dict[str, float]:
     """Where a ``/nearest`` answer's time goes, measured in this process on the sample data (µs per
     request, the same 256 GCJ-02 points, e-bike, k=3, routes): the search alone, the library answer, the
     answer's JSON text, and the whole app without sockets for /healthz and /nearest."""
-    from geomap import coords
     from geomap.api.app import create_app
     from geomap.api.models import NearestQuery
     from geomap.api.read import nearest_body
     from geomap.api.state import LABEL_K, ServiceState, settle_heap
     from geomap.nearest import nearest_point
-    from geomap.network.nearest import station_index
-    from geomap.network.routing_one import answer_one
+    from geomap.network.nearest import station_labels
+    from geomap.network.query import answer
     from geomap.stations.index import StationFilter
 
     tmp = Path(tempfile.mkdtemp(prefix="geomap-bench-inproc-"))
@@ -325,17 +324,16 @@ def in_process(points: list[tuple[float, float]]) -> dict[str, float]:
         settle_heap()
         g, index_of = state.graphs["ebike"], state.snapshot.index
         sel = index_of.selection(StationFilter.make(), tz=settings.timezone)
-        index, _ = station_index(g, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids, k=LABEL_K,
-                                 station_key=sel.key)
-        wgs = [coords.to_wgs84_point(lon, lat, src="gcj02") for lon, lat in points]
+        labels = station_labels(g, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids, k=LABEL_K,
+                                limit_s=settings.label_limit_minutes * 60.0, station_key=sel.key).labels
         qs = [NearestQuery.model_validate({"lon": lon, "lat": lat, "crs": "gcj02", "k": 3}) for lon, lat in points]
         answers = [nearest_body(state, q) for q in qs]
         n = len(points)
         out = {
-            "search": _best_us(lambda i: answer_one(index, *wgs[i % n], k=3, max_snap_m=settings.max_snap_m,
-                                                    crs="gcj02", decimals=7)),
-            "search_cold": _cold_us(lambda i: answer_one(index, *wgs[i % n], k=3, max_snap_m=settings.max_snap_m,
-                                                         crs="gcj02", decimals=7)),
+            "search": _best_us(lambda i: answer(labels, *points[i % n], k=3, crs="gcj02", route_crs="gcj02",
+                                                max_snap_m=settings.max_snap_m)),
+            "search_cold": _cold_us(lambda i: answer(labels, *points[i % n], k=3, crs="gcj02", route_crs="gcj02",
+                                                     max_snap_m=settings.max_snap_m)),
             "nearest_point": _best_us(lambda i: nearest_point(
                 index_of, qs[i % n].lon, qs[i % n].lat, k=3, crs="gcj02", mode="ebike", graph=g,
                 index_k=LABEL_K, route_crs="gcj02", route_decimals=7)),
@@ -366,7 +364,7 @@ def _in_process_lines(ip: dict[str, float], floor_us: float) -> list[str]:
         "",
         "| step | µs |",
         "|---|---:|",
-        f"| the search: snapping, labels, 3 routes, one compiled call (`routing_one.answer_one`) | "
+        f"| the search: GCJ-02 in and out, snapping, labels, 3 routes, one compiled call (`query.answer`) | "
         f"{ip['search']:.1f} |",
         f"| the same with cold CPU caches (an 8 MiB array summed before each call) | {ip['search_cold']:.1f} |",
         f"| the library answer (`nearest.nearest_point`: + GCJ-02 input, filter, station set) | "

@@ -262,7 +262,7 @@ def run_case(case: str) -> dict[str, Any]:
 
     def geo(area: bool) -> Callable[[], Any]:
         def run() -> Any:
-            g.__dict__.pop("_station_indexes", None)  # a new station set every run
+            g.__dict__.pop("_station_labels", None)  # a new station set every run
             g.__dict__.pop("_time_fields", None)
             return coverage(g, st, minutes=MINUTES, demand=demand, with_area=area)
         return run
@@ -339,7 +339,7 @@ def run_case(case: str) -> dict[str, Any]:
     out["recipe_area_km2"] = float(geom.area) / 1e6
     # cross-check, stations on their nearest nodes for both
     st_nodes = Stations(lon=g.node_lon[centers], lat=g.node_lat[centers], ids=st.ids[pick])
-    g.__dict__.pop("_station_indexes", None)
+    g.__dict__.pop("_station_labels", None)
     sub = coverage(g, st_nodes, minutes=MINUTES, with_area=area)
     geo_nodes = set(np.flatnonzero(sub.node_time_s <= LIMIT_S).tolist())
     settings = get_settings()

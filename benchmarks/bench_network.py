@@ -8,7 +8,7 @@
     pandana ``Network(...).set_pois(...)`` + ``nearest_pois`` on the same nodes / edges / weights.
     pandana answers per *node*: the points are mapped to their nearest node (``get_node_ids``); geomap
     snaps onto the nearest street and counts the partial street at both ends, so answers can differ.
-    "incl. per-station precompute": geomap TargetIndex build (labels, street tables) vs pandana set_pois,
+    "incl. per-station precompute": geomap label build (one bounded search, `network/labels.py`) vs pandana set_pois,
     both inside the timing; the per-graph snapping grid (geomap) and the network/KD-tree (pandana) are
     built before. "precompute cached": query only (snapping + look-up vs nearest_pois + get_node_ids).
 

@@ -152,8 +152,7 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
         ans.travel_s = [float(res.travel_s[0, r]) for r in found]
         ans.snap_m = float(res.query_snap_m[0]) if res.query_snap_m is not None else None
     if res.network is not None and return_routes:
-        xy = [res.route_coords(0, r) for r in found]
-        ans.route_xy = xy if route_decimals is None else [np.round(a, route_decimals) for a in xy]
+        ans.route_xy = res.network.answer.point_routes(0, ranks=found, decimals=route_decimals)
     return ans
 
 

@@ -108,11 +108,23 @@ class Answer:
     def route_coords(self, point: int, rank: int) -> FloatArray:
         """The ``(m, 2)`` vertices of one route (empty when there is none; a route of one position, the
         station where the point is, has it twice: a LineString needs two)."""
+        return self.point_routes(point, ranks=[rank])[0]
+
+    def point_routes(self, point: int, *, ranks: list[int], decimals: int | None = None) -> list[FloatArray]:
+        """:meth:`route_coords` of one point's routes at ``ranks`` (ascending), rounded to ``decimals`` when
+        given: one array operation for all of them (a rider's request is one point)."""
         assert self.route_group is not None, "routes were not asked for"
-        g = point * self.slot.shape[1] + rank
-        a, b = np.searchsorted(self.route_group, [g, g + 1])
+        k = self.slot.shape[1]
+        a, b = np.searchsorted(self.route_group, [point * k, point * k + k])
         xy = np.column_stack([self.route_lon[a:b], self.route_lat[a:b]])
-        return np.repeat(xy, 2, axis=0) if len(xy) == 1 else xy
+        if decimals is not None:
+            xy = np.round(xy, decimals)
+        bounds = np.searchsorted(self.route_group[a:b], point * k + np.arange(k + 1)).tolist()
+        out = []
+        for r in ranks:
+            part = xy[bounds[r]:bounds[r + 1]]
+            out.append(np.repeat(part, 2, axis=0) if len(part) == 1 else part)
+        return out
 
 
 def answer(labels: Labels, lon: npt.ArrayLike, lat: npt.ArrayLike, *, k: int, crs: str = "wgs84",
