@@ -14,10 +14,12 @@ then a snap plus a compiled look-up; one point is a batch of one.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -146,10 +148,15 @@ def station_labels(
         hit = _derived(graph, bases, lon, lat, ids, k=k, limit=limit, snap=snap)
         derived = hit is not None
     if hit is None:
-        snapped = snap_points(graph, lon, lat, max_snap_m=snap, errors="ignore")
-        lab = build_labels(graph, snapped, k=k, limit_s=limit, ids=ids)
-        lab.source_lon, lab.source_lat, lab.max_snap_m = lon.copy(), lat.copy(), snap
-        hit = StationLabels(labels=lab, position=np.arange(len(lon), dtype=np.int64), snapped=snapped)
+        with _building(graph, key if persist else None):  # another worker building it: wait, then read it
+            hit = _from_disk(graph, key, lon, lat, ids, snap) if persist else None
+            if hit is None:
+                snapped = snap_points(graph, lon, lat, max_snap_m=snap, errors="ignore")
+                lab = build_labels(graph, snapped, k=k, limit_s=limit, ids=ids)
+                lab.source_lon, lab.source_lat, lab.max_snap_m = lon.copy(), lat.copy(), snap
+                hit = StationLabels(labels=lab, position=np.arange(len(lon), dtype=np.int64), snapped=snapped)
+                if persist:
+                    _to_disk(graph, key, hit, background=False)
     if persist:
         _to_disk(graph, key, hit, background=derived)
     memo[key] = hit
@@ -214,6 +221,20 @@ def _labels_dir(graph: StreetGraph) -> Path | None:
     return None if cache is None or not graph.cache_key else Path(cache) / f"labels_{graph.cache_key[:20]}"
 
 
+@contextlib.contextmanager
+def _building(graph: StreetGraph, key: str | None) -> Iterator[None]:
+    """Hold the file lock of label set ``key`` of ``graph`` (None, or a graph without a cache folder: no
+    lock). Service workers starting together build each set once: the others wait and load it."""
+    folder = _labels_dir(graph)
+    if key is None or folder is None:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{key[:32]}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def _load(graph: StreetGraph, path: Path) -> StationLabels | None:
     try:
         lab = Labels.load(path, graph)
@@ -269,6 +290,7 @@ def _to_disk(graph: StreetGraph, key: str, hit: StationLabels, *, background: bo
                      key=lambda p: p.stat().st_mtime)
         for p in old[:-_MAX_ON_DISK]:
             shutil.rmtree(p, ignore_errors=True)
+            (p.parent / f"{p.name}.lock").unlink(missing_ok=True)
 
     if not background:
         write()
