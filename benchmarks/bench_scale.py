@@ -3,11 +3,15 @@
 Synthetic cities written as real OSM PBF files by ``scripts/synthetic_city.py`` (lattice streets ~100 m
 apart, primary / one-way secondary / residential, some closed to trucks) with a GCJ-02 station list:
 
+* ``10k``: 10,000 street nodes, 120 stations (where every peer finishes);
 * ``100k``: 99,856 street nodes, 1,200 stations;
 * ``1m``: 1,000,000 street nodes, 10,000 stations.
 
-Each case runs in a process of its own (peak memory = ``ru_maxrss`` of that process, with the graph loaded
-before the build is counted separately). k = 5, 60-minute limit, e-bike graph.
+Each case runs in a process of its own; its peak memory is the peak resident set (``VmHWM``, reset through
+``/proc/self/clear_refs`` once the graph is loaded and paged in) minus the resident set at that moment, so
+what is measured is the question's own memory. k = 5, e-bike graph, 60-minute limit (the service's); as
+pandana does not finish the 60-minute question at 100k nodes within its time-out, the same comparison is
+also run with a 15-minute limit (the service circle) at every size.
 
 * label build: geomap's bounded label-setting search against the previous per-station build (a Dijkstra
   per station, scipy, limited to 60 min, top 5 per node kept, chunked; at 1M nodes run on 100 stations
@@ -45,7 +49,10 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._common import machine, write_section  # noqa: E402
 
 WORK = ROOT / "benchmarks" / "_work" / "scale"
-SIZES = {"100k": (100_000, 1_200), "1m": (1_000_000, 10_000)}
+SIZES = {"10k": (10_000, 120), "100k": (100_000, 1_200), "1m": (1_000_000, 10_000)}
+SERVICE_SIZES = ("100k", "1m")
+SERVICE_WORKERS = (1, 2)
+PANDANA_TIMEOUT_S = 600.0
 K = 5
 LIMIT_S = 3600.0
 TOKEN = "bench-scale"
@@ -78,10 +85,21 @@ def workspace(size: str) -> Path:
 
 # --- label builds, one process each ----------------------------------------------------------------------
 
-def _child(kind: str, size: str, n_stations: int | None) -> dict[str, Any]:
-    """Run one label build in this process and report seconds and peak memory."""
-    import resource
+def _status_mb(key: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
+
+def _reset_peak() -> float:
+    """Reset this process's peak resident set to the current one (Linux); returns the current MB."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_mb("VmRSS")
+
+
+def _child(kind: str, size: str, n_stations: int | None, limit_s: float = LIMIT_S) -> dict[str, Any]:
+    """Run one label build in this process and report seconds and peak memory above the loaded graph."""
     import numpy as np
 
     from geomap.network.routing import snap_points
@@ -96,13 +114,13 @@ def _child(kind: str, size: str, n_stations: int | None) -> dict[str, Any]:
     sn = snap_points(g, lon, lat, errors="ignore")
     for a in ("indptr", "indices", "edge_travel_s", "reverse_src", "reverse_travel_s", "reverse_length_m"):
         np.asarray(getattr(g, a)).sum()  # page the graph in before the baseline
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base = _reset_peak()
     t0 = time.perf_counter()
     out: dict[str, Any] = {}
     if kind == "geomap":
         from geomap.network.labels import build_labels
 
-        lab = build_labels(g, sn, k=K, limit_s=LIMIT_S)
+        lab = build_labels(g, sn, k=K, limit_s=limit_s)
         out["first"] = lab.station[:, 0].astype(int).tolist()[:50000]
         out["labels_mb"] = lab.nbytes / 1e6
     elif kind == "per_station":
@@ -118,7 +136,7 @@ def _child(kind: str, size: str, n_stations: int | None) -> dict[str, Any]:
         chunk = max(1, 20_000_000 // (n + m))
         for c0 in range(0, m, chunk):
             ids = np.arange(c0, min(m, c0 + chunk))
-            d = np.atleast_2d(dijkstra(mat, directed=True, indices=n + ids, limit=LIMIT_S))[:, :n].T
+            d = np.atleast_2d(dijkstra(mat, directed=True, indices=n + ids, limit=limit_s))[:, :n].T
             t_all = np.concatenate([best_t, d.astype(np.float32)], axis=1)
             j_all = np.concatenate([best_j, np.broadcast_to(ids.astype(np.int32), (n, len(ids)))], axis=1)
             order = np.argsort(t_all, axis=1, kind="stable")[:, :K]
@@ -136,20 +154,20 @@ def _child(kind: str, size: str, n_stations: int | None) -> dict[str, Any]:
             net = pandana.Network(pd.Series(g.node_lon), pd.Series(g.node_lat), pd.Series(np.asarray(g.edge_u)),
                                   pd.Series(np.asarray(g.indices)),
                                   pd.DataFrame({"travel_s": np.asarray(g.edge_travel_s)}), twoway=False)
-            t0 = time.perf_counter()  # the network's own build is not the question
-            base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            base = _reset_peak()  # the network's own build is not the question
+            t0 = time.perf_counter()
             ok = sn.ok
-            net.set_pois("stations", LIMIT_S, K, pd.Series(lon[ok]), pd.Series(lat[ok]))
-            res = net.nearest_pois(LIMIT_S, "stations", num_pois=K, include_poi_ids=True)
+            net.set_pois("stations", limit_s, K, pd.Series(lon[ok]), pd.Series(lat[ok]))
+            res = net.nearest_pois(limit_s, "stations", num_pois=K, include_poi_ids=True)
         out["rows"] = len(res)
     out["seconds"] = time.perf_counter() - t0
-    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out["graph_mb"] = base
+    out["peak_mb"] = _status_mb("VmHWM") - base
     return out
 
 
-def _run_child(kind: str, size: str, n_stations: int | None = None, timeout_s: float = 3600) -> dict[str, Any]:
-    args = [sys.executable, __file__, "--child", kind, size, str(n_stations or 0)]
+def _run_child(kind: str, size: str, n_stations: int | None = None, *, limit_s: float = LIMIT_S,
+               timeout_s: float = 3600) -> dict[str, Any]:
+    args = [sys.executable, __file__, "--child", kind, size, str(n_stations or 0), str(limit_s)]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT)
     except subprocess.TimeoutExpired:
@@ -161,27 +179,56 @@ def _run_child(kind: str, size: str, n_stations: int | None = None, timeout_s: f
 
 # --- the service ----------------------------------------------------------------------------------------
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the service, its workers and their map processes)."""
+    parent: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += [c for c, pp in parent.items() if pp == p]
+    return out
 
 
-def _start(folder: Path, port: int) -> tuple[subprocess.Popen, float]:
+def _pss_mb(pid: int) -> float:
+    """Proportional set size of the process tree (MB): resident memory with shared pages (the memory-mapped
+    graphs and labels every worker reads) counted once, not once per process."""
+    total = 0.0
+    for p in _tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return total
+
+
+def _start(folder: Path, port: int, workers: int) -> tuple[subprocess.Popen, float]:
+    """Start ``geomap serve`` and wait until every worker has started and ``/healthz`` answers."""
     env = {**os.environ, "GEOMAP_ADMIN_TOKEN": TOKEN}
-    log = open(WORK / f"serve_{port}.log", "wb")  # noqa: SIM115 - closed with the process
+    path = WORK / f"serve_{port}.log"
+    log = open(path, "wb")  # noqa: SIM115 - closed with the process
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "geomap.cli", "--workspace", str(folder), "serve", "--port",
-                             str(port), "--no-access-log"], stdout=log, stderr=subprocess.STDOUT, env=env)
+                             str(port), "--no-access-log", "--workers", str(workers)], stdout=log,
+                            stderr=subprocess.STDOUT, env=env)
     while True:
         if proc.poll() is not None:
-            raise RuntimeError((WORK / f"serve_{port}.log").read_text(errors="replace")[-2000:])
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return proc, time.perf_counter() - t0
-        except OSError:
-            time.sleep(0.1)
+            raise RuntimeError(path.read_text(errors="replace")[-2000:])
+        if path.read_text(errors="replace").count("Application startup complete") >= workers:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    return proc, time.perf_counter() - t0
+            except OSError:
+                pass
+        time.sleep(0.05)
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -214,24 +261,37 @@ def _until(check: Any, timeout_s: float = 60.0) -> float:
     return time.perf_counter() - t0
 
 
-def bench_service(size: str, port: int) -> dict[str, Any]:
-    """Start cold (graphs cached, no labels) and warm (labels cached); wrk; edits."""
+def _page(url: str) -> bytes:
+    with urllib.request.urlopen(f"{url}/map", timeout=60) as r:
+        return r.read()
+
+
+def _map_ready(url: str) -> bool:
+    return "地图生成中" not in _page(url)[:4096].decode("utf-8", errors="replace")
+
+
+def bench_service(size: str, port: int, workers: int) -> dict[str, Any]:
+    """Start with no labels on disk (graphs cached), then with labels cached; /nearest under wrk while the
+    published map is being built and after; edits; the map rebuilt after an edit."""
     import numpy as np
 
-    from benchmarks.bench_api import WRK_LUA, _wrk
+    from benchmarks.bench_api import RUN_S, WRK_LUA, _wrk
     from geomap import coords
     from geomap.workspace import open_workspace
 
     folder = workspace(size)
     for p in (folder / "cache").glob("labels_*"):
         shutil.rmtree(p)
-    out: dict[str, Any] = {}
-    proc, out["start_cold_s"] = _start(folder, port)
-    out["rss_cold_mb"] = _rss_mb(proc.pid)
+    shutil.rmtree(folder / "cache" / "map", ignore_errors=True)
+    out: dict[str, Any] = {"workers": workers}
+    proc, out["start_cold_s"] = _start(folder, port, workers)
+    out["pss_cold_mb"] = _pss_mb(proc.pid)
     _stop(proc)
     time.sleep(1)
-    proc, out["start_warm_s"] = _start(folder, port)
-    out["rss_warm_mb"] = _rss_mb(proc.pid)
+    shutil.rmtree(folder / "cache" / "map", ignore_errors=True)  # the warm start builds its map while measured
+    proc, out["start_warm_s"] = _start(folder, port, workers)
+    t_ready = time.perf_counter()
+    out["pss_warm_mb"] = _pss_mb(proc.pid)
     url = f"http://127.0.0.1:{port}"
     try:
         g = open_workspace(folder).graph("ebike")
@@ -242,35 +302,51 @@ def bench_service(size: str, port: int) -> dict[str, Any]:
         lua.write_text(WRK_LUA % ", ".join(f'"/nearest?lon={a:.6f}&lat={b:.6f}&crs=gcj02&k=5"'
                                            for a, b in zip(lon, lat, strict=True)), encoding="utf-8")
         luas = {"/nearest": lua}
-        _wrk(url, "/nearest", 4, luas)  # warm-up
+        _wrk(url, "/nearest", 4, luas)  # warm-up (pages the labels in), while the first map is built
+        out["map_first_s"] = time.perf_counter() - t_ready + _until(lambda: _map_ready(url), timeout_s=900)
         runs = [_wrk(url, "/nearest", 64, luas) for _ in range(3)]
         out["p50_ms"] = statistics.median(r["p50_ms"] for r in runs)
         out["p99_ms"] = statistics.median(r["p99_ms"] for r in runs)
         out["rps"] = statistics.median(r["rps"] for r in runs)
-        out["rss_after_load_mb"] = _rss_mb(proc.pid)
-        # edits: until /nearest at the place shows them
+        out["errors"] = sum(r["errors"] for r in runs)
+        out["pss_after_load_mb"] = _pss_mb(proc.pid)
+        # edits: until /nearest at the place shows them (every worker: requests spread over them)
         x, y = float(lon[0]), float(lat[0])
         near = f"{url}/nearest?lon={x:.6f}&lat={y:.6f}&crs=gcj02&k=1"
 
-        def first() -> str | None:
-            f = _get(near)["features"]
+        def first(u: str) -> str | None:
+            f = _get(u)["features"]
             return f[0]["id"] if f else None
+
+        def every_worker(check: Any) -> bool:
+            return all(check() for _ in range(4 * workers))
 
         t0 = time.perf_counter()
         _send(f"{url}/stations", "POST", {"id": "SCALE-1", "name": "压测新站", "kinds": ["驿站"], "lon": x, "lat": y,
                                           "crs": "gcj02", "opening_hours_raw": "24小时"})
-        out["add_s"] = time.perf_counter() - t0 + _until(lambda: first() == "SCALE-1")
+        out["add_s"] = time.perf_counter() - t0 + _until(lambda: every_worker(lambda: first(near) == "SCALE-1"))
         x2, y2 = float(lon[1]), float(lat[1])
         near2 = f"{url}/nearest?lon={x2:.6f}&lat={y2:.6f}&crs=gcj02&k=1"
         t0 = time.perf_counter()
         _send(f"{url}/stations/SCALE-1", "PATCH", {"lon": x2, "lat": y2, "crs": "gcj02"})
         out["move_s"] = time.perf_counter() - t0 + _until(
-            lambda: (_get(near2)["features"] or [{}])[0].get("id") == "SCALE-1")
+            lambda: every_worker(lambda: first(near2) == "SCALE-1"))
+        page_before = _page(url)
+        t0 = time.perf_counter()
+        _page(url)  # asks for the map of the edited stations: the previous page is served while it builds
+        out["map_after_edit_s"] = time.perf_counter() - t0 + _until(lambda: _page(url) != page_before,
+                                                                     timeout_s=900)
         t0 = time.perf_counter()
         _send(f"{url}/stations/SCALE-1", "DELETE")
         out["delete_s"] = time.perf_counter() - t0 + _until(
-            lambda: (_get(near2)["features"] or [{}])[0].get("id") != "SCALE-1")
-        out["rss_end_mb"] = _rss_mb(proc.pid)
+            lambda: every_worker(lambda: first(near2) != "SCALE-1"))
+        page_before = _page(url)  # asks for the map after the delete: riders measured while it is rebuilt
+        during = _wrk(url, "/nearest", 64, luas)
+        out["during_map_p50_ms"], out["during_map_p99_ms"] = during["p50_ms"], during["p99_ms"]
+        out["map_still_building"] = _page(url) == page_before
+        out["errors"] += during["errors"]
+        out["pss_end_mb"] = _pss_mb(proc.pid)
+        out["run_s"] = RUN_S
     finally:
         _stop(proc)
     return out
@@ -300,65 +376,89 @@ def _fmt(v: Any, unit: str = "", nd: int = 2) -> str:
     return f"{v:,.{nd}f}{unit}"
 
 
-def main(sizes: tuple[str, ...] = ("100k", "1m")) -> str:
+LIMITS_MIN = (60, 15)
+"""The label builds' limits compared (minutes): the service's, and the service circle."""
+
+
+def main(sizes: tuple[str, ...] = ("10k", "100k", "1m")) -> str:
     WORK.mkdir(parents=True, exist_ok=True)
-    rows, svc, maps = {}, {}, {}
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    svc, maps = {}, {}
     for size in sizes:
         workspace(size)
         n_st = SIZES[size][1]
-        rows[size] = {"geomap": _run_child("geomap", size)}
-        if size == "100k":
-            rows[size]["per_station"] = _run_child("per_station", size)
-        else:
-            part = _run_child("per_station", size, n_stations=100)
-            if "seconds" in part:
-                part["seconds_full"] = part["seconds"] * n_st / 100
-            rows[size]["per_station"] = part
-        rows[size]["pandana"] = _run_child("pandana", size, timeout_s=1800)
-        svc[size] = bench_service(size, 18700 + len(svc))
-    maps["100k"] = bench_map("100k")
+        for minutes in LIMITS_MIN:
+            lim = minutes * 60.0
+            r = rows[(size, minutes)] = {"geomap": _run_child("geomap", size, limit_s=lim)}
+            if minutes == 60:  # today's per-station build, at the service's limit
+                if size != "1m":
+                    r["per_station"] = _run_child("per_station", size, limit_s=lim)
+                else:
+                    part = _run_child("per_station", size, n_stations=100, limit_s=lim)
+                    if "seconds" in part:
+                        part["seconds_full"] = part["seconds"] * n_st / 100
+                    r["per_station"] = part
+            failed = [key[0] for key, v in rows.items() if key[1] == minutes and "error" in v.get("pandana", {})]
+            r["pandana"] = (
+                {"error": f"not run (at {failed[0]} it did not finish within {PANDANA_TIMEOUT_S:.0f} s)"} if failed
+                else _run_child("pandana", size, limit_s=lim, timeout_s=PANDANA_TIMEOUT_S))
+        if size in SERVICE_SIZES:
+            for workers in SERVICE_WORKERS:
+                svc[(size, workers)] = bench_service(size, 18700 + len(svc), workers)
+    if "100k" in sizes:
+        maps["100k"] = bench_map("100k")
     date = time.strftime("%Y-%m-%d")
     md = [f"## City-scale engine (issue 17; {date}, {machine()})", "",
           "`benchmarks/bench_scale.py`: synthetic cities written as OSM PBF (`scripts/synthetic_city.py`), "
-          "k = 5, 60-minute limit, e-bike; each label build in its own process (peak memory above the "
-          "loaded graph = `ru_maxrss` after minus before). Ratios are peer / geomap.", "",
-          "| city | stations | geomap labels | peak MB above graph | labels MB | per-station build | ratio | "
-          "pandana set_pois + nearest_pois | pandana peak MB above graph | ratio (time) | memory ratio |",
-          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for size, r in rows.items():
-        gm, ps, pd_ = r["geomap"], r["per_station"], r["pandana"]
+          "k = 5, e-bike; each label build in its own process; peak MB = the build's peak resident set above "
+          "the loaded graph (`VmHWM` reset when the graph is in memory). Ratios are peer / geomap. "
+          "pandana = `set_pois` + `nearest_pois` with the same limit and k.", "",
+          "| city | stations | limit | geomap labels | peak MB | labels MB | per-station build | ratio | "
+          "pandana | pandana peak MB | ratio (time) | memory ratio |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for (size, minutes), r in rows.items():
+        gm, ps, pd_ = r["geomap"], r.get("per_station", {"error": "—"}), r["pandana"]
         g_s = gm.get("seconds")
         ps_s = ps.get("seconds_full", ps.get("seconds"))
         ps_txt = ps.get("error") or (f"{ps_s:,.1f} s" + (" (extrapolated from 100 stations)" if "seconds_full" in ps
                                                            else ""))
         pd_txt = pd_.get("error") or f"{pd_['seconds']:,.2f} s"
-        g_mem = gm.get("peak_mb", 0) - gm.get("graph_mb", 0)
-        p_mem = pd_.get("peak_mb", float("nan")) - pd_.get("graph_mb", float("nan"))
-        md.append(f"| {size} ({SIZES[size][0]:,} nodes) | {SIZES[size][1]:,} | {_fmt(g_s, ' s')} | "
-                  f"{_fmt(g_mem, '', 0)} | "
-                  f"{_fmt(gm.get('labels_mb'), '', 0)} | {ps_txt} | "
+        g_mem, p_mem = gm.get("peak_mb"), pd_.get("peak_mb")
+        md.append(f"| {size} ({SIZES[size][0]:,} nodes) | {SIZES[size][1]:,} | {minutes} min | {_fmt(g_s, ' s')} | "
+                  f"{_fmt(g_mem, '', 0)} | {_fmt(gm.get('labels_mb'), '', 0)} | {ps_txt} | "
                   f"{_fmt(ps_s / g_s if ps_s and g_s else None, '×', 1)} | {pd_txt} | {_fmt(p_mem, '', 0)} | "
                   f"{_fmt(pd_['seconds'] / g_s if 'seconds' in pd_ and g_s else None, '×', 1)} | "
-                  f"{_fmt(p_mem / g_mem if g_mem > 0 and p_mem == p_mem else None, '×', 1)} |")
-    md += ["", "| city | ready, no labels on disk | ready, labels cached | RSS ready (cold / cached) | "
-           "/nearest with routes, 64 clients: p50 / p99 | requests/s | add / move / delete visible | RSS after |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for size, s in svc.items():
-        md.append(f"| {size} | {_fmt(s['start_cold_s'], ' s', 1)} | {_fmt(s['start_warm_s'], ' s', 1)} | "
-                  f"{_fmt(s['rss_cold_mb'], '', 0)} / {_fmt(s['rss_warm_mb'], '', 0)} MB | "
+                  f"{_fmt(p_mem / g_mem if g_mem and p_mem else None, '×', 1)} |")
+    md += ["", "The service (`geomap serve --workers N --no-access-log`, four modes; memory = proportional set size "
+           "of the whole process tree, workers and map processes, shared memory-mapped pages counted once). "
+           "/nearest: e-bike, k = 5 with routes, 512 street points in GCJ-02, wrk at 64 connections on the same "
+           "two cores; median of 3 runs; \"while the map is rebuilt\": a run started as the map of the edited "
+           "stations is asked for (the map process runs at idle priority). An edit is visible when /nearest at "
+           "the place shows it from every worker.", "",
+           "| city | workers | ready, no labels on disk | ready, labels cached | memory ready (cold / cached) | "
+           "/nearest p50 / p99 | requests/s | /nearest p50 / p99 while the map is rebuilt | add / move / delete "
+           "visible | map: first / after an edit | memory after |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for (size, workers), s in svc.items():
+        during = (f"{_fmt(s.get('during_map_p50_ms'), ' ms', 1)} / {_fmt(s.get('during_map_p99_ms'), ' ms', 1)}"
+                  + ("" if s.get("map_still_building") else " (rebuilt before the run ended)"))
+        md.append(f"| {size} | {workers} | {_fmt(s['start_cold_s'], ' s', 1)} | {_fmt(s['start_warm_s'], ' s', 1)} | "
+                  f"{_fmt(s['pss_cold_mb'], '', 0)} / {_fmt(s['pss_warm_mb'], '', 0)} MB | "
                   f"{_fmt(s.get('p50_ms'), ' ms', 1)} / {_fmt(s.get('p99_ms'), ' ms', 1)} | "
-                  f"{_fmt(s.get('rps'), '', 0)} | "
+                  f"{_fmt(s.get('rps'), '', 0)} | {during} | "
                   f"{_fmt(s.get('add_s'), ' s')} / {_fmt(s.get('move_s'), ' s')} / {_fmt(s.get('delete_s'), ' s')} | "
-                  f"{_fmt(s.get('rss_end_mb'), '', 0)} MB |")
-    for size, r in rows.items():
-        a, b = r["geomap"].get("first"), r["per_station"].get("first")
-        if a and b and size == "100k":
+                  f"{_fmt(s.get('map_first_s'), ' s', 1)} / {_fmt(s.get('map_after_edit_s'), ' s', 1)} | "
+                  f"{_fmt(s.get('pss_end_mb'), '', 0)} MB |")
+    for (size, _), r in rows.items():
+        a, b = r["geomap"].get("first"), r.get("per_station", {}).get("first")
+        if a and b:
             same = sum(x == y for x, y in zip(a, b, strict=False)) / min(len(a), len(b))
             md.append(f"\n{size}: nearest station per node equal to the per-station build's for {same:.2%} of the "
                       "first 50,000 nodes (the rest are exact ties in time).")
-    m = maps["100k"]
-    md += ["", f"Published map with 5/10/15-minute e-bike bands of all {m['stations']:,} stations of the 100k city: "
-           f"{m['seconds']:.1f} s (median of 3, labels rebuilt each time; page {m['html_mb']:.1f} MB)."]
+    m = maps.get("100k")
+    if m is not None:
+        md += ["", f"Published map with 5/10/15-minute e-bike bands of all {m['stations']:,} stations of the 100k "
+               f"city: {m['seconds']:.1f} s (median of 3, labels rebuilt each time; page {m['html_mb']:.1f} MB)."]
     text = "\n".join(md)
     write_section("scale", text)
     return text
@@ -366,8 +466,8 @@ def main(sizes: tuple[str, ...] = ("100k", "1m")) -> str:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        kind, size, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
-        print(json.dumps(_child(kind, size, n or None)))
+        kind, size, n, lim = sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+        print(json.dumps(_child(kind, size, n or None, lim)))
     else:
-        chosen = tuple(a for a in sys.argv[1:] if a in SIZES) or ("100k", "1m")
+        chosen = tuple(a for a in sys.argv[1:] if a in SIZES) or tuple(SIZES)
         print(main(chosen))

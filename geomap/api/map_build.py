@@ -10,9 +10,9 @@ a rebuild after an edit costs the station-dependent part. Until a build finishes
 the previous page (or a page that reloads itself at start). The child watches its parent and exits
 when the service is gone, however it ended (a killed service must not leave a map process behind).
 
-Riders come first: the map process runs at a lower CPU priority (``nice`` +10), so ``/nearest`` keeps its
-latency while a map is being built. Several service workers build each station set's map once: the
-page is kept in the workspace's cache (``cache/map/``, keyed by the stations, the mode, the settings
+Riders come first: the map process runs only on CPU time nobody else wants (Linux ``SCHED_IDLE``), so
+``/nearest`` keeps its latency while a map is being built. Several service workers build each station
+set's map once: the page is kept in the workspace's cache (``cache/map/``, keyed by the stations, the mode, the settings
 and the extract) under a file lock, and a worker whose map process finds it there reads it instead.
 """
 
@@ -42,14 +42,18 @@ PARENT_CHECK_S = 1.0
 """How often the map process checks that the service that started it is still there (seconds)."""
 
 
-MAP_NICE = 10
-"""How much lower the map process's CPU priority is than the service's (``os.nice`` increment)."""
+def _lowest_priority() -> None:
+    """Run this process only when the CPU has nothing else to do: Linux ``SCHED_IDLE``, else nice 19."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux
+        os.nice(19 - os.nice(0))
 
 
 def _start_map_process(parent_pid: int) -> None:
     """In the map process, at its start: lower its priority; exit as soon as ``parent_pid`` is no longer
     its parent (the service ended, even by SIGKILL, and the process was re-parented)."""
-    os.nice(MAP_NICE)
+    _lowest_priority()
 
     def watch() -> None:
         while os.getppid() == parent_pid:
