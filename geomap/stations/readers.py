@@ -7,6 +7,7 @@ import csv
 import json
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ import pandas as pd
 import shapely
 
 from geomap import vocab
+from geomap.stations import numbers
 from geomap.stations.schema import FIELDS
+from geomap.stations.tables import FoundTable, _flatten, find_json_records, find_table
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 _COLUMNS_FILE = Path(__file__).resolve().parent.parent / "vocab" / "columns.toml"
@@ -62,9 +65,50 @@ def load_profile(name_or_path: str | Path) -> ImportProfile:
     return ImportProfile(name=path.stem, **raw)
 
 
+FIELD_ZH: dict[str, str] = {
+    "id": "编号", "name": "名称", "kind": "类型", "address": "地址", "district": "区", "subdistrict": "街道",
+    "lon": "经度", "lat": "纬度", "lonlat": "经纬度", "opening_hours": "开放时间", "services": "服务内容",
+    "phone": "电话", "operator": "运营单位", "meal_price_yuan": "套餐价格", "note": "备注",
+}
+"""The fields as people call them (for messages)."""
+
+COMBINABLE = ("address", "services", "phone", "operator", "note", "opening_hours")
+"""Fields whose text several columns may share (joined with “；”): two 备注 columns are both kept."""
+
+IGNORE = "ignore"
+"""A column mapping target that leaves a column out on purpose (``--column 旧经度=ignore``)."""
+
+ROW_NUMBER = "row_number"
+"""The role of a list's own row numbers (序号): not a station id, not imported."""
+
+_CRS_WORDS = {"gcj02": "gcj02", "gcj": "gcj02", "火星": "gcj02", "火星坐标": "gcj02", "高德": "gcj02",
+              "amap": "gcj02", "腾讯": "gcj02", "wgs84": "wgs84", "wgs": "wgs84", "gps": "wgs84",
+              "bd09": "bd09", "bd": "bd09", "百度": "bd09", "baidu": "bd09"}
+_CRS_PREFIX = re.compile(r"^(高德|百度|火星|腾讯)")
+
+
+def _split_crs(text: str) -> tuple[str, str | None]:
+    """A header without a coordinate-system word in it, and that system: ``gcj02_lng`` -> (``lng``,
+    ``gcj02``), ``经度(WGS84)`` -> (``经度``, ``wgs84``), ``百度经度`` -> (``经度``, ``bd09``)."""
+    t = unicodedata.normalize("NFKC", str(text)).strip().lower()
+    crs = None
+    m = _CRS_PREFIX.match(t)
+    if m:
+        crs, t = _CRS_WORDS[m.group(1)], t[m.end():]
+    tokens = [x for x in re.split(r"[_\-\s()（）\[\]【】.:：]+", t) if x]
+    kept = []
+    for tok in tokens:
+        c = _CRS_WORDS.get(tok.replace("-", ""))
+        if c is not None and len(tokens) > 1:
+            crs = c
+        else:
+            kept.append(tok)
+    return "".join(kept), crs
+
+
 def _header_key(text: str) -> str:
-    t = re.sub(r"[（(【\[][^）)】\]]*[）)】\]]", "", str(text))
-    return t.strip().lower().replace(" ", "").replace("_", "")
+    t = re.sub(r"[（(【\[][^）)】\]]*[）)】\]]", "", unicodedata.normalize("NFKC", str(text)))
+    return t.strip().lower().replace(" ", "").replace("_", "").replace("-", "")
 
 
 def _header_aliases() -> dict[str, str]:
@@ -76,38 +120,80 @@ def _header_aliases() -> dict[str, str]:
     return out
 
 
-def map_columns(headers: list[str], *, columns: dict[str, str] | None = None) -> dict[str, str]:
+def header_target(text: str, *, columns: dict[str, str] | None = None) -> str | None:
+    """The field a column header means (:data:`FIELDS`, :data:`ROW_NUMBER` or :data:`IGNORE`), or None:
+    the user's mapping first, then the known aliases (also with a coordinate-system word around them)."""
+    if columns and text in columns:
+        return columns[text]
+    aliases = _header_aliases()
+    for t in dict.fromkeys([str(text), str(text).rsplit(".", 1)[-1]]):  # a nested JSON key: location.lng
+        hit = aliases.get(_header_key(t))
+        if hit is None:
+            hit = aliases.get(_header_key(_split_crs(t)[0]))
+        if hit is not None:
+            return hit
+    return None
+
+
+def map_columns(headers: list[str], *, columns: dict[str, str] | None = None,
+                notes: list[str] | None = None) -> dict[str, str]:
     """Map a file's headers onto geomap fields: the user's mapping first, then the known aliases.
 
-    Returns ``{file header: field}``. Headers that map to nothing are left out (and reported by the
-    caller as ignored columns); two headers mapping to the same field is an error.
+    Returns ``{file header: field}``; headers that map to nothing are left out (reported by the caller as
+    ignored columns). Several headers onto one field: the ones the user named win (the others are noted
+    in ``notes``); for text fields (:data:`COMBINABLE`) all are kept and their texts joined; otherwise it
+    is an error that says how to choose. Never is a column dropped without a word.
     """
     columns = dict(columns or {})
     for target in columns.values():
-        if target not in FIELDS:
-            raise ValueError(f"column mapping target {target!r} is not one of: {', '.join(FIELDS)}")
-    aliases = _header_aliases()
+        if target not in FIELDS and target not in (IGNORE, ROW_NUMBER):
+            raise ValueError(f"列映射的目标 {target!r} 不是已知字段：{', '.join(FIELDS)}、{IGNORE}")
     out: dict[str, str] = {h: columns[h] for h in headers if h in columns}
-    explicit = set(out.values())
+    explicit = {t for t in out.values()}
+    by_target: dict[str, list[str]] = {}
     for h in headers:
         if h in out:
             continue
-        target = aliases.get(_header_key(h))
-        if target is None or target in explicit:
+        target = header_target(h)
+        if target is None:
             continue
-        if target in out.values():
-            other = next(k for k, v in out.items() if v == target)
-            raise ValueError(f"columns {other!r} and {h!r} both map to {target!r}; give a column mapping "
-                             f"(--column {h}=note) to say which one is meant")
-        out[h] = target
+        if target in explicit and target not in COMBINABLE:
+            if notes is not None:
+                named = next(k for k, v in out.items() if v == target)
+                notes.append(f"列“{h}”也像是{FIELD_ZH.get(target, target)}，按指定用了列“{named}”，列“{h}”未导入")
+            out[h] = IGNORE
+            continue
+        by_target.setdefault(target, []).append(h)
+    for target, hs in by_target.items():
+        if len(hs) > 1 and target not in COMBINABLE and target not in (ROW_NUMBER,):
+            zh = FIELD_ZH.get(target, target)
+            raise ValueError(f"列“{hs[0]}”和“{hs[1]}”都像是{zh}：请用 --column 说明用哪一列，例如 "
+                             f"--column {hs[1]}={IGNORE}（不导入该列）")
+        for h in hs:
+            out[h] = target
+        if len(hs) > 1 and notes is not None and target in COMBINABLE:
+            notes.append(f"列{'、'.join('“' + h + '”' for h in hs)}都是{FIELD_ZH[target]}：内容已合并（以“；”分隔）")
     return out
 
+
+def header_crs(headers: list[str], col_map: dict[str, str]) -> tuple[str | None, str]:
+    """The coordinate system the coordinate headers name (``gcj02_lng``, ``经度(WGS84)``), and why."""
+    named = {h: _split_crs(h)[1] for h, t in col_map.items() if t in ("lon", "lat", "lonlat")}
+    systems = {c for c in named.values() if c}
+    if len(systems) == 1:
+        crs = systems.pop()
+        cols = "、".join(h for h, c in named.items() if c)
+        return crs, f"列名（{cols}）表明坐标系"
+    return None, ""
 
 # --- readers --------------------------------------------------------------------------------------------
 
 @dataclass
 class RawRecords:
-    """A station list read from a file: geomap field names, values as text, each record's position."""
+    """A station list read from a file: geomap field names, values as text, each record's position.
+
+    ``skipped``: rows that are not records (title, blank, section and footer rows) as (row, code, reason);
+    ``notes``: decisions taken for the whole file, in Chinese (sheet, header row, JSON key, columns)."""
 
     table: pd.DataFrame          # columns: geomap fields (subset of FIELDS) + "row"
     source: str
@@ -115,25 +201,34 @@ class RawRecords:
     crs: str | None = None       # coordinate system declared by the file or profile, if any
     ignored_columns: list[str] = field(default_factory=list)
     profile: ImportProfile | None = None
+    crs_reason: str = ""         # why ``crs`` (the profile, the column names)
+    skipped: list[tuple[int, str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    explicit: frozenset[str] = frozenset()   # fields the user mapped a column to
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _decode(path: Path) -> str:
     raw = path.read_bytes()
     for enc in ("utf-8-sig", "gb18030"):
         try:
-            text = raw.decode(enc)
-            break
+            return raw.decode(enc)
         except UnicodeDecodeError:
             continue
-    else:
-        raise ValueError(f"{path}: cannot decode as UTF-8 or GB18030 (GBK); save the file as UTF-8 CSV")
+    raise ValueError(f"{path.name}：无法按 UTF-8 或 GB18030（GBK）解码；请另存为 UTF-8 CSV")
+
+
+def _read_csv_cells(path: Path) -> pd.DataFrame:
+    """A CSV's cells as text, no header assumed (found later), blank lines kept so row numbers are the
+    file's line numbers."""
+    text = _decode(path)
     try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-        sep = dialect.delimiter
+        sep = csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
     except csv.Error:
         sep = ","
     from io import StringIO
-    return pd.read_csv(StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=False)
+    rows = list(csv.reader(StringIO(text), delimiter=sep))
+    width = max((len(r) for r in rows), default=0)
+    return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=str)
 
 
 def _records_from_features(features: list[dict[str, Any]]) -> pd.DataFrame:
@@ -154,17 +249,81 @@ def _records_from_features(features: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _table_of(cells: pd.DataFrame, mapping: dict[str, str]) -> FoundTable:
+    return find_table(cells, target=lambda h: header_target(h, columns=mapping),
+                      mapped=lambda hs: _quiet_map(hs, mapping))
+
+
+def _quiet_map(headers: list[str], mapping: dict[str, str]) -> dict[str, str]:
+    try:
+        return map_columns(headers, columns=mapping)
+    except ValueError:
+        return {h: t for h in headers if (t := header_target(h, columns=mapping)) is not None}
+
+
+def _from_table(found: FoundTable) -> pd.DataFrame:
+    df = found.cells.copy()
+    df["__row"] = found.rows
+    return df
+
+
+def _read_workbook(path: Path, *, sheet: str | int | None, mapping: dict[str, str],
+                   notes: list[str]) -> FoundTable:
+    if sheet is not None:
+        try:
+            cells = pd.read_excel(path, sheet_name=sheet, header=None, dtype=str)
+        except (ValueError, IndexError) as exc:
+            names = pd.ExcelFile(path).sheet_names
+            raise ValueError(f"{path.name}：没有工作表 {sheet!r}（有：{'、'.join(map(str, names))}）") from exc
+        return _table_of(cells, mapping)
+    sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=str)
+    found = {name: _table_of(cells, mapping) for name, cells in sheets.items() if len(cells)}
+    if not found:
+        raise ValueError(f"{path.name}：工作簿是空的")
+    name, best = max(found.items(), key=lambda kv: (kv[1].score, len(kv[1].rows)))
+    if len(sheets) > 1:
+        notes.append(f"工作簿有 {len(sheets)} 个工作表，读取“{name}”（站点的列最全；用 --sheet 可指定）")
+    return best
+
+
+def _row_numbers_as_ids(values: pd.Series) -> bool:
+    """True when an id column holds only the list's own numbering 1, 2, 3 … (in order)."""
+    try:
+        nums = [int(numbers.normalize_text(str(v))) for v in values.tolist()]
+    except ValueError:
+        return False
+    return len(nums) > 1 and nums == list(range(nums[0], nums[0] + len(nums))) and nums[0] in (0, 1)
+
+
+def _profile_hint(path: Path, prof: ImportProfile | None) -> str:
+    """“; this looks like X's export: use --profile NAME” for a JSON file that a shipped profile reads."""
+    if prof is not None or path.suffix.lower() != ".json":
+        return ""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
+        return ""
+    for name in list_profiles():
+        p = load_profile(name)
+        if p.records and isinstance(data, dict) and p.records in data:
+            return f"。这像是“{p.description}”：可用 --profile {name}"
+    return ""
+
+
 def read_records(path: str | Path, *, profile: str | ImportProfile | None = None,
                  columns: dict[str, str] | None = None, sheet: str | int | None = None,
                  layer: str | None = None) -> RawRecords:
-    """Read a station list (CSV, XLSX, GeoJSON, GeoPackage, or JSON with a profile) into raw records.
+    """Read a station list (CSV, XLSX, GeoJSON, GeoPackage, JSON) into raw records.
 
-    ``columns`` maps file headers to geomap fields (:data:`FIELDS`) and wins over the built-in aliases.
-    Coordinates are not converted here; see :func:`validate_records`.
+    Spreadsheets: the header row is found under title rows (:func:`~geomap.stations.tables.find_table`),
+    rows that are not records are set aside in ``skipped``, the sheet with the station columns is read
+    unless ``sheet`` says which. JSON: the list of records is found under any key (a profile may name it).
+    ``columns`` maps file headers to geomap fields (:data:`FIELDS`, or ``ignore``) and wins over the
+    built-in aliases. Coordinates are not converted here; see :func:`validate_records`.
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"station file not found: {path}")
+        raise FileNotFoundError(f"找不到站点文件：{path}")
     prof = load_profile(profile) if isinstance(profile, str | Path) else profile
     mapping = dict(prof.columns) if prof else {}
     mapping.update(columns or {})
@@ -175,39 +334,34 @@ def read_records(path: str | Path, *, profile: str | ImportProfile | None = None
     }.get(suffix)
     declared_crs: str | None = None
     row_label = "feature"
-    if fmt == "csv":
-        df = _read_csv(path)
-        df["__row"] = np.arange(len(df)) + 2
-        df = df[(df.drop(columns="__row") != "").any(axis=1)]  # blank lines are not records
-        row_label = "row"
-    elif fmt == "xlsx":
-        df = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=str, keep_default_na=False)
-        df["__row"] = np.arange(len(df)) + 2
-        row_label = "row"
+    notes: list[str] = []
+    skipped: list[tuple[int, str, str]] = []
+    if fmt in ("csv", "xlsx"):
+        found = (_table_of(_read_csv_cells(path), mapping) if fmt == "csv"
+                 else _read_workbook(path, sheet=sheet, mapping=mapping, notes=notes))
+        if found.header_rows != [1]:
+            rows_txt = "、".join(str(r) for r in found.header_rows)
+            notes.append(f"表头在第 {rows_txt} 行（上方的标题行已跳过）")
+        df, skipped, row_label = _from_table(found), found.skipped, "row"
     elif fmt in ("geojson", "json"):
         data = json.loads(path.read_text(encoding="utf-8-sig"))
         if isinstance(data, dict) and data.get("type") == "FeatureCollection":
             df = _records_from_features(data.get("features", []))
-            crs_name = str((data.get("crs") or {}).get("properties", {}).get("name", ""))
-            if crs_name and "4326" not in crs_name and "CRS84" not in crs_name:
-                declared_crs = None  # a projected GeoJSON crs member is obsolete; --crs decides
         else:
-            records = data
             key = prof.records if prof else None
             if key:
                 records = data.get(key) if isinstance(data, dict) else None
-                if records is None:
-                    raise ValueError(f"{path}: profile {prof.name!r} expects a list under {key!r}")
-            elif isinstance(data, dict):
-                lists = [k for k, v in data.items() if isinstance(v, list)]
-                hint = ""
-                if "serviceStations" in data:
-                    hint = " This looks like the Anting mini-program export: use --profile anting_miniprogram."
-                raise ValueError(f"{path}: a JSON object with lists under {lists}; give an import profile "
-                                 f"(--profile NAME, shipped: {', '.join(list_profiles())}).{hint}")
-            if not isinstance(records, list):
-                raise ValueError(f"{path}: expected a list of records")
+                if not isinstance(records, list):
+                    raise ValueError(f"{path.name}：导入模板 {prof.name!r} 要求 {key!r} 下是记录列表")
+                records = [_flatten(r) if isinstance(r, dict) else r for r in records]
+            else:
+                records, where = find_json_records(data, target=lambda h: header_target(h, columns=mapping))
+                if where:
+                    notes.append(f"读取 JSON 中“{where}”下的 {len(records):,} 条记录")
+            if not all(isinstance(r, dict) for r in records):
+                raise ValueError(f"{path.name}：记录列表里有不是对象的元素")
             df = pd.DataFrame(records)
+            df.columns = [str(c) for c in df.columns]
             df["__row"] = np.arange(len(df))
     elif fmt == "gpkg":
         import pyogrio
@@ -224,13 +378,30 @@ def read_records(path: str | Path, *, profile: str | ImportProfile | None = None
         df.loc[~is_point, "__geom_problem"] = "geometry is not a point"
         df["__row"] = np.arange(len(df))
     else:
-        raise ValueError(f"{path}: unsupported file type {suffix!r}; use CSV, XLSX, GeoJSON, GeoPackage, or "
-                         f"JSON with --profile")
-    headers = [c for c in df.columns if not str(c).startswith("__")]
-    col_map = map_columns([str(h) for h in headers], columns=mapping)
+        raise ValueError(f"{path.name}：不支持的文件类型 {suffix or '（无扩展名）'}；请用 CSV、XLSX、GeoJSON、"
+                         "GeoPackage 或 JSON")
+    headers = [str(c) for c in df.columns if not str(c).startswith("__")]
+    try:
+        col_map = map_columns(headers, columns=mapping, notes=notes)
+    except ValueError as exc:
+        raise ValueError(f"{path.name}：{exc}{_profile_hint(path, prof)}") from None
+    # a list's own numbering is not an id: importing a second list numbered from 1 must not replace the first
+    for h, t in list(col_map.items()):
+        if t == "id" and h not in mapping and _row_numbers_as_ids(df[h]):
+            col_map[h] = ROW_NUMBER
+        if col_map[h] == ROW_NUMBER:
+            notes.append(f"列“{h}”是表内的顺序号，不作站点编号（站点编号按名称和地址生成）；"
+                         f"若它确是编号，用 --column {h}=id")
     table = pd.DataFrame({"row": df["__row"].to_numpy()})
-    for h, target in col_map.items():
-        table[target] = df[h].to_numpy()
+    for target in dict.fromkeys(col_map.values()):
+        if target in (ROW_NUMBER, IGNORE):
+            continue
+        hs = [h for h, t in col_map.items() if t == target]
+        if len(hs) == 1:
+            table[target] = df[hs[0]].to_numpy()
+        else:
+            table[target] = ["；".join(str(v).strip() for v in vals if not numbers._is_missing(v)) or None
+                             for vals in zip(*(df[h].tolist() for h in hs), strict=True)]
     for extra in ("__lon", "__lat", "__geom_problem"):
         if extra in df.columns:
             target = extra.strip("_")
@@ -239,11 +410,13 @@ def read_records(path: str | Path, *, profile: str | ImportProfile | None = None
                 table[target] = np.where(pd.isna(df[extra]), table[target], df[extra])
             else:
                 table[target] = df[extra].to_numpy()
-    ignored = [str(h) for h in headers if h not in col_map]
-    return RawRecords(table=table, source=str(path), row_label=row_label,
-                      crs=(prof.crs if prof and prof.crs else declared_crs), ignored_columns=ignored,
-                      profile=prof)
-
-
-# --- validation -----------------------------------------------------------------------------------------
+    ignored = [h for h in headers if h not in col_map]
+    crs, crs_reason = (prof.crs, f"导入模板“{prof.name}”规定坐标系") if prof and prof.crs else (declared_crs, "")
+    if crs is None:
+        crs, crs_reason = header_crs(headers, col_map)
+    elif declared_crs:
+        crs_reason = "GeoPackage 的投影坐标已转换为 WGS84"
+    explicit = frozenset(t for h, t in col_map.items() if h in mapping)
+    return RawRecords(table=table, source=path.name, row_label=row_label, crs=crs, ignored_columns=ignored,
+                      profile=prof, crs_reason=crs_reason, skipped=skipped, notes=notes, explicit=explicit)
 
