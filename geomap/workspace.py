@@ -24,12 +24,13 @@ from __future__ import annotations
 import os
 import shutil
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from geomap import coords
@@ -43,6 +44,8 @@ if TYPE_CHECKING:  # heavy imports only where used
 
 WORKSPACE_FILE = "geomap.toml"
 WORKSPACE_ENV = "GEOMAP_WORKSPACE"
+STREET_SEARCH_M = 5000.0
+"""How far from a station a street is looked for when checking an imported list (metres)."""
 
 __all__ = ["WORKSPACE_ENV", "WORKSPACE_FILE", "NoNetworkError", "Workspace", "WorkspaceError", "find_workspace",
            "init_workspace", "locate_workspace", "open_workspace", "read_workspace_settings"]
@@ -204,12 +207,36 @@ class Workspace:
         return self._registry
 
     def import_file(self, path: str | Path, **kwargs: Any) -> Any:
-        """Import a station list into the registry (:meth:`Registry.import_file`); without ``crs`` the
-        workspace's ``lists_crs`` is used."""
-        if kwargs.get("crs") is None and kwargs.get("profile") is None and self.settings.lists_crs:
-            kwargs["crs"] = self.settings.lists_crs
+        """Import a station list into the registry (:meth:`Registry.import_file`), checked against this
+        place's streets: without ``crs`` the coordinate system is found from how close the stations lie
+        to them (the workspace's ``lists_crs`` when the data cannot tell), and stations too far from every
+        street to be routed to are warned about."""
+        kwargs.setdefault("usual_crs", self.settings.lists_crs)
         with self.in_force():
+            kwargs.setdefault("distance_m", self.street_distance())
             return self.registry.import_file(path, **kwargs)
+
+    def street_distance(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
+        """A function from WGS84 lon/lat (degrees, arrays) to the distance to the nearest street of any of
+        the place's networks (metres; inf beyond 5 km), or None when the place has no street network. Builds
+        (or loads) the networks."""
+        if not self.has_network:
+            return None
+        from geomap.network.routing import snap_points
+
+        try:
+            graphs = list(self.graphs().values())
+        except NoNetworkError:
+            return None
+
+        def distance_m(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+            d = np.full(len(lon), np.inf)
+            for g in graphs:
+                sn = snap_points(g, lon, lat, max_snap_m=STREET_SEARCH_M, errors="ignore", prefer_core=False)
+                d = np.minimum(d, np.where(np.isfinite(sn.distance_m), sn.distance_m, np.inf))
+            return d
+
+        return distance_m
 
     # --- street network ------------------------------------------------------------------------------
     @property

@@ -19,6 +19,7 @@ import struct
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -249,18 +250,31 @@ class Registry:
             f" max_x=(SELECT max(lon) FROM {LAYER}), max_y=(SELECT max(lat) FROM {LAYER}),"
             f" last_change=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name='{LAYER}'")
 
-    def import_file(self, path: str | Path, **kwargs) -> tuple[pd.DataFrame, ValidationReport]:
+    def import_file(self, path: str | Path, *, update: bool = False,
+                    **kwargs: Any) -> tuple[pd.DataFrame, ValidationReport]:
         """Read, validate and store a station list in one transaction (see :func:`load_stations`).
 
-        Raises :class:`StationImportError` (registry untouched) when the file has errors and
+        A record whose id is already in the registry is compared with the stored station
+        (:func:`~geomap.stations.identity.plan_import`): the same -> unchanged (importing a file twice
+        changes nothing); different -> written only with ``update``, else a conflict reported on its row.
+        Returns the stations written and the report (``added`` / ``updated`` / ``unchanged``).
+
+        Raises :class:`StationImportError` (registry untouched) when the file has errors or conflicts and
         ``skip_invalid`` is not set.
         """
+        from geomap.stations.identity import plan_import
         from geomap.stations.validate import load_stations
 
+        skip_invalid = bool(kwargs.get("skip_invalid", False))
         stations, report = load_stations(path, **kwargs)
-        if stations.empty and report.records:
-            raise StationImportError(report, f"{path}: no valid station to import; nothing was changed")
-        self.upsert(stations, report=report)
+        if stations.empty and report.records and not report.unchanged:
+            raise StationImportError(report, f"{report.source}：没有可导入的站点，站点库未改动")
+        existing = self.stations(stations["id"].tolist())
+        write = plan_import(stations, existing, report, update=update)
+        if not report.ok and not skip_invalid:
+            raise StationImportError(report)
+        stations = stations[write].reset_index(drop=True)
+        self.upsert(stations, report=report)  # also logs an import that changed nothing
         return stations, report
 
     def imports(self) -> pd.DataFrame:

@@ -14,7 +14,9 @@ from scipy.spatial import cKDTree
 
 from geomap import coords, vocab
 from geomap.settings import get_settings
+from geomap.stations.crs_guess import CRS_ZH, DistanceFn, check_declared, choose_crs
 from geomap.stations.hours import parse_hours
+from geomap.stations.numbers import parse_number, split_lonlat
 from geomap.stations.readers import ImportProfile, RawRecords, read_records
 from geomap.stations.schema import STATION_COLUMNS, StationImportError, ValidationReport, _is_missing
 
@@ -24,17 +26,23 @@ def _text(v: Any) -> str | None:
 
 
 def _number(v: Any) -> float | None:
-    """Parse a coordinate or price; None when missing; raises ValueError when not a number."""
-    if _is_missing(v):
-        return None
-    if isinstance(v, int | float):
-        return float(v)
-    t = str(v).strip().replace("，", ".").replace("°", "").replace("元", "").replace("¥", "").replace("￥", "")
-    return float(t)
+    """Parse a coordinate or price (full-width digits, DMS, units); None when missing; raises ValueError
+    when not a number."""
+    return parse_number(v)
 
 
 _PRICE_IN_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*元")
 _NAME_NOISE = re.compile(r"[\s·・.,，、()（）\[\]【】\-_]+")
+
+
+_BARE_CHARGING = re.compile(r"(?:^|[、，,;；/\s])充电(?:$|[、，,;；/\s])")
+"""“充电” alone in a list of services: phone or e-bike? (电动车充电 and 手机充电 are not matched)."""
+FILE_ROW = -1
+"""The row of a problem of the whole file (a column, the coordinate system), not of one record."""
+
+
+def _kind_labels(keys: list[str]) -> str:
+    return "、".join(f"“{vocab.kinds().terms[k].label}”" for k in keys)
 
 
 def _in_china(lon: float, lat: float) -> bool:
@@ -65,12 +73,20 @@ def stable_id(*, source_id: str | None, name: str, address: str | None, prefix: 
 
 def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: bool = False,
                      merge_duplicates: bool = True, id_prefix: str | None = None,
-                     source: str | None = None) -> tuple[pd.DataFrame, ValidationReport]:
+                     source: str | None = None, kind: str | None = None, usual_crs: str | None = None,
+                     distance_m: DistanceFn | None = None) -> tuple[pd.DataFrame, ValidationReport]:
     """Check raw records and build the station table (WGS84), with a report of every problem.
 
-    ``crs`` is the coordinate system of the file's coordinates (``wgs84``, ``gcj02``, ``bd09``); it
-    defaults to the profile's, then to ``wgs84``. Raises :class:`StationImportError` when a record has an
-    error and ``skip_invalid`` is false.
+    ``crs`` is the coordinate system of the file's coordinates (``wgs84``, ``gcj02``, ``bd09``). Without
+    it: the profile's or the one the column names give (``gcj02_lng``); else it is found from the data
+    with ``distance_m`` (distance to the place's streets, :mod:`geomap.stations.crs_guess`); else the
+    workspace's ``usual_crs``; else the import stops and asks for ``--crs``. The report says which and why.
+    ``kind`` gives every record without a kind of its own that kind (``--kind``); without it a record's
+    name may tell its kind (驿站、接力站、司机之家、食堂 …, with a warning). ``distance_m`` also flags
+    stations farther from every street than routing reaches (``settings.max_snap_m``).
+
+    Raises :class:`StationImportError` when a record has an error and ``skip_invalid`` is false, or when
+    the file as a whole cannot be read (no coordinate system).
 
     Handling of warnings (documented in ``docs/stations.md``):
     probable lat/lon swap -> swapped back; point far outside the rest -> kept, flagged; same place
@@ -79,19 +95,28 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
     unmapped service text -> kept in ``services_raw``.
     """
     settings = get_settings()
-    crs_name = coords.normalize_crs(crs or raw.crs or "wgs84")
     prof = raw.profile
     prefix = id_prefix if id_prefix is not None else (prof.id_prefix if prof else "")
     src = source or (prof.source if prof and prof.source else Path(raw.source).name)
     report = ValidationReport(source=raw.source, row_label=raw.row_label, records=len(raw.table))
+    report.notes.extend(raw.notes)
+    for row, code, msg in raw.skipped:
+        report.add("info", row, "", code, msg)
     t = raw.table
     for col in raw.ignored_columns:
-        report.add("warning", 0, col, "ignored_column",
-                   f"列 {col!r} 无对应字段，未导入（可用 --column {col}=字段 指定）")
+        report.add("warning", FILE_ROW, col, "ignored_column",
+                   f"列 {col!r} 无对应字段，未导入（可用 --column {col}=字段 指定，或 {col}=ignore 不再提示）")
+    file_kinds: list[str] = []
+    if kind:
+        file_kinds, unknown_file_kinds = vocab.parse_kinds(kind)
+        if unknown_file_kinds or not file_kinds:
+            known = "、".join(t.label for t in vocab.kinds().terms.values())
+            raise ValueError(f"--kind {kind!r} 不是已知类型（已知：{known}）")
     has_kind_col = "kind" in t.columns
     if not has_kind_col:
-        report.add("error", 0, "kind", "missing_kind_column",
-                   "文件没有“类型”列：请加上类型列，或用 --column 指定（类型如 工会驿站、司机之家、爱心食堂、休息点）")
+        report.notes.append(
+            "文件没有“类型”列：" + (f"全部按 --kind 指定的“{kind}”" if file_kinds else
+                                 "按站点名称判断类型（如“…司机之家”）；判断不出的行请用 --kind 指定"))
 
     out: list[dict[str, Any]] = []
     bad_rows: set[int] = set()
@@ -119,10 +144,9 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
             ok = False
         else:
             lon_v, lat_v = rec.get("lon"), rec.get("lat")
-            if _is_missing(lon_v) and _is_missing(lat_v) and not _is_missing(rec.get("lonlat")):
-                parts = re.split(r"[,，\s]+", str(rec.get("lonlat")).strip())
-                lon_v, lat_v = [*parts, None, None][:2]
             try:
+                if _is_missing(lon_v) and _is_missing(lat_v) and not _is_missing(rec.get("lonlat")):
+                    lon_v, lat_v = split_lonlat(rec.get("lonlat"))
                 lon, lat = _number(lon_v), _number(lat_v)
             except ValueError:
                 err("lon/lat", "bad_coordinate", f"坐标不是数字：经度={lon_v!r} 纬度={lat_v!r}")
@@ -150,20 +174,29 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
                         warn("lon/lat", "outside_china", f"点 ({lon}, {lat}) 不在中国境内，未做坐标偏移转换")
         # kinds
         kinds: list[str] = []
-        if has_kind_col:
-            kind_text = _text(rec.get("kind"))
-            if kind_text is None:
-                err("kind", "missing_kind", "类型为空")
-                ok = False
-            else:
-                if prof and kind_text in prof.kinds:
-                    kinds, unknown = list(prof.kinds[kind_text]), []
+        kind_text = _text(rec.get("kind")) if has_kind_col else None
+        if kind_text is None:
+            from_name = vocab.kinds_from_name(name) if name else []
+            if file_kinds:
+                kinds = list(file_kinds)
+            elif from_name:
+                if has_kind_col:
+                    warn("kind", "kind_from_name", f"类型为空，按名称判为{_kind_labels(from_name)}")
                 else:
-                    kinds, unknown = vocab.parse_kinds(kind_text)
-                if unknown:
-                    known = "、".join(t.label for t in vocab.kinds().terms.values())
-                    err("kind", "unknown_kind", f"未知类型 {'、'.join(unknown)}（已知：{known}；或用导入配置映射）")
-                    ok = False
+                    warn("kind", "kind_from_name", f"按名称判为{_kind_labels(from_name)}（文件没有类型列）")
+            else:
+                err("kind", "missing_kind", ("类型为空" if has_kind_col else "文件没有类型列")
+                    + "，名称里也看不出类型：请填写类型，或用 --kind 指定整份文件的类型（如 --kind 工会驿站）")
+                ok = False
+        if kind_text is not None:
+            if prof and kind_text in prof.kinds:
+                kinds, unknown = list(prof.kinds[kind_text]), []
+            else:
+                kinds, unknown = vocab.parse_kinds(kind_text)
+            if unknown:
+                known = "、".join(t.label for t in vocab.kinds().terms.values())
+                err("kind", "unknown_kind", f"未知类型 {'、'.join(unknown)}（已知：{known}；或用导入配置映射）")
+                ok = False
         if name:
             kinds += [k for k in vocab.kinds_from_name(name) if k not in kinds]
         # services -> amenities
@@ -172,6 +205,9 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
         if unmapped:
             warn("services", "unmapped_service",
                  f"服务内容“{'、'.join(unmapped)}”不在设施词表中，原文保留在 services_raw")
+        if services_raw and _BARE_CHARGING.search(services_raw):
+            warn("services", "ambiguous_service",
+                 "“充电”没说是手机充电还是电动车充电：已按手机充电登记；写“手机充电”或“电动车充电”可免歧义")
         if "meals" in amen and "canteen" not in kinds and kinds:
             kinds.append("canteen")
         # hours
@@ -206,25 +242,75 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
             "phone": _text(rec.get("phone")), "opening_hours": hours.to_osm() if hours else None,
             "opening_hours_raw": hours_raw, "amenities": amen, "services_raw": services_raw,
             "meal_price_yuan": price, "note": _text(rec.get("note")), "source": src,
-            "source_crs": crs_name, "source_ref": source_id or f"{raw.row_label} {row}", "_row": row,
+            "source_crs": None, "source_ref": source_id or f"{raw.row_label} {row}", "_row": row,
             "_generated": source_id is None,
         })
 
     df = pd.DataFrame(out, columns=[*STATION_COLUMNS, "_row", "_generated"])
-    if len(df):
+    crs_name = _decide_crs(df, report, given=crs, raw=raw, usual=usual_crs, distance_m=distance_m)
+    if len(df) and crs_name is not None:
         wlon, wlat = coords.to_wgs84(df["lon"].to_numpy(float), df["lat"].to_numpy(float), src=crs_name)
         df["lon"], df["lat"] = wlon, wlat
+        df["source_crs"] = crs_name
+        if distance_m is not None:
+            _flag_far_from_streets(df, report, distance_m=distance_m, limit_m=settings.max_snap_m)
         _disambiguate_generated_ids(df, prefix=prefix)
         _check_duplicate_ids(df, report, bad_rows)
         df = df[~df["_row"].isin(bad_rows)].reset_index(drop=True)
         _flag_outliers(df, report, min_km=settings.outlier_min_km, factor=settings.outlier_median_factor)
         df = _handle_duplicates(df, report, radius_m=settings.duplicate_radius_m, merge=merge_duplicates)
 
-    file_level = any(p.row == 0 for p in report.errors)  # e.g. no 类型 column: skipping rows cannot help
+    file_level = any(p.row == FILE_ROW for p in report.errors)  # e.g. no coordinate system: rows cannot help
     if report.errors and (file_level or not skip_invalid):
         raise StationImportError(report)
     report.skipped_rows = sorted(bad_rows)
+    report.station_rows = [int(r) for r in df["_row"]]
     return df.drop(columns=["_row", "_generated"]).reset_index(drop=True), report
+
+
+def _decide_crs(df: pd.DataFrame, report: ValidationReport, *, given: str | None, raw: RawRecords,
+                usual: str | None, distance_m: DistanceFn | None) -> str | None:
+    """The coordinate system of the file's numbers, recorded in ``report`` with its reason (a file-level
+    error when it cannot be decided). See :func:`validate_records`."""
+    lon, lat = df["lon"].to_numpy(float), df["lat"].to_numpy(float)
+    declared, reason = None, ""
+    if given:
+        declared, reason = coords.normalize_crs(given), "按 --crs 指定"
+    elif raw.crs:
+        declared, reason = coords.normalize_crs(raw.crs), raw.crs_reason or "按文件声明"
+    if declared is not None:
+        report.crs, report.crs_reason = declared, f"坐标系：{CRS_ZH[declared]}（{reason}）"
+        doubt = check_declared(declared, lon, lat, distance_m=distance_m)
+        if doubt:
+            report.add("warning", FILE_ROW, "lon/lat", "crs_doubt", doubt)
+        return declared
+    if not len(df):
+        return None
+    found = choose_crs(lon, lat, distance_m=distance_m)
+    if found.crs is not None:
+        report.crs, report.crs_reason = found.crs, f"坐标系：{found.reason}"
+        return found.crs
+    if usual:
+        usual = coords.normalize_crs(usual)
+        report.crs = usual
+        report.crs_reason = f"坐标系：{CRS_ZH[usual]}（本工作区名单通常用的坐标系；{found.reason}）"
+        return usual
+    report.add("error", FILE_ROW, "lon/lat", "unknown_crs",
+               f"无法确定坐标系：{found.reason}。请用 --crs 指定（wgs84：GPS、天地图、OpenStreetMap；"
+               "gcj02：高德、腾讯、微信；bd09：百度）")
+    return None
+
+
+def _flag_far_from_streets(df: pd.DataFrame, report: ValidationReport, *, distance_m: DistanceFn,
+                           limit_m: float) -> None:
+    """Warn about stations farther from every street than routing reaches (kept; answers by travel time
+    cannot lead to them, answers by straight line still do)."""
+    d = np.asarray(distance_m(df["lon"].to_numpy(float), df["lat"].to_numpy(float)), dtype=float)
+    for i in np.flatnonzero(d > limit_m):
+        far = "附近没有道路数据" if not np.isfinite(d[i]) else f"离最近的道路 {d[i]:,.0f} m"
+        report.add("warning", int(df["_row"].iat[i]), "lon/lat", "far_from_streets",
+                   f"{far}，超过路网可接入的 {limit_m:,.0f} m：按路网找最近站点时不会给出它（已保留；请核对坐标，"
+                   "或补上通往它的道路）", df["name"].iat[i])
 
 
 def _disambiguate_generated_ids(df: pd.DataFrame, *, prefix: str) -> None:
@@ -244,7 +330,7 @@ def _check_duplicate_ids(df: pd.DataFrame, report: ValidationReport, bad_rows: s
         rows = grp["_row"].tolist()
         for r, name in zip(rows[1:], grp["name"].tolist()[1:], strict=True):
             report.add("error", r, "id", "duplicate_id",
-                       f"编号 {_id!r} 与 {report.row_label} {rows[0]} 重复：编号必须唯一", name)
+                       f"编号 {_id!r} 与{report.where(rows[0])}重复：编号必须唯一", name)
             bad_rows.add(r)
 
 
@@ -301,13 +387,13 @@ def _handle_duplicates(df: pd.DataFrame, report: ValidationReport, *, radius_m: 
             if df.at[keep, "opening_hours_raw"] != df.at[i, "opening_hours_raw"]:
                 extra = f"；开放时间不同，保留第一条的“{df.at[keep, 'opening_hours_raw']}”"
             report.add("warning", int(df["_row"].iat[i]), "name", "duplicate_place",
-                       f"与 {report.row_label} {first_row}“{names[keep]}”为同一地点（相距 {dist:.0f} m）："
+                       f"与{report.where(first_row)}“{names[keep]}”为同一地点（相距 {dist:.0f} m）："
                        f"已合并到该条，类型和设施取并集{extra}", names[i])
             drop.append(i)
             report.merged += 1
         else:
             report.add("warning", int(df["_row"].iat[i]), "name", "duplicate_place",
-                       f"与 {report.row_label} {first_row}“{names[keep]}”疑似同一地点（相距 {dist:.0f} m）：两条都保留",
+                       f"与{report.where(first_row)}“{names[keep]}”疑似同一地点（相距 {dist:.0f} m）：两条都保留",
                        names[i])
     return df.drop(index=df.index[drop]).reset_index(drop=True)
 
@@ -315,7 +401,9 @@ def _handle_duplicates(df: pd.DataFrame, report: ValidationReport, *, radius_m: 
 def load_stations(path: str | Path, *, crs: str | None = None, profile: str | ImportProfile | None = None,
                   columns: dict[str, str] | None = None, skip_invalid: bool = False,
                   merge_duplicates: bool = True, sheet: str | int | None = None,
-                  layer: str | None = None) -> tuple[pd.DataFrame, ValidationReport]:
-    """Read and validate a station list; returns (stations in WGS84, report). See the module docstring."""
+                  layer: str | None = None, kind: str | None = None, usual_crs: str | None = None,
+                  distance_m: DistanceFn | None = None) -> tuple[pd.DataFrame, ValidationReport]:
+    """Read and validate a station list; returns (stations in WGS84, report). See :func:`validate_records`."""
     raw = read_records(path, profile=profile, columns=columns, sheet=sheet, layer=layer)
-    return validate_records(raw, crs=crs, skip_invalid=skip_invalid, merge_duplicates=merge_duplicates)
+    return validate_records(raw, crs=crs, skip_invalid=skip_invalid, merge_duplicates=merge_duplicates,
+                            kind=kind, usual_crs=usual_crs, distance_m=distance_m)
