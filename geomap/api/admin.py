@@ -100,12 +100,24 @@ async def delete_station(station_id: StationId, state: State) -> JSONResponse:
     return JSONResponse({"deleted": station_id, "stations": len(snap.stations)})
 
 
+MAX_ROWS_LISTED = 1000
+"""Row numbers of left-out rows listed in an import's answer (the count says how many in all)."""
+
+
 def _report(report: ValidationReport, *, ok: bool, imported: int, stations: int) -> dict[str, Any]:
     problems = [{"severity": p.severity, "row": p.row, "field": p.field, "code": p.code, "message": p.message,
                  "station_name": p.station_name} for p in report.problems]
-    return {"ok": ok, "imported": imported, "stations": stations, "records": report.records,
-            "errors": len(report.errors), "warnings": len(report.warnings), "skipped_rows": report.skipped_rows,
-            "merged": report.merged, "summary": report.summary(), "problems": problems}
+    return {"ok": ok, "imported": imported, "added": report.added, "updated": report.updated,
+            "unchanged": report.unchanged, "stations": stations, "records": report.records,
+            "errors": report.error_count, "warnings": report.warning_count,
+            "skipped_rows": report.skipped_rows[:MAX_ROWS_LISTED], "skipped_count": len(report.skipped_rows),
+            "merged": report.merged, "crs": report.crs, "crs_reason": report.crs_reason, "notes": report.notes,
+            "summary": report.summary(), "problems": problems, "omitted": report.omitted}
+
+
+def _no_paths(text: str, folder: str) -> str:
+    """A message without the server's temporary folder in it."""
+    return text.replace(folder + "/", "").replace(folder, "")
 
 
 @router.post("/stations/import", response_model=ImportReport,
@@ -121,6 +133,10 @@ async def import_stations(
     profile: Annotated[str | None, Form(description="Import profile name (e.g. anting_miniprogram)",
                                         max_length=100)] = None,
     skip_invalid: Annotated[bool, Form(description="Import the valid rows and list the others")] = False,
+    kind: Annotated[str | None, Form(description="Kind of every station without one of its own (工会驿站, "
+                                                 "司机之家 …)", max_length=100)] = None,
+    update: Annotated[bool, Form(description="The file updates stations already in the registry (else a "
+                                             "changed station is a conflict)")] = False,
 ) -> JSONResponse:
     from geomap.stations.readers import list_profiles
 
@@ -141,15 +157,16 @@ async def import_stations(
         async with state.write_lock:
             try:
                 stations, report = await run_in_threadpool(
-                    state.registry.import_file, path, crs=crs, profile=profile, skip_invalid=skip_invalid)
+                    state.workspace.import_file, path, crs=crs, profile=profile, skip_invalid=skip_invalid,
+                    kind=kind, update=update)
             except StationImportError as exc:
                 body = _report(exc.report, ok=False, imported=0, stations=len(state.current().stations))
-                body["message"] = f"导入失败，登记册未改动 / import refused, registry unchanged: {exc}"
+                body["message"] = f"导入失败，站点库未改动：{exc}"
                 return JSONResponse(body, status_code=422)
             except sqlite3.Error:
                 raise  # the registry itself failed: a server error, not the file's fault
             except Exception as exc:  # any reader failure on an uploaded file is the file's problem
                 log.info("import of %s refused: %r", name, exc)
-                raise ApiError(422, "unreadable_file", f"无法读取该文件 / cannot read the file: {exc}") from None
+                raise ApiError(422, "unreadable_file", f"无法读取该文件：{_no_paths(str(exc), tmp)}") from None
             snap = state.current()
     return JSONResponse(_report(report, ok=True, imported=len(stations), stations=len(snap.stations)))

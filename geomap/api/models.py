@@ -362,9 +362,11 @@ class DeleteResult(BaseModel):
 
 
 class ProblemOut(BaseModel):
-    severity: Literal["error", "warning"] = Field(description="error: the record is refused; warning: handled "
-                                                  "as documented in docs/stations.md")
-    row: int = Field(description="Row (CSV/XLSX, header = row 1) or feature index (GeoJSON/JSON/GeoPackage)")
+    severity: Literal["error", "warning", "info"] = Field(
+        description="error: the record is refused; warning: handled as documented in docs/stations.md; info: "
+                    "a row that is not a record (title, blank, footer) left out")
+    row: int = Field(description="Row (CSV/XLSX, as numbered in the spreadsheet) or record index from 0 "
+                                 "(GeoJSON/JSON/GeoPackage); -1: the whole file")
     field: str = Field(description="Field the problem concerns")
     code: str = Field(description="Machine-readable problem code")
     message: str = Field(description="What is wrong, in Chinese")
@@ -380,7 +382,17 @@ class ImportReport(BaseModel):
     records: int = Field(description="Records read from the file")
     errors: int = Field(description="Number of errors found")
     warnings: int = Field(description="Number of warnings found")
-    skipped_rows: list[int] = Field(description="Rows left out (skip_invalid)")
+    added: int = Field(0, description="New stations")
+    updated: int = Field(0, description="Stations already in the registry that the file changed (update=true)")
+    unchanged: int = Field(0, description="Stations already in the registry exactly as the file gives them")
+    skipped_rows: list[int] = Field(description="Rows left out (the first 1,000; skipped_count has them all)")
+    skipped_count: int = Field(0, description="How many rows were left out")
     merged: int = Field(description="Duplicate records merged into others")
-    summary: str = Field(description="One-line summary of the report")
-    problems: list[ProblemOut] = Field(description="Every problem with its row and field")
+    crs: str | None = Field(None, description="Coordinate system the file was read in: wgs84, gcj02 or bd09")
+    crs_reason: str = Field("", description="Why that coordinate system (Chinese)")
+    notes: list[str] = Field(default_factory=list, description="Decisions for the whole file (Chinese): sheet, "
+                             "header row, columns")
+    summary: str = Field(description="One-line summary of the report (Chinese)")
+    problems: list[ProblemOut] = Field(description="The problems with their row and field: at most 50 of each "
+                                       "code (omitted counts the rest)")
+    omitted: dict[str, int] = Field(default_factory=dict, description="Problem code -> how many were not listed")

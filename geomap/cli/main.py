@@ -76,22 +76,27 @@ def cmd_import(args: argparse.Namespace, ws: Workspace) -> int:
         stations, report = ws.import_file(
             args.file, crs=args.crs, profile=args.profile, columns=_column_mapping(args.column),
             skip_invalid=args.skip_invalid, merge_duplicates=not args.keep_duplicates,
-            sheet=args.sheet, layer=args.layer)
+            sheet=args.sheet, layer=args.layer, kind=args.kind, update=args.update)
     except StationImportError as exc:
         if args.report:
             exc.report.write_csv(args.report)
         print(exc.report.format(), file=sys.stderr)
-        print(f"导入失败，登记册未改动 / import failed, registry unchanged: {exc}", file=sys.stderr)
+        print(f"导入失败，站点库未改动：{exc}", file=sys.stderr)
         return 2
+    except ValueError as exc:  # the file cannot be read as a list (columns, sheet, --kind …)
+        raise CliError(f"导入失败，站点库未改动：{exc}") from None
     if args.report:
         report.write_csv(args.report)
     if args.json:
-        print(json.dumps({"imported": len(stations), "registry": str(reg.path),
+        print(json.dumps({"imported": len(stations), "added": report.added, "updated": report.updated,
+                          "unchanged": report.unchanged, "crs": report.crs, "crs_reason": report.crs_reason,
+                          "notes": report.notes, "registry": str(reg.path), "omitted": report.omitted,
                           "report": report.to_frame().to_dict("records"), "summary": report.summary()},
                          ensure_ascii=False, indent=2))
     elif not args.quiet:
         print(report.format())
-        print(f"已导入 {len(stations)} 个站点到{ws.name}的站点库 {reg.path}（共 {len(reg)} 个）")
+        print(f"{ws.name}的站点库：新增 {report.added:,} 个、更新 {report.updated:,} 个、"
+              f"未变 {report.unchanged:,} 个站点（共 {len(reg):,} 个；{reg.path}）")
     return 0
 
 
@@ -400,14 +405,19 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import a station list (CSV, XLSX, GeoJSON, GeoPackage, profile JSON)")
     imp.add_argument("file", type=Path)
     imp.add_argument("--crs", default=None, help="coordinate system of the file: wgs84, gcj02 or bd09 "
-                     "(default: the workspace's lists_crs)")
+                     "(default: found from how close the stations lie to the place's streets; else the "
+                     "workspace's lists_crs)")
+    imp.add_argument("--kind", default=None, help="the kind of every station without one of its own "
+                     "(工会驿站, 司机之家, 爱心食堂, 休息点 …)")
+    imp.add_argument("--update", action="store_true", help="the file updates stations already in the registry "
+                     "(without it a changed station is reported as a conflict, not written)")
     imp.add_argument("--profile", default=None, help=f"import profile ({', '.join(list_profiles())})")
     imp.add_argument("--column", action="append", metavar="HEADER=FIELD",
                      help="map a file column to a field (name, kind, lon, lat, address, opening_hours, …)")
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid rows, list the others")
     imp.add_argument("--keep-duplicates", action="store_true", help="flag duplicate places but keep both")
     imp.add_argument("--report", type=Path, default=None, help="write the validation report as CSV")
-    imp.add_argument("--sheet", default=None, help="XLSX sheet name")
+    imp.add_argument("--sheet", default=None, help="XLSX sheet name (default: the sheet with the station columns)")
     imp.add_argument("--layer", default=None, help="GeoPackage layer")
     imp.add_argument("--json", action="store_true")
     imp.add_argument("--quiet", action="store_true")
