@@ -268,7 +268,7 @@ def test_two_places_side_by_side_never_read_each_other(tmp_path):
     assert cov_b["place"] == "北京市海淀区" and cov_b["publisher"] == "海淀区总工会"
     assert "residents" not in cov_b["table"][-1] and not ZERO_PERCENT.search(cov_b["summary_zh"])
     assert cov_b["absent"]["常住人口"] == "没有人口普查数据" and "未计算常住人口" in cov_b["summary_zh"]
-    assert "已导入 46 个站点到杨浦区的站点库" in out_a and f"已导入 {city.n_stations} 个站点到北京市海淀区" in out_b
+    assert "杨浦区的站点库：新增 46 个" in out_a and f"北京市海淀区的站点库：新增 {city.n_stations} 个" in out_b
 
     # and reads only its own files
     opened_a, opened_b = _opened(log_a), _opened(log_b)

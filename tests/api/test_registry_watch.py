@@ -25,7 +25,7 @@ def _rows(n: int, start: int = 0) -> list[dict]:
 
 def _import(reg: Registry, path: Path, rows: list[dict]) -> None:
     pd.DataFrame(rows).to_csv(path, index=False, encoding="utf-8-sig")
-    reg.import_file(path)
+    reg.import_file(path, crs="wgs84")
 
 
 def test_watch_agrees_with_data_version(tmp_path: Path) -> None:
@@ -60,7 +60,7 @@ def test_watch_agrees_with_data_version(tmp_path: Path) -> None:
             bad[0]["经度"] = "not a number"
             pd.DataFrame(bad).to_csv(tmp_path / "bad.csv", index=False, encoding="utf-8-sig")
             with pytest.raises(StationImportError):
-                reg.import_file(tmp_path / "bad.csv")
+                reg.import_file(tmp_path / "bad.csv", crs="wgs84")
         now = version()
         want = now != seen
         seen = now

@@ -39,7 +39,7 @@ def test_import_anting_with_profile_and_report(tmp_path, capsys, anting_json):
     code, out, _ = run(capsys, "--workspace", ws, "import", anting_json, "--profile", "anting_miniprogram",
                        "--report", rep)
     assert code == 0
-    assert "duplicate_place" in out and "far_outlier" in out and "已导入 24 个站点" in out
+    assert "duplicate_place" in out and "far_outlier" in out and "新增 24 个" in out
     table = pd.read_csv(rep, encoding="utf-8-sig")
     assert set(table["code"]) >= {"duplicate_place", "far_outlier", "unmapped_service"}
     assert table.loc[table["code"] == "far_outlier", "feature"].tolist() == [12]
@@ -57,10 +57,10 @@ def test_failed_import_prints_rows_and_changes_nothing(reg, tmp_path, capsys):
     before = (reg / "registry.gpkg").read_bytes()
     code, _, err = run(capsys, "--workspace", reg, "import", bad, "--report", tmp_path / "r.csv")
     assert code == 2
-    assert "row 2" in err and "bad_coordinate" in err and "row 3" in err and "unknown_kind" in err
+    assert "第 2 行" in err and "bad_coordinate" in err and "第 3 行" in err and "unknown_kind" in err
     assert (reg / "registry.gpkg").read_bytes() == before
     code, _, err = run(capsys, "--workspace", reg, "import", bad, "--skip-invalid")
-    assert code == 2 and "no valid station" in err
+    assert code == 2 and "没有可导入的站点" in err
     assert (reg / "registry.gpkg").read_bytes() == before
 
 

@@ -61,20 +61,20 @@ def test_registry_is_a_standard_geopackage(tmp_path, anting_json):
 def test_reimport_is_an_upsert_not_a_copy(tmp_path):
     reg = Registry(tmp_path / "r.gpkg")
     csv = _write_csv(tmp_path / "a.csv", GOOD)
-    reg.import_file(csv)
-    reg.import_file(csv)
+    reg.import_file(csv, crs="wgs84")
+    reg.import_file(csv, crs="wgs84")
     assert len(reg) == 2
     assert len(reg.imports()) == 2
 
 
 def test_failed_import_leaves_registry_exactly_as_it_was(tmp_path):
     reg = Registry(tmp_path / "r.gpkg")
-    reg.import_file(_write_csv(tmp_path / "a.csv", GOOD))
+    reg.import_file(_write_csv(tmp_path / "a.csv", GOOD), crs="wgs84")
     before = _digest(reg.path)
     bad = [*GOOD, {"编号": "A3", "名称": "", "类型": "工会驿站", "经度": 121.5, "纬度": 31.3}]
     bad[0] = {**bad[0], "名称": "改了名字的驿站"}
     with pytest.raises(StationImportError) as err:
-        reg.import_file(_write_csv(tmp_path / "b.csv", bad))
+        reg.import_file(_write_csv(tmp_path / "b.csv", bad), crs="wgs84")
     assert [(p.row, p.code) for p in err.value.report.errors] == [(4, "missing_name")]
     assert _digest(reg.path) == before
     assert reg.get("A1").name == "五角场工会驿站"
@@ -83,7 +83,7 @@ def test_failed_import_leaves_registry_exactly_as_it_was(tmp_path):
 def test_database_error_mid_write_rolls_back(tmp_path):
     """An error raised inside the write transaction (here: a NOT NULL violation) rolls everything back."""
     reg = Registry(tmp_path / "r.gpkg")
-    reg.import_file(_write_csv(tmp_path / "a.csv", GOOD))
+    reg.import_file(_write_csv(tmp_path / "a.csv", GOOD), crs="wgs84")
     frame = reg.frame()
     new = frame.copy()
     new["id"] = ["B1", "B2"]
@@ -99,7 +99,7 @@ def test_killed_import_leaves_registry_intact(tmp_path):
     ws = init_workspace(tmp_path / "w", name="测试区")
     reg_path = ws.registry_path
     reg = Registry(reg_path)
-    reg.import_file(_write_csv(tmp_path / "a.csv", GOOD))
+    reg.import_file(_write_csv(tmp_path / "a.csv", GOOD), crs="wgs84")
     before = reg.frame()
     rng = np.random.default_rng(7)
     n = 150_000
@@ -112,7 +112,7 @@ def test_killed_import_leaves_registry_intact(tmp_path):
     big.to_csv(big_csv, index=False)
     journal = Path(str(reg_path) + "-journal")
     proc = subprocess.Popen([sys.executable, "-m", "geomap.cli", "--workspace", str(ws.root), "import",
-                             str(big_csv), "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             str(big_csv), "--crs", "wgs84", "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not journal.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -130,7 +130,7 @@ def test_killed_import_leaves_registry_intact(tmp_path):
 
 def test_edits_are_transactional_and_follow_the_index(tmp_path):
     reg = Registry(tmp_path / "r.gpkg")
-    reg.import_file(_write_csv(tmp_path / "a.csv", GOOD))
+    reg.import_file(_write_csv(tmp_path / "a.csv", GOOD), crs="wgs84")
     idx = reg.index
     n_base = idx._n_base
     moved = reg.update("A2", lon=121.5300, lat=31.2900)
@@ -158,7 +158,7 @@ def test_index_matches_a_fresh_registry_after_edits(tmp_path, anting_json):
     idx = reg.index
     reg.delete(["anting:toilet_1", "anting:warm_3"])
     reg.update("anting:relay_1", lon=121.25, lat=31.30)
-    reg.import_file(_write_csv(tmp_path / "a.csv", GOOD))
+    reg.import_file(_write_csv(tmp_path / "a.csv", GOOD), crs="wgs84")
     fresh = Registry(reg.path).index
     rng = np.random.default_rng(3)
     lon, lat = rng.uniform(121.1, 121.6, 500), rng.uniform(31.0, 31.35, 500)

@@ -15,7 +15,15 @@ from shapely.geometry import LineString, Point
 
 from geomap.stations.readers import read_records
 from geomap.stations.schema import StationImportError
-from geomap.stations.validate import load_stations
+from geomap.stations.validate import load_stations as _load_stations
+
+
+def load_stations(path, **kwargs):
+    """These lists are WGS84 unless a test or profile says otherwise (the system found from the data is
+    tested in test_import_lists.py)."""
+    if "crs" not in kwargs and "profile" not in kwargs:
+        kwargs["crs"] = "wgs84"
+    return _load_stations(path, **kwargs)
 
 CN_HEADER = "名称,类型,地址,经度,纬度,开放时间,服务内容,电话"
 
@@ -107,8 +115,8 @@ def test_anting_duplicates_merged(anting, anting_raw):
     assert all(p.severity == "warning" for p in dup)
     assert anting_raw[23]["_id"] == "relay_3" and anting_raw[24]["_id"] == "relay_4"
     msg = {p.row: p.message for p in dup}
-    assert "feature 19" in msg[23] and "比星咖啡店" in msg[23]
-    assert "feature 15" in msg[24] and "百安加油站" in msg[24]
+    assert "第 19 条" in msg[23] and "比星咖啡店" in msg[23]
+    assert "第 15 条" in msg[24] and "百安加油站" in msg[24]
 
     baian = df[df["name"] == "百安加油站"]
     assert len(baian) == 1
@@ -208,7 +216,9 @@ def test_anting_no_merge_keeps_both(anting_unmerged):
 
 
 def test_anting_json_without_profile_is_refused(anting_path):
-    with pytest.raises(ValueError, match="anting_miniprogram"):
+    """Its list is found under "serviceStations", but both "_id" and "id" look like ids: the error says how
+    to choose, and names the profile made for this export."""
+    with pytest.raises(ValueError, match="--column id=ignore.*anting_miniprogram"):
         load_stations(anting_path)
 
 
@@ -344,7 +354,7 @@ def test_errors_with_row_numbers(tmp_path):
     assert {(p.row, p.field, p.code) for p in report.errors} == BAD_EXPECT
     assert len(report.errors) == len(BAD_EXPECT)
     assert "lat_lon_swapped" not in report.codes()  # 200/95 is not a swap: neither order is in China
-    assert "row 4" in str(exc.value)
+    assert "第 4 行" in str(exc.value)
     names = {p.row: p.station_name for p in report.errors}
     assert names[5] == "丁站" and names[8] == "庚站"
 
@@ -356,22 +366,23 @@ def test_skip_invalid_keeps_valid_rows(tmp_path):
     assert df["source_ref"].tolist() == ["row 2", "row 3", "row 12"]
     assert report.skipped_rows == [4, 5, 6, 7, 8, 9, 10, 11]
     assert {(p.row, p.field, p.code) for p in report.errors} == BAD_EXPECT
-    assert "8 rows skipped" in report.summary()
+    assert "未导入 8 行" in report.summary()
 
 
-def test_no_kind_column_fails_even_with_skip_invalid(tmp_path):
-    path = _write(tmp_path / "nokind.csv", ["名称,经度,纬度", "甲驿站,121.5,31.3", "乙驿站,121.6,31.4"])
-    for skip in (False, True):
-        with pytest.raises(StationImportError) as exc:
-            load_stations(path, skip_invalid=skip)
-        assert exc.value.report.codes("error") == ["missing_kind_column"]
-        assert exc.value.report.errors[0].row == 0
-
-
-def test_no_kind_column_with_a_bad_row_still_fails(tmp_path):
-    path = _write(tmp_path / "nokind.csv", ["名称,经度,纬度", "甲驿站,121.5,31.3", ",121.6,31.4"])
-    with pytest.raises(StationImportError):
-        load_stations(path, skip_invalid=True)
+def test_no_kind_column_kinds_from_names_or_kind_option(tmp_path):
+    """Without a 类型 column, a name that says its kind gives it (with a warning); a name that does not is
+    an error on its row that says to use --kind; --kind gives the whole file one kind."""
+    path = _write(tmp_path / "nokind.csv", ["名称,经度,纬度", "甲驿站,121.5,31.3", "乙服务点,121.6,31.4"])
+    with pytest.raises(StationImportError) as exc:
+        load_stations(path)
+    assert [(p.row, p.code) for p in exc.value.report.errors] == [(3, "missing_kind")]
+    assert "--kind" in exc.value.report.errors[0].message
+    df, report = load_stations(path, skip_invalid=True)
+    assert df["name"].tolist() == ["甲驿站"] and df["kinds"].tolist() == [["outdoor_station"]]
+    assert _rows(report, "kind_from_name") == [2]
+    df, report = load_stations(path, kind="司机之家")
+    assert df["kinds"].tolist() == [["outdoor_station", "driver_home"], ["driver_home"]]
+    assert report.ok and not _rows(report, "kind_from_name")
 
 
 def test_duplicate_ids(tmp_path):
@@ -444,7 +455,7 @@ def test_warnings(tmp_path):
     assert x["source_ref"] == "row 4+row 5"
     assert x["opening_hours"] == "09:00-20:30"  # the first row's hours are kept
     dup = next(p for p in report.warnings if p.code == "duplicate_place")
-    assert "row 4" in dup.message and "10 m" in dup.message
+    assert "第 4 行" in dup.message and "10 m" in dup.message
 
 
 def test_duplicates_not_merged_on_request(tmp_path):
@@ -480,7 +491,7 @@ def test_report_csv_and_format(tmp_path):
     assert back.to_dict("records") == report.to_frame().to_dict("records")
     assert len(back) == len(report.problems) == 3
     text = report.format()
-    assert "row 2" in text and "row 3" in text and "row 5" in text
+    assert "第 2 行" in text and "第 3 行" in text and "第 5 行" in text
     assert "lat_lon_swapped" in text
     assert text.splitlines()[-1] == report.summary()
 
@@ -530,7 +541,7 @@ def test_geojson(tmp_path):
     report = exc.value.report
     assert report.row_label == "feature"
     assert [(p.row, p.field, p.code) for p in report.errors] == [(1, "geometry", "not_a_point")]
-    assert "feature 1" in str(exc.value)
+    assert "第 1 条" in str(exc.value)
     df, report = load_stations(path, skip_invalid=True)
     assert df["name"].tolist() == ["甲驿站", "丙食堂"]
     assert df["lon"].tolist() == [121.5, 121.6] and df["lat"].tolist() == [31.3, 31.4]
