@@ -409,7 +409,7 @@ class Registry:
         ``import``). ``who``: recorded as the author (default: the operating system's user).
         ``action``: ``import`` / ``create`` / ``update`` (default: ``import`` with a report, else
         ``create`` when every written row is new, else ``update``). ``source``: where the rows came from
-        (default with a report: the file's name).
+        (default with a report: the file's name, also what the import log records).
         """
         missing = [c for c in STATION_COLUMNS if c not in stations.columns]
         if missing:
@@ -455,7 +455,7 @@ class Registry:
                     con.execute(
                         "INSERT INTO geomap_imports (file, finished_at, records, imported, errors, warnings, "
                         "skipped, merged) VALUES (?,?,?,?,?,?,?,?)",
-                        (report.source if source is None else source, now, report.records, len(wanted),
+                        (source, now, report.records, len(wanted),
                          len(report.errors), len(report.warnings), len(report.skipped_rows), report.merged))
                 con.execute("COMMIT")
             except BaseException:
