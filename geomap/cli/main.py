@@ -489,9 +489,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="no log line per request (behind a proxy that logs requests itself)")
     sv.set_defaults(func=cmd_serve)
 
+    from geomap.cli.history import add_parsers as add_history_parsers
     from geomap.cli.plan import add_parsers as add_planner_parsers
 
     add_planner_parsers(sub)
+    add_history_parsers(sub)
     return p
 
 
