@@ -408,14 +408,15 @@ class HistoryOut(BaseModel):
     """The registry's change sets, newest first (``GET /history``)."""
 
     count: int = Field(description="Change sets in this answer")
-    changesets: list[ChangeSetOut]
+    changesets: list[ChangeSetOut] = Field(description="The change sets, newest first")
 
 
 class StationChangeOut(BaseModel):
     """What a change set did to one station: its stored row before and after (WGS84, as in the registry)."""
 
-    station_id: str
-    kind: Literal["added", "changed", "deleted"]
+    station_id: str = Field(description="Station id")
+    kind: Literal["added", "changed", "deleted"] = Field(description="added: it did not exist before; deleted: it "
+                                                         "does not exist after")
     fields: list[str] = Field(description="The station fields that differ between before and after")
     before: dict[str, Any] | None = Field(description="The row before (null: the station did not exist), with "
                                           "`fid` and `updated_at`")
@@ -425,8 +426,8 @@ class StationChangeOut(BaseModel):
 class ChangeSetDetail(BaseModel):
     """A change set with each station's row before and after (``GET /history/{id}``)."""
 
-    changeset: ChangeSetOut
-    changes: list[StationChangeOut]
+    changeset: ChangeSetOut = Field(description="The change set")
+    changes: list[StationChangeOut] = Field(description="What it did to each station, in recorded order")
 
 
 class UndoResult(BaseModel):
