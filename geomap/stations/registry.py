@@ -210,7 +210,7 @@ def _ids_text(ids: list[str], *, most: int = 5) -> str:
 def _encode_row(row: dict[str, Any]) -> str:
     """A stored station row as JSON, exactly: blobs (the geometry) as ``{"$hex": …}``, floats by repr."""
     return json.dumps({k: ({"$hex": v.hex()} if isinstance(v, bytes) else v) for k, v in row.items()},
-                      ensure_ascii=False)
+                      ensure_ascii=False, separators=(",", ":"))
 
 
 def _decode_row(text: str) -> dict[str, Any]:
