@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         None, description="Bearer token for the service's admin endpoints (GEOMAP_ADMIN_TOKEN); unset = writes refused"
     )
+    admin_token_name: str = Field(
+        "管理员", min_length=1, max_length=100, description="Who writes made with the admin token are recorded as "
+        "in the registry's history (GEOMAP_ADMIN_TOKEN_NAME), e.g. the person or office holding the token"
+    )
 
 
 PATH_FIELDS: tuple[str, ...] = tuple(

@@ -2,7 +2,9 @@
 
 Each write is one registry transaction (run in a worker thread), then a reload of the snapshot from the
 registry (see :mod:`geomap.api.state`); writers are serialised by ``state.write_lock`` within a worker
-and by SQLite's write lock across workers. An import whose file has
+and by SQLite's write lock across workers. Each write is recorded in the registry's history as made by the
+admin token's name (``admin_token_name``), from ``api`` (an import: from the uploaded file's name); see
+:mod:`geomap.api.history` for reading and undoing it. An import whose file has
 errors is refused as a whole (registry untouched) unless ``skip_invalid``; its validation report is the
 answer either way.
 """
@@ -36,6 +38,8 @@ router = APIRouter(tags=["admin"], dependencies=[Admin], responses={
 
 log = logging.getLogger("geomap.api")
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+API_SOURCE = "api"
+"""The ``source`` of change sets made through the service (an import's is the uploaded file's name)."""
 _SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".geojson", ".json", ".gpkg")
 
 
@@ -60,7 +64,8 @@ async def create_station(body: StationCreate, state: State) -> JSONResponse:
     async with state.write_lock:
         if sid in state.current().stations:
             raise ApiError(409, "exists", f"编号 {sid!r} 已存在，请用 PATCH 修改 / station id exists; use PATCH")
-        await run_in_threadpool(state.registry.upsert, _frame(st))
+        await run_in_threadpool(state.registry.upsert, _frame(st), who=state.admin_name, action="create",
+                                source=API_SOURCE)
         snap = state.current()
     return JSONResponse(_stations_fc(state, snap, np.array([snap.index.slot_of[sid]]), body.crs)["features"][0],
                         status_code=201)
@@ -84,7 +89,8 @@ async def patch_station(station_id: StationId, body: StationPatch, state: State)
         if changes.get("amenities") is None and "amenities" in changes:
             changes["amenities"] = []
         st = Station.model_validate({**current.model_dump(), **changes})
-        await run_in_threadpool(state.registry.upsert, _frame(st))
+        await run_in_threadpool(state.registry.upsert, _frame(st), who=state.admin_name, action="update",
+                                source=API_SOURCE)
         snap = state.current()
     return JSONResponse(_stations_fc(state, snap, np.array([snap.index.slot_of[station_id]]), body.crs)["features"][0])
 
@@ -95,7 +101,7 @@ async def delete_station(station_id: StationId, state: State) -> JSONResponse:
     async with state.write_lock:
         if station_id not in state.current().stations:
             raise ApiError(404, "no_such_station", f"没有编号为 {station_id!r} 的站点 / no station with this id")
-        await run_in_threadpool(state.registry.delete, [station_id])
+        await run_in_threadpool(state.registry.delete, [station_id], who=state.admin_name, source=API_SOURCE)
         snap = state.current()
     return JSONResponse({"deleted": station_id, "stations": len(snap.stations)})
 
@@ -158,7 +164,7 @@ async def import_stations(
             try:
                 stations, report = await run_in_threadpool(
                     state.workspace.import_file, path, crs=crs, profile=profile, skip_invalid=skip_invalid,
-                    kind=kind, update=update)
+                    kind=kind, update=update, who=state.admin_name, source=name)
             except StationImportError as exc:
                 body = _report(exc.report, ok=False, imported=0, stations=len(state.current().stations))
                 body["message"] = f"导入失败，站点库未改动：{exc}"

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from geomap.api import admin, planning, read, web
+from geomap.api import admin, history, planning, read, web
 from geomap.api.map_build import start_map_build, stop_map_builds
 from geomap.api.state import ServiceState, settle_heap
 from geomap.settings import use_settings
@@ -86,6 +86,7 @@ def create_app(state: ServiceState | None = None, *, workspace: Workspace | None
 
     app.include_router(read.router)
     app.include_router(admin.router)
+    app.include_router(history.router)
     app.include_router(web.router)
     app.include_router(planning.router)
     for r in routers:

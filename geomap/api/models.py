@@ -396,3 +396,56 @@ class ImportReport(BaseModel):
     problems: list[ProblemOut] = Field(description="The problems with their row and field: at most 50 of each "
                                        "code (omitted counts the rest)")
     omitted: dict[str, int] = Field(default_factory=dict, description="Problem code -> how many were not listed")
+
+
+# --- history (admin) --------------------------------------------------------------------------------------
+
+class ChangeSetOut(BaseModel):
+    """One recorded write to the registry (an import, an edit, an undo)."""
+
+    id: int = Field(description="Change set number (give it to `POST /history/{id}/undo`)")
+    time: str = Field(description="When it was committed: UTC, ISO 8601")
+    who: str = Field(description="The admin token's name (GEOMAP_ADMIN_TOKEN_NAME) or the OS user of the command line")
+    action: Literal["import", "create", "update", "delete", "undo"] = Field(description="What kind of write")
+    source: str | None = Field(description="The imported file's name; `api` / `cli` for edits and undos")
+    summary: str = Field(description="What it did, in Chinese")
+    undoes: int | None = Field(description="For an undo: the change set it undid")
+    added: int = Field(description="Stations added")
+    changed: int = Field(description="Stations changed")
+    deleted: int = Field(description="Stations deleted")
+    undone_by: int | None = Field(description="The undo that undid this change set (null while it stands)")
+
+
+class HistoryOut(BaseModel):
+    """The registry's change sets, newest first (``GET /history``)."""
+
+    count: int = Field(description="Change sets in this answer")
+    changesets: list[ChangeSetOut] = Field(description="The change sets, newest first")
+
+
+class StationChangeOut(BaseModel):
+    """What a change set did to one station: its stored row before and after (WGS84, as in the registry)."""
+
+    station_id: str = Field(description="Station id")
+    kind: Literal["added", "changed", "deleted"] = Field(description="added: it did not exist before; deleted: it "
+                                                         "does not exist after")
+    fields: list[str] = Field(description="The station fields that differ between before and after")
+    before: dict[str, Any] | None = Field(description="The row before (null: the station did not exist), with "
+                                          "`fid` and `updated_at`")
+    after: dict[str, Any] | None = Field(description="The row after (null: deleted)")
+
+
+class ChangeSetDetail(BaseModel):
+    """A change set with each station's row before and after (``GET /history/{id}``)."""
+
+    changeset: ChangeSetOut = Field(description="The change set")
+    changes: list[StationChangeOut] = Field(description="What it did to each station, in recorded order")
+
+
+class UndoResult(BaseModel):
+    """The answer of ``POST /history/{id}/undo``: the undo, itself recorded as a change set."""
+
+    undone: int = Field(description="The change set that was undone")
+    changeset: ChangeSetOut = Field(description="The new `undo` change set")
+    changes: list[StationChangeOut] = Field(description="What the undo did to each station")
+    stations: int = Field(description="Stations in the registry after the undo")

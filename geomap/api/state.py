@@ -102,6 +102,11 @@ class ServiceState:
         value = tok.get_secret_value() if tok is not None else ""
         return value or None
 
+    @property
+    def admin_name(self) -> str:
+        """Who the admin token's writes are recorded as in the registry's history (``admin_token_name``)."""
+        return self.settings.admin_token_name
+
     # --- building -----------------------------------------------------------------------------------------
     @classmethod
     def load(cls, workspace: Workspace, *, modes: list[str] | None = None, prewarm: bool = True) -> ServiceState:

@@ -97,6 +97,9 @@ def cmd_import(args: argparse.Namespace, ws: Workspace) -> int:
         print(report.format())
         print(f"{ws.name}的站点库：新增 {report.added:,} 个、更新 {report.updated:,} 个、"
               f"未变 {report.unchanged:,} 个站点（共 {len(reg):,} 个；{reg.path}）")
+        if len(stations):
+            cs = reg.history(limit=1)[0]
+            print(f"本次导入记为变更 #{cs.id}；如需撤销：geomap undo {cs.id}")
     return 0
 
 
@@ -499,9 +502,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="no log line per request (behind a proxy that logs requests itself)")
     sv.set_defaults(func=cmd_serve)
 
+    from geomap.cli.history import add_parsers as add_history_parsers
     from geomap.cli.plan import add_parsers as add_planner_parsers
 
     add_planner_parsers(sub)
+    add_history_parsers(sub)
     return p
 
 

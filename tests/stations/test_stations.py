@@ -218,7 +218,7 @@ def test_anting_no_merge_keeps_both(anting_unmerged):
 def test_anting_json_without_profile_is_refused(anting_path):
     """Its list is found under "serviceStations", but both "_id" and "id" look like ids: the error says how
     to choose, and names the profile made for this export."""
-    with pytest.raises(ValueError, match="--column id=ignore.*anting_miniprogram"):
+    with pytest.raises(ValueError, match=r"--column id=ignore.*anting_miniprogram"):
         load_stations(anting_path)
 
 
@@ -290,7 +290,7 @@ def test_csv_column_mapping_from_brief_and_wins_over_alias(tmp_path):
     path = _write(tmp_path / "m.csv", ["站点名称,名称,类型,经度,纬度", "国权路驿站,杨浦区总工会,工会驿站,121.5,31.3"])
     raw = read_records(path, columns={"站点名称": "name"})
     assert raw.table["name"].tolist() == ["国权路驿站"]
-    assert raw.ignored_columns == ["名称"]
+    assert raw.ignored_columns == [] and raw.notes == ["列“名称”也像是名称，按指定用了列“站点名称”，列“名称”未导入"]
     df, _ = load_stations(path, columns={"站点名称": "name", "名称": "operator"})
     assert df["name"].tolist() == ["国权路驿站"]
     assert df["operator"].tolist() == ["杨浦区总工会"]
