@@ -141,7 +141,11 @@ class StationIndex:
         self.kind_mask = np.concatenate([self.kind_mask, vocab.kinds().masks(list(stations["kinds"]))])
         self.amenity_mask = np.concatenate([self.amenity_mask, vocab.amenities().masks(list(stations["amenities"]))])
         self.alive = np.concatenate([self.alive, np.ones(len(ids), dtype=bool)])
-        self.hours.extend(parse_osm(h) if isinstance(h, str) else None for h in stations["opening_hours"])
+        parsed: dict[str, OpeningHours | None] = {}  # lists repeat a few hours texts many times
+        for h in stations["opening_hours"]:
+            if isinstance(h, str) and h not in parsed:
+                parsed[h] = parse_osm(h)
+        self.hours.extend(parsed[h] if isinstance(h, str) else None for h in stations["opening_hours"])
         self._edited()
 
     def delete(self, ids: list[str]) -> None:

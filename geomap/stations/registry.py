@@ -359,8 +359,8 @@ class Registry:
         """All stations as a table (WGS84 lon/lat; ``kinds`` / ``amenities`` as lists)."""
         with self._connect() as con:
             df = pd.read_sql_query(f"SELECT {', '.join(STATION_COLUMNS)} FROM {LAYER} ORDER BY fid", con)
-        for col in _LIST_COLUMNS:
-            df[col] = [json.loads(v) if v else [] for v in df[col]]
+        for col in _LIST_COLUMNS:  # one JSON document per column: a reload after an edit reads them all
+            df[col] = json.loads("[" + ",".join(v or "[]" for v in df[col]) + "]") if len(df) else []
         return df
 
     def __len__(self) -> int:
