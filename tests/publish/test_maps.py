@@ -418,3 +418,27 @@ def test_default_layers_without_network_leave_circles_out(tmp_path: Path) -> Non
     assert s.layers == ("stations",)
     with pytest.raises(MapError, match="--layers stations"):
         write_map(tmp_path / "m.html", stations_frame(5), streets=False, layers="stations,circles")
+
+
+def test_base_streets_read_once_per_extract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A map redrawn after an edit reuses the extract's streets (they do not depend on the stations); a
+    changed extract is read again; the pages are the same as when read afresh."""
+    import os
+
+    import geomap.publish.maps as maps
+
+    ws = sample_workspace(tmp_path / "w")
+    osm = tmp_path / "copy.osm.pbf"
+    osm.write_bytes(Path(ws.osm_path).read_bytes())
+    reads: list[Path] = []
+    real = maps._read_ways
+    monkeypatch.setattr(maps, "_read_ways", lambda p: reads.append(Path(p)) or real(p))
+    maps._STREETS.clear()
+    df = ws.registry.frame()
+    first = _page(df, streets=True, tiles="none", osm_path=osm)
+    second = _page(df.iloc[:-1], streets=True, tiles="none", osm_path=osm)
+    assert len(reads) == 1
+    assert _extract_data(first)["streets"] == _extract_data(second)["streets"]
+    os.utime(osm, ns=(1, 1))  # the extract changed (as far as anyone can tell)
+    third = _page(df, streets=True, tiles="none", osm_path=osm)
+    assert len(reads) == 2 and _extract_data(third) == _extract_data(first)
