@@ -202,7 +202,8 @@ class ValidationReport:
         for p in sorted(self.problems, key=lambda p: (p.row, p.severity != "error")):
             where = self.where(p.row)
             who = f"［{p.station_name}］" if p.station_name else ""
-            lines.append(f"{where}{who} {p.field}：{_SEVERITY_ZH[p.severity]} {p.code}：{p.message}")
+            field_txt = f" {p.field}" if p.field else ""
+            lines.append(f"{where}{who}{field_txt}：{_SEVERITY_ZH[p.severity]} {p.code}：{p.message}")
         for code, n in self.omitted.items():
             lines.append(f"……另有 {n:,} 条 {code} 未列出")
         lines.append(self.summary())
