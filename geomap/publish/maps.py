@@ -437,7 +437,7 @@ def service_bands(
         n_on = int(sl.snapped.ok.sum())
         if n_on:
             bands, areas = band_polygons(sl.labels, mins, buffer_m=settings.isochrone_buffer_m,
-                                         hole_fill_m2=settings.isochrone_hole_fill_m2)
+                                         hole_fill_m2=settings.isochrone_hole_fill_m2, keep=True)
     return gpd.GeoDataFrame(
         {"minutes_lo": [0.0, *mins[:-1]], "minutes": mins, "area_km2": areas, "stations": [n_on] * len(mins)},
         geometry=gpd.GeoSeries(bands, crs=4326),
