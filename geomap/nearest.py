@@ -48,6 +48,14 @@ class NearestResult:
     query_snap_m: npt.NDArray[np.float64] | None = None
     network: NetworkNearest | None = None
     """Network mode: the network answer (its routes' vertices, :meth:`route_coords`)."""
+    unrouted_id: npt.NDArray[np.object_] | None = None
+    """Network mode: per query point, the matching stations too far from every street to be routed to
+    (``settings.max_snap_m``), nearest first by straight line, at most ``k`` (None where fewer): they are
+    never in the answer, and a caller can say so (shape ``(n, j)``, j ≤ k)."""
+    unrouted_m: npt.NDArray[np.float64] | None = None
+    """Their straight-line distance from the query point (metres, WGS84 sphere; inf where none)."""
+    unrouted_street_m: npt.NDArray[np.float64] | None = None
+    """Their distance to the nearest street (metres; inf where none)."""
 
     @property
     def route(self) -> npt.NDArray[np.object_] | None:
@@ -114,9 +122,27 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
                           query_lat=raw_lat, k=k, return_routes=return_routes, index_k=index_k,
                           station_key=sel.key, route_crs=route_crs, persist=flt.open_at is None, crs=src)
     slot = np.where(ans.station_pos >= 0, slots[np.clip(ans.station_pos, 0, None)] if len(slots) else -1, -1)
+    qlon, qlat = ans.answer.lon, ans.answer.lat
+    j = min(k, len(ans.off_network_pos))
+    u_id = np.full((len(qlon), j), None, dtype=object)
+    u_m = np.full((len(qlon), j), np.inf)
+    u_street = np.full((len(qlon), j), np.inf)
+    if j:
+        off = ans.off_network_pos
+        d = coords.haversine_m(qlon[:, None], qlat[:, None], sel.lon[off][None, :], sel.lat[off][None, :])
+        order = np.argsort(d, axis=1, kind="stable")[:, :j]
+        u_m = np.take_along_axis(d, order, axis=1)
+        u_id = np.asarray(sel.ids, dtype=object)[off][order]
+        u_street = ans.off_network_m[order]
     return NearestResult(station_id=ans.station_id, slot=slot, distance_m=ans.distance_m,
-                         query_lon=ans.answer.lon, query_lat=ans.answer.lat, mode=mode, travel_s=ans.travel_s,
-                         query_snap_m=ans.query_snap_m, network=ans)
+                         query_lon=qlon, query_lat=qlat, mode=mode, travel_s=ans.travel_s,
+                         query_snap_m=ans.query_snap_m, network=ans, unrouted_id=u_id, unrouted_m=u_m,
+                         unrouted_street_m=u_street)
+
+
+_UNROUTED_REACH_M = 10_000.0
+"""With fewer stations found than asked, stations off the streets within this straight-line distance are
+named (metres)."""
 
 
 @dataclass(slots=True)
@@ -133,6 +159,10 @@ class PointAnswer:
     travel_s: list[float] | None = None
     route_xy: list[np.ndarray] | None = None
     snap_m: float | None = None
+    unrouted: list[tuple[str, float, float]] | None = None
+    """Network mode: matching stations that cannot be routed to (too far from every street) and are nearer
+    by straight line than the last station answered (or, when fewer than ``k`` were found, within the
+    label limit's reach): (id, straight-line metres, metres to the nearest street), nearest first."""
 
 
 def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
@@ -153,6 +183,11 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
         ans.snap_m = float(res.query_snap_m[0]) if res.query_snap_m is not None else None
     if res.network is not None and return_routes:
         ans.route_xy = res.network.answer.point_routes(0, ranks=found, decimals=route_decimals)
+    if res.unrouted_id is not None:
+        reach = ans.distance_m[-1] if len(found) == k else _UNROUTED_REACH_M
+        ans.unrouted = [(str(i), float(m), float(sm)) for i, m, sm in
+                        zip(res.unrouted_id[0], res.unrouted_m[0], res.unrouted_street_m[0], strict=True)
+                        if i is not None and m <= reach]
     return ans
 
 

@@ -245,6 +245,15 @@ class QueryEcho(BaseModel):
                                  "network (null for mode=straight)")
 
 
+class UnroutedStation(BaseModel):
+    id: str = Field(description="Station id")
+    name: str = Field(description="Station name")
+    straight_m: float = Field(description="Straight-line distance from the query point, metres")
+    street_m: float | None = Field(description="Distance from the station to the nearest street, metres (null: "
+                                   "no street within 5 km)")
+    note: str = Field(description="What to tell the rider, in Chinese")
+
+
 class NearestCollection(BaseModel):
     type: Literal["FeatureCollection"] = "FeatureCollection"
     coord_system: Crs = Field(description="Coordinate system of every position in this collection")
@@ -252,6 +261,9 @@ class NearestCollection(BaseModel):
     query: QueryEcho
     open_at: str | None = Field(None, description="The `open_at` filter as evaluated (ISO, Asia/Shanghai)")
     count: int = Field(description="Number of stations found (may be < k when fewer match or are reachable)")
+    unrouted: list[UnroutedStation] = Field(
+        default_factory=list, description="Matching stations left out because no street reaches them (farther "
+        "than max_snap_m from every street), nearer by straight line than the last station found")
     features: list[NearestFeature] = Field(description="Ranked stations, quickest first; Point at the station")
 
 

@@ -189,6 +189,24 @@ async def get_station(station_id: StationId, state: State, q: Annotated[CrsQuery
     return JsonResponse(_stations_fc(state, snap, np.array([slot]), q.crs)["features"][0])
 
 
+def _unrouted(snap: Snapshot, res: Any) -> list[dict[str, Any]]:
+    """The stations left out of a network answer because no street reaches them (far from every street),
+    nearer by straight line than the answer's last station: named, never dropped silently."""
+    out = []
+    for sid, straight_m, street_m in res.unrouted or []:
+        st = snap.stations[sid]
+        far = "附近没有道路数据" if not math.isfinite(street_m) else f"离最近的道路约 {_round_m(street_m)} 米"
+        out.append({"id": sid, "name": st.name, "straight_m": _round1(straight_m),
+                    "street_m": None if not math.isfinite(street_m) else _round1(street_m),
+                    "note": f"{st.name}：直线约 {_round_m(straight_m)} 米，但{far}，无法按路网计算时间"})
+    return out
+
+
+def _round_m(m: float) -> str:
+    """Metres as people write them: 331 米 → “330”, 1,234 → “1,200”."""
+    return f"{round(m, -1):,.0f}" if m < 1000 else f"{round(m, -2):,.0f}"
+
+
 def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
     """The ``/nearest`` answer as JSON text (UTF-8): a GeoJSON FeatureCollection of the stations found
     (:func:`geomap.nearest.nearest_point`), each with its answer's fields (open now, rank, travel time,
@@ -215,7 +233,7 @@ def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
                            "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs,
                                      "snap_m": None if res.snap_m is None else _round1(res.snap_m)},
                            "open_at": flt_open.isoformat() if flt_open else None,
-                           "count": len(res.station_id)})[:-1],
+                           "count": len(res.station_id), "unrouted": _unrouted(snap, res)})[:-1],
              b',"features":[']
     for n, sid in enumerate(res.station_id):
         view = station_view(snap, snap.stations[sid])

@@ -20,7 +20,7 @@ import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -75,6 +75,11 @@ class NetworkNearest:
     query_snap_m: npt.NDArray[np.float64]
     query_ok: npt.NDArray[np.bool_]
     answer: Answer
+    off_network_pos: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Positions (in the station arrays passed in) of the stations farther than ``max_snap_m`` from every
+    street: never answered along the streets (a caller says so instead of dropping them silently)."""
+    off_network_m: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    """Their distance to the nearest street (metres; inf when none within the search)."""
 
     @property
     def route(self) -> npt.NDArray[np.object_] | None:
@@ -348,5 +353,7 @@ def network_nearest(
     ids = np.arange(len(sl.position)) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
     sid = np.full(pos.shape, None, dtype=object)
     sid[pos >= 0] = ids[pos[pos >= 0]]
+    off = np.flatnonzero(~sl.snapped.ok)
     return NetworkNearest(station_id=sid, station_pos=pos, travel_s=ans.travel_s, distance_m=ans.distance_m,
-                          query_snap_m=ans.snap_m, query_ok=ans.ok, answer=ans)
+                          query_snap_m=ans.snap_m, query_ok=ans.ok, answer=ans, off_network_pos=off,
+                          off_network_m=np.asarray(sl.snapped.distance_m, dtype=np.float64)[off])

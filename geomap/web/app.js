@@ -61,6 +61,7 @@ function fmtDistance(m) {
 function render(fc) {
   const list = $("results");
   list.replaceChildren();
+  for (const u of fc.unrouted || []) list.appendChild(el("li", "unrouted", u.note));
   if (!fc.features.length) {
     list.appendChild(el("li", "empty", "附近没有符合条件的站点，试试减少筛选条件。"));
     return;

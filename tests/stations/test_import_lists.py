@@ -12,9 +12,12 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import prcoords
+import pyproj
 import pytest
+from fastapi.testclient import TestClient
 
 from geomap import coords
+from geomap.network.routing import snap_points
 from geomap.stations.registry import Registry
 from geomap.stations.schema import StationImportError
 from geomap.stations.validate import load_stations
@@ -287,7 +290,8 @@ def test_declared_crs_contradicted_by_the_data_is_a_warning(yangpu, sample_csv):
 
 
 def test_station_far_from_every_street_is_a_warning(yangpu, sample_csv, tmp_path):
-    """A station moved 331 m east of its place, into the river: kept, with its distance to the streets."""
+    """A station ~331 m from every street: kept, with its distance to the streets; the nearest answers from
+    the street nearest to it leave it out (no street reaches it) but name it, with both distances."""
     df = pd.read_csv(sample_csv, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     dist = yangpu.street_distance()
     # a point in the extract's bounding box with no street within 300 m, found by searching a grid
@@ -295,8 +299,8 @@ def test_station_far_from_every_street_is_a_warning(yangpu, sample_csv, tmp_path
     gx, gy = np.meshgrid(np.linspace(g.node_lon.min(), g.node_lon.max(), 60),
                          np.linspace(g.node_lat.min(), g.node_lat.max(), 60))
     far = dist(gx.ravel(), gy.ravel())
-    pick = int(np.argmax(np.where(np.isfinite(far) & (far < 1000), far, -1)))
-    assert far[pick] > 300, "the sample has no spot 300 m from every street"
+    pick = int(np.argmin(np.where(far > 300, np.abs(far - 331.0), np.inf)))  # the issue's 331 m, or near it
+    assert 300 < far[pick] < 450, "the sample has no spot 300-450 m from every street"
     flon, flat = coords.from_wgs84(gx.ravel()[pick], gy.ravel()[pick], dst="gcj02")
     df.loc[len(df)] = {**{c: "" for c in df.columns}, "名称": "江边驿站", "类型": "工会驿站",
                        "经度": f"{float(flon):.6f}", "纬度": f"{float(flat):.6f}"}
@@ -307,3 +311,23 @@ def test_station_far_from_every_street_is_a_warning(yangpu, sample_csv, tmp_path
     msg = report.problems[[p.code for p in report.problems].index("far_from_streets")].message
     assert f"离最近的道路 {far[pick]:,.0f} m" in msg
     assert "江边驿站" in stations["name"].tolist()
+    # ... and the answers never drop it silently: imported into a place, asked for from the nearest street
+    ws = sample_workspace(tmp_path / "w", registry=False)
+    ws.import_file(path, crs="gcj02")
+    sid = ws.registry.frame().set_index("name").loc["江边驿站", "id"]
+    qlon, qlat = float(gx.ravel()[pick]), float(gy.ravel()[pick])
+    sn = snap_points(ws.graph("ebike"), qlon, qlat, max_snap_m=5000, errors="ignore", prefer_core=False)
+    res = ws.nearest(float(sn.lon[0]), float(sn.lat[0]), k=3, mode="ebike")
+    assert sid not in set(res.station_id.ravel())  # no street reaches it ...
+    assert res.unrouted_id[0, 0] == sid  # ... so it is named beside the answer, with its distances
+    want = pyproj.Geod(ellps="WGS84").inv(float(sn.lon[0]), float(sn.lat[0]), qlon, qlat)[2]
+    assert abs(res.unrouted_m[0, 0] - want) < 0.01 * want + 1.0
+    assert abs(res.unrouted_street_m[0, 0] - far[pick]) < 1.0
+    from geomap.api import create_app
+    from geomap.api.state import ServiceState
+
+    client = TestClient(create_app(ServiceState.load(ws, modes=["ebike"])))
+    body = client.get("/nearest", params={"lon": float(sn.lon[0]), "lat": float(sn.lat[0]), "k": 3,
+                                          "crs": "wgs84", "mode": "ebike"}).json()
+    assert [u["id"] for u in body["unrouted"]] == [sid] and sid not in [f["id"] for f in body["features"]]
+    assert "江边驿站" in body["unrouted"][0]["note"] and "无法按路网计算" in body["unrouted"][0]["note"]
