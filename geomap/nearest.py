@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +57,11 @@ class NearestResult:
     """Their straight-line distance from the query point (metres, WGS84 sphere; inf where none)."""
     unrouted_street_m: npt.NDArray[np.float64] | None = None
     """Their distance to the nearest street (metres; inf where none)."""
+    status: npt.NDArray[np.object_] | None = None
+    """Per query point: ``ok`` (a station found), ``none`` (no matching station reachable: none within the
+    label limit along the streets, or none matches the filters), ``far_from_streets`` (the point is farther
+    than ``settings.max_snap_m`` from every street: no answer along the streets; ``query_snap_m`` says
+    how far). One bad point never fails a batch."""
 
     @property
     def route(self) -> npt.NDArray[np.object_] | None:
@@ -89,7 +95,8 @@ class NearestResult:
 def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[str] | None = None,
             amenity: str | list[str] | None = None, open_at: datetime | None = None,
             crs: str = "wgs84", mode: str | None = None, graph: StreetGraph | None = None,
-            return_routes: bool = True, index_k: int | None = None, route_crs: str = "wgs84") -> NearestResult:
+            return_routes: bool = True, index_k: int | None = None, route_crs: str = "wgs84",
+            on_far: Literal["mark", "raise"] = "mark") -> NearestResult:
     """The ``k`` nearest stations to each query point, by straight line or along the street network.
 
     ``lon`` / ``lat``: one point or arrays, in ``crs``. ``kind``: a kind key or Chinese alias, or several
@@ -101,8 +108,9 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
     ``index_k``: labels kept per node by the cached network index (≥ ``k``; a service passes one value so
     that a single index answers every ``k`` up to it). ``route_crs``: coordinate system of the routes
     (wgs84, gcj02 or bd09; everything else in the result is WGS84). Raises ``ValueError`` with a
-    readable message for bad input, :class:`~geomap.network.routing.SnapError` for a point too far from any
-    street.
+    readable message for bad input. A point too far from every street gets ``status`` ``far_from_streets``
+    and no answer (``on_far="mark"``, default: the rest of a batch is answered) or raises
+    :class:`~geomap.network.routing.SnapError` (``on_far="raise"``).
     """
     if k < 1:
         raise ValueError("k must be at least 1")
@@ -112,7 +120,7 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
         lon_a, lat_a = _query_points(lon, lat, crs=crs)
         dist, slot = stations.query(lon_a, lat_a, k=k, flt=flt, tz=tz)
         return NearestResult(station_id=_ids_of(stations, slot), slot=slot, distance_m=dist,
-                             query_lon=lon_a, query_lat=lat_a)
+                             query_lon=lon_a, query_lat=lat_a, status=_status(slot, None))
     graph = _graph_for(mode, graph)
     src = coords.normalize_crs(crs)
     raw_lon, raw_lat = _checked_points(lon, lat)  # converted to WGS84 by the compiled call
@@ -120,7 +128,8 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
     slots = sel.slots
     ans = network_nearest(graph, station_lon=sel.lon, station_lat=sel.lat, station_ids=sel.ids, query_lon=raw_lon,
                           query_lat=raw_lat, k=k, return_routes=return_routes, index_k=index_k,
-                          station_key=sel.key, route_crs=route_crs, persist=flt.open_at is None, crs=src)
+                          station_key=sel.key, route_crs=route_crs, persist=flt.open_at is None, crs=src,
+                          on_far="raise" if on_far == "raise" else "skip")
     slot = np.where(ans.station_pos >= 0, slots[np.clip(ans.station_pos, 0, None)] if len(slots) else -1, -1)
     qlon, qlat = ans.answer.lon, ans.answer.lat
     j = min(k, len(ans.off_network_pos))
@@ -137,7 +146,15 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
     return NearestResult(station_id=ans.station_id, slot=slot, distance_m=ans.distance_m,
                          query_lon=qlon, query_lat=qlat, mode=mode, travel_s=ans.travel_s,
                          query_snap_m=ans.query_snap_m, network=ans, unrouted_id=u_id, unrouted_m=u_m,
-                         unrouted_street_m=u_street)
+                         unrouted_street_m=u_street, status=_status(slot, ans.query_ok))
+
+
+def _status(slot: npt.NDArray[np.int64], snapped: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.object_]:
+    """Each point's :attr:`NearestResult.status`."""
+    out = np.where((slot >= 0).any(axis=1), "ok", "none").astype(object)
+    if snapped is not None:
+        out[~snapped] = "far_from_streets"
+    return out
 
 
 _UNROUTED_REACH_M = 10_000.0
@@ -174,7 +191,8 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
     stations, distances, times and routes (the very same path: one point is a batch of one). Arguments
     as :func:`nearest`; route coordinates are rounded to ``route_decimals`` when given."""
     res = nearest(stations, float(lon), float(lat), k=k, kind=kind, amenity=amenity, open_at=open_at, crs=crs,
-                  mode=mode, graph=graph, return_routes=return_routes, index_k=index_k, route_crs=route_crs)
+                  mode=mode, graph=graph, return_routes=return_routes, index_k=index_k, route_crs=route_crs,
+                  on_far="raise")
     found = [r for r in range(res.k) if res.slot[0, r] >= 0]
     ans = PointAnswer(station_id=[res.station_id[0, r] for r in found], slot=[int(res.slot[0, r]) for r in found],
                       distance_m=[float(res.distance_m[0, r]) for r in found], mode=res.mode)

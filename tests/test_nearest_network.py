@@ -120,3 +120,31 @@ def test_nearest_point_follows_edits_of_the_index(setup):
     index.delete(["NEW1"])
     after = nearest_point(index, lon[i], lat[i], k=2, mode="walk", graph=graph)
     assert after.station_id == before.station_id and after.travel_s == before.travel_s
+
+
+def test_a_batch_with_far_and_unanswerable_points_answers_the_rest(setup):
+    """Points far from every street and points with nothing to reach do not fail the batch: they are marked
+    (status), and every other point gets exactly its one-point answer."""
+    from geomap.nearest import nearest_point
+    from geomap.network.routing import SnapError, snap_points
+
+    reg, _, graph, lon, lat = setup
+    far_lon = np.array([float(graph.geom_lon.max()) + 0.05, float(graph.geom_lon.min()) - 0.03])
+    far_lat = np.array([float(graph.geom_lat.mean()), float(graph.geom_lat.mean())])
+    q_lon = np.concatenate([lon[:40], far_lon, lon[40:60]])
+    q_lat = np.concatenate([lat[:40], far_lat, lat[40:60]])
+    res = nearest(reg.index, q_lon, q_lat, k=2, mode="walk", graph=graph)
+    snap = snap_points(graph, q_lon, q_lat, errors="ignore")
+    assert (res.status[~snap.ok] == "far_from_streets").all() and (~snap.ok).sum() >= 2
+    assert np.isinf(res.travel_s[~snap.ok]).all() and (res.slot[~snap.ok] == -1).all()
+    for i in np.flatnonzero(snap.ok):
+        one = nearest_point(reg.index, q_lon[i], q_lat[i], k=2, mode="walk", graph=graph)
+        assert one.station_id == [s for s in res.station_id[i] if s is not None]
+        assert res.status[i] == ("ok" if one.station_id else "none")
+    with pytest.raises(SnapError):
+        nearest(reg.index, q_lon, q_lat, k=2, mode="walk", graph=graph, on_far="raise")
+    # nothing matches the filter anywhere: every point that reached the streets is "none", not an error
+    every = ["water", "rest", "toilet", "shower", "laundry", "truck_parking", "lodging", "legal_aid", "mother_room"]
+    assert not any(set(every) <= set(a) for a in reg.frame()["amenities"])
+    none = nearest(reg.index, q_lon, q_lat, k=2, mode="walk", graph=graph, amenity=every)
+    assert set(none.status[snap.ok]) == {"none"} and set(none.status[~snap.ok]) == {"far_from_streets"}

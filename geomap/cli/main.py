@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -172,8 +173,9 @@ def cmd_nearest(args: argparse.Namespace, ws: Workspace) -> int:
     if len(reg) == 0:
         raise CliError(f"{ws.name}的站点库是空的：先用 `geomap import 名单文件` 导入站点")
     res = ws.nearest(args.lon, args.lat, k=args.k, kind=args.kind, amenity=args.amenity, open_at=when, crs=crs,
-                     mode=mode)
+                     mode=mode, on_far="raise")
     ranks = [r for r in range(res.k) if res.station_id[0, r] is not None]
+    unrouted = _unrouted_lines(res, reg, found=len(ranks))
     sts = reg.stations([res.station_id[0, r] for r in ranks])
     if args.json:
         results = []
@@ -189,7 +191,7 @@ def cmd_nearest(args: argparse.Namespace, ws: Workspace) -> int:
         out = {"place": ws.name, "query": {"lon": args.lon, "lat": args.lat, "crs": crs}, "mode": mode or "straight",
                "filters": {"kind": args.kind, "amenity": args.amenity,
                            "open_at": when.isoformat() if when else None},
-               "results": results}
+               "results": results, "unrouted": unrouted}
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     cond = [x for x in (args.kind and f"类型={args.kind}", args.amenity and f"设施={args.amenity}",
@@ -197,6 +199,8 @@ def cmd_nearest(args: argparse.Namespace, ws: Workspace) -> int:
     print(f"{ws.name} · 查询点 ({args.lon}, {args.lat}) [{crs}]" + (f"，条件：{'，'.join(cond)}" if cond else ""))
     if not ranks:
         print("附近没有符合条件的站点。" if mode is None else "沿路网到达不了符合条件的站点。")
+        for line in unrouted:
+            print(line)
         return 0
     how = "直线距离" if mode is None else f"{_mode_label(mode)}，沿道路"
     print(f"最近 {len(ranks)} 个站点（{how}）：")
@@ -205,7 +209,24 @@ def cmd_nearest(args: argparse.Namespace, ws: Workspace) -> int:
         d = _fmt_distance(float(res.distance_m[0, r]))
         head = d if res.travel_s is None else f"{float(res.travel_s[0, r]) / 60:.1f} 分钟（{d}）"
         _print_station(st, crs=crs, prefix=f"{n + 1}. {head}  ")
+    for line in unrouted:
+        print(line)
     return 0
+
+
+def _unrouted_lines(res: Any, reg: Any, *, found: int) -> list[str]:
+    """Stations no street reaches that are nearer by straight line than the last one found (Chinese)."""
+    if res.unrouted_id is None:
+        return []
+    reach = float(res.distance_m[0, found - 1]) if found == res.k else float("inf")
+    out = []
+    for sid, m, street_m in zip(res.unrouted_id[0], res.unrouted_m[0], res.unrouted_street_m[0], strict=True):
+        if sid is None or m > reach:
+            continue
+        st = reg.get(sid)
+        far = f"离最近的道路约 {_fmt_distance(float(street_m))}" if math.isfinite(street_m) else "附近没有道路数据"
+        out.append(f"另有 {st.name if st else sid}：直线 {_fmt_distance(float(m))}，但{far}，无法按路网计算时间")
+    return out
 
 
 def cmd_network(args: argparse.Namespace, ws: Workspace) -> int:
