@@ -6,7 +6,8 @@ Documented answers replayed (see geomap/stations/geocode.py): 高德 ``/v3/geoco
 ``count`` and ``geocodes[].location`` "lng,lat" (GCJ-02), ``level``, ``formatted_address``; ``status`` "0"
 with ``info`` / ``infocode`` (10003 DAILY_QUERY_OVER_LIMIT, 10001 INVALID_USER_KEY). 天地图 ``/geocoder``
 — ``status`` "0" with ``location.lon/lat/level``, "101" nothing found, "404" error with ``msg``. 天地图 does
-not document the body of a refused key; the fake answers HTTP 403, as its gateway does for a bad ``tk``.
+not document the answer to a refused key; the fake answers HTTP 403 (Forbidden), as its gateway answers a key
+it refuses for tiles (liuxspro/qgis-plugin-tianditu#22).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class FakeGeocoders:
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, str]] = []
+        self.params: list[dict[str, str]] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -98,6 +100,7 @@ class FakeGeocoders:
                     self.send_error(404)
                     return
                 fake.requests.append((service, text, key))
+                fake.params.append(q)
                 time.sleep(delay)
                 data = json.dumps(body, ensure_ascii=False).encode()
                 try:
@@ -196,10 +199,11 @@ def test_amap_match_no_match_timeout_and_quota_each_reported_on_its_row(tmp_path
 
 
 def test_amap_second_import_asks_nothing_and_changes_nothing(tmp_path, fake):
-    ws = _web_workspace(tmp_path, fake, geocoder="amap")  # the workspace's setting, no argument
+    ws = _web_workspace(tmp_path, fake, geocoder="amap", geocode_city="上海")  # the workspace's settings
     path = _csv(tmp_path / "list.csv", [_row("淞沪路驿站", "淞沪路1号"), _row("火星驿站", "火星路999号")])
     _, first = ws.import_file(path, skip_invalid=True)
     assert fake.asked("amap") == ["杨浦区淞沪路1号", "杨浦区火星路999号"] and first.added == 1
+    assert [q.get("city") for q in fake.params] == ["上海", "上海"]
     assert "取自本工作区的地理编码缓存" not in first.format()
     _, second = ws.import_file(path, skip_invalid=True)
     assert len(fake.requests) == 2  # nothing asked again
