@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -101,6 +102,27 @@ class Settings(BaseSettings):
         None, description="天地图 browser key for `--tiles tianditu` (GEOMAP_TIANDITU_KEY)"
     )
     poster_dpi: int = Field(300, description="Resolution of `geomap poster` PNG output (dots per inch)", ge=72, le=1200)
+
+    # --- geocoding of rows without coordinates (issue 18; docs/stations.md) ---------------------------
+    geocoder: Literal["none", "amap", "tianditu", "osm"] = Field(
+        "none", description="How `geomap import` places rows that give an address or name but no coordinates: "
+        "none (they are errors), amap (高德 web service, needs amap_key), tianditu (天地图 web service, needs "
+        "tianditu_server_key) or osm (offline, names and addresses in the workspace's OSM extract)")
+    amap_key: SecretStr | None = Field(
+        None, description="高德 Web 服务 key for geocoder = amap (GEOMAP_AMAP_KEY); never printed")
+    tianditu_server_key: SecretStr | None = Field(
+        None, description="天地图 服务端 key for geocoder = tianditu (GEOMAP_TIANDITU_SERVER_KEY); never printed. "
+        "Not tianditu_key: that is the browser key written into published maps")
+    geocode_city: str | None = Field(
+        None, description="City the web geocoders search in (高德 `city`, e.g. 上海); unset: nationwide, with the "
+        "row's district (or the workspace's name) put in front of its address")
+    geocode_timeout_s: float = Field(10.0, gt=0, description="Seconds to wait for one web geocoding answer")
+    geocode_interval_s: float = Field(
+        0.34, ge=0, description="Least seconds between two web geocoding requests (requests are sequential)")
+    amap_geocode_url: str = Field(
+        "https://restapi.amap.com/v3/geocode/geo", description="高德 geocoding endpoint (tests: a local fake)")
+    tianditu_geocode_url: str = Field(
+        "https://api.tianditu.gov.cn/geocoder", description="天地图 geocoding endpoint (tests: a local fake)")
 
     # --- planning (coverage issue) ----------------------------------------------------------------
     h3_resolution: int = Field(9, ge=0, le=15, description="H3 resolution of the gap grid (9: cells of ~0.1 km²)")

@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # heavy imports only where used
     from geomap.nearest import NearestResult
     from geomap.network.graph import StreetGraph
     from geomap.planning.study import Study
+    from geomap.stations.geocode import Geocoder
     from geomap.stations.registry import Registry
 
 WORKSPACE_FILE = "geomap.toml"
@@ -206,15 +207,30 @@ class Workspace:
             self._registry = Registry(self.registry_path)
         return self._registry
 
-    def import_file(self, path: str | Path, **kwargs: Any) -> Any:
+    def import_file(self, path: str | Path, *, geocode: str | None = None, **kwargs: Any) -> Any:
         """Import a station list into the registry (:meth:`Registry.import_file`), checked against this
         place's streets: without ``crs`` the coordinate system is found from how close the stations lie
         to them (the workspace's ``lists_crs`` when the data cannot tell), and stations too far from every
-        street to be routed to are warned about."""
+        street to be routed to are warned about. Rows with an address or name but no coordinates are placed
+        by :meth:`geocoder` ``(geocode)`` (default: the ``geocoder`` setting; ``none``: they are errors),
+        unless a ``geocoder=`` object is given."""
         kwargs.setdefault("usual_crs", self.settings.lists_crs)
         with self.in_force():
+            if "geocoder" not in kwargs:
+                kwargs["geocoder"] = self.geocoder(geocode)
             kwargs.setdefault("distance_m", self.street_distance())
             return self.registry.import_file(path, **kwargs)
+
+    def geocoder(self, kind: str | None = None) -> Geocoder | None:
+        """The geocoder ``kind`` (``none`` / ``amap`` / ``tianditu`` / ``osm``; default the ``geocoder``
+        setting) with this place's settings: keys, endpoints and timeout, its OSM extract, answers cached in
+        ``cache_dir/geocode``, and its name in front of addresses that name no district
+        (:func:`geomap.stations.geocode.make_geocoder`). None for ``none``; ValueError (Chinese) when a key
+        or the extract is missing."""
+        from geomap.stations.geocode import make_geocoder
+
+        return make_geocoder(kind, settings=self.settings, cache_dir=self.cache_dir, place=self.name,
+                             osm_path=self.osm_path)
 
     def street_distance(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
         """A function from WGS84 lon/lat (degrees, arrays) to the distance to the nearest street of any of

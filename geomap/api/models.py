@@ -201,7 +201,8 @@ class StationProperties(BaseModel):
     meal_price_yuan: float | None = Field(None, description="Price of the rider meal, yuan")
     note: str | None = Field(None, description="Note (备注)")
     source: str | None = Field(None, description="Where the record came from")
-    source_crs: str | None = Field(None, description="Coordinate system of the source list")
+    source_crs: str | None = Field(None, description="Coordinate system of the source list (wgs84, gcj02, bd09), "
+                                   "or geocode:amap / geocode:tianditu / geocode:osm for a station placed by geocoding")
     source_ref: str | None = Field(None, description="Row or id of the record in its source")
 
 

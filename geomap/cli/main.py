@@ -77,7 +77,7 @@ def cmd_import(args: argparse.Namespace, ws: Workspace) -> int:
         stations, report = ws.import_file(
             args.file, crs=args.crs, profile=args.profile, columns=_column_mapping(args.column),
             skip_invalid=args.skip_invalid, merge_duplicates=not args.keep_duplicates,
-            sheet=args.sheet, layer=args.layer, kind=args.kind, update=args.update)
+            sheet=args.sheet, layer=args.layer, kind=args.kind, update=args.update, geocode=args.geocode)
     except StationImportError as exc:
         if args.report:
             exc.report.write_csv(args.report)
@@ -438,6 +438,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--profile", default=None, help=f"import profile ({', '.join(list_profiles())})")
     imp.add_argument("--column", action="append", metavar="HEADER=FIELD",
                      help="map a file column to a field (name, kind, lon, lat, address, opening_hours, …)")
+    imp.add_argument("--geocode", default=None, choices=["amap", "tianditu", "osm", "none"],
+                     help="place rows that give an address or name but no coordinates: amap (高德, needs "
+                     "GEOMAP_AMAP_KEY), tianditu (天地图, needs GEOMAP_TIANDITU_SERVER_KEY), osm (offline, the "
+                     "workspace's OpenStreetMap extract) or none (default: the workspace's geocoder setting)")
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid rows, list the others")
     imp.add_argument("--keep-duplicates", action="store_true", help="flag duplicate places but keep both")
     imp.add_argument("--report", type=Path, default=None, help="write the validation report as CSV")

@@ -55,7 +55,8 @@ class Station(BaseModel):
     meal_price_yuan: float | None = Field(None, description="Price of the (rider) meal in yuan")
     note: str | None = Field(None, description="Note (备注)")
     source: str | None = Field(None, description="Where the record came from (file or list name)")
-    source_crs: str | None = Field(None, description="Coordinate system of the source: wgs84, gcj02, bd09")
+    source_crs: str | None = Field(None, description="Coordinate system of the source: wgs84, gcj02, bd09; "
+                                   "geocode:amap / geocode:tianditu / geocode:osm when placed by geocoding")
     source_ref: str | None = Field(None, description="The record's position or id in its source")
 
     @classmethod

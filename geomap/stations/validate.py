@@ -15,6 +15,7 @@ from scipy.spatial import cKDTree
 from geomap import coords, vocab
 from geomap.settings import get_settings
 from geomap.stations.crs_guess import CRS_ZH, DistanceFn, check_declared, choose_crs
+from geomap.stations.geocode import GeocodeQuery, Geocoder
 from geomap.stations.hours import parse_hours
 from geomap.stations.numbers import parse_number, split_lonlat
 from geomap.stations.readers import ImportProfile, RawRecords, read_records
@@ -74,7 +75,8 @@ def stable_id(*, source_id: str | None, name: str, address: str | None, prefix: 
 def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: bool = False,
                      merge_duplicates: bool = True, id_prefix: str | None = None,
                      source: str | None = None, kind: str | None = None, usual_crs: str | None = None,
-                     distance_m: DistanceFn | None = None) -> tuple[pd.DataFrame, ValidationReport]:
+                     distance_m: DistanceFn | None = None,
+                     geocoder: Geocoder | None = None) -> tuple[pd.DataFrame, ValidationReport]:
     """Check raw records and build the station table (WGS84), with a report of every problem.
 
     ``crs`` is the coordinate system of the file's coordinates (``wgs84``, ``gcj02``, ``bd09``). Without
@@ -84,6 +86,13 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
     ``kind`` gives every record without a kind of its own that kind (``--kind``); without it a record's
     name may tell its kind (驿站、接力站、司机之家、食堂 …, with a warning). ``distance_m`` also flags
     stations farther from every street than routing reaches (``settings.max_snap_m``).
+
+    ``geocoder`` (:mod:`geomap.stations.geocode`) places the rows that give an address or a name but no
+    coordinates, all in one batch after the rows are read: a placed row is a ``geocoded`` warning naming
+    what was matched, how well and by which service, and its ``source_crs`` says ``geocode:<service>``;
+    a row it cannot place is an error saying why. Its points are WGS84 already: they are not converted
+    and take no part in finding the file's coordinate system. Without a geocoder such rows are
+    ``missing_coordinates`` errors.
 
     Raises :class:`StationImportError` when a record has an error and ``skip_invalid`` is false, or when
     the file as a whole cannot be read (no coordinate system).
@@ -139,6 +148,7 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
             ok = False
         # coordinates
         lon = lat = None
+        to_geocode = False  # no coordinates but an address or name: placed after this loop
         if _text(rec.get("geom_problem")):
             err("geometry", "not_a_point", f"几何不是点：{rec.get('geom_problem')}")
             ok = False
@@ -152,7 +162,9 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
                 err("lon/lat", "bad_coordinate", f"坐标不是数字：经度={lon_v!r} 纬度={lat_v!r}")
                 ok = False
             else:
-                if lon is None or lat is None:
+                if lon is None and lat is None and geocoder is not None and (name or _text(rec.get("address"))):
+                    to_geocode = True
+                elif lon is None or lat is None:
                     err("lon/lat", "missing_coordinates", "缺少经度或纬度")
                     ok = False
                 elif not (np.isfinite(lon) and np.isfinite(lat)):
@@ -230,8 +242,9 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
         if not ok:
             bad_rows.add(row)
             continue
-        assert lon is not None and lat is not None and name is not None
-        lon_raw[i], lat_raw[i] = lon, lat
+        assert name is not None and (to_geocode or (lon is not None and lat is not None))
+        if not to_geocode:
+            lon_raw[i], lat_raw[i] = lon, lat
         source_id = _text(rec.get("id"))
         kinds_ordered = [k for k in vocab.kinds().terms if k in kinds]
         out.append({
@@ -243,15 +256,20 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
             "opening_hours_raw": hours_raw, "amenities": amen, "services_raw": services_raw,
             "meal_price_yuan": price, "note": _text(rec.get("note")), "source": src,
             "source_crs": None, "source_ref": source_id or f"{raw.row_label} {row}", "_row": row,
-            "_generated": source_id is None,
+            "_generated": source_id is None, "_geocode": to_geocode,
         })
 
-    df = pd.DataFrame(out, columns=[*STATION_COLUMNS, "_row", "_generated"])
-    crs_name = _decide_crs(df, report, given=crs, raw=raw, usual=usual_crs, distance_m=distance_m)
-    if len(df) and crs_name is not None:
-        wlon, wlat = coords.to_wgs84(df["lon"].to_numpy(float), df["lat"].to_numpy(float), src=crs_name)
-        df["lon"], df["lat"] = wlon, wlat
-        df["source_crs"] = crs_name
+    df = pd.DataFrame(out, columns=[*STATION_COLUMNS, "_row", "_generated", "_geocode"])
+    if geocoder is not None and df["_geocode"].any():
+        df = _place_by_geocoder(df, report, bad_rows, geocoder=geocoder)
+    listed = ~df["_geocode"].to_numpy(bool)  # the file's own coordinates; geocoded points are WGS84 already
+    crs_name = _decide_crs(df[listed], report, given=crs, raw=raw, usual=usual_crs, distance_m=distance_m)
+    if len(df) and (crs_name is not None or not listed.any()):
+        if listed.any():
+            wlon, wlat = coords.to_wgs84(df.loc[listed, "lon"].to_numpy(float),
+                                         df.loc[listed, "lat"].to_numpy(float), src=crs_name)
+            df.loc[listed, "lon"], df.loc[listed, "lat"] = wlon, wlat
+            df.loc[listed, "source_crs"] = crs_name
         if distance_m is not None:
             _flag_far_from_streets(df, report, distance_m=distance_m, limit_m=settings.max_snap_m)
         _disambiguate_generated_ids(df, prefix=prefix)
@@ -265,7 +283,47 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
         raise StationImportError(report)
     report.skipped_rows = sorted(bad_rows)
     report.station_rows = [int(r) for r in df["_row"]]
-    return df.drop(columns=["_row", "_generated"]).reset_index(drop=True), report
+    return df.drop(columns=["_row", "_generated", "_geocode"]).reset_index(drop=True), report
+
+
+_GEOCODE_ERRORS = {"no_match": "geocode_no_match", "imprecise": "geocode_imprecise",
+                   "ambiguous": "geocode_ambiguous"}
+"""Failure of a geocoder -> the error code on the row; every other failure (quota, key, timeout, service
+error) is ``geocode_unavailable``."""
+
+
+def _place_by_geocoder(df: pd.DataFrame, report: ValidationReport, bad_rows: set[int], *,
+                       geocoder: Geocoder) -> pd.DataFrame:
+    """Place the rows marked ``_geocode`` by ``geocoder`` (one batch): WGS84 lon/lat, ``source_crs``
+    ``geocode:<service>`` and a ``geocoded`` warning saying what was matched, how well, by which service;
+    a row it cannot place becomes an error with the reason, is added to ``bad_rows`` and left out."""
+    rows = np.flatnonzero(df["_geocode"].to_numpy(bool))
+    queries = [GeocodeQuery(address=_text(df.at[i, "address"]), name=_text(df.at[i, "name"]),
+                            hint=_text(df.at[i, "district"])) for i in rows]
+    results = geocoder.geocode(queries)
+    failed: list[int] = []
+    for i, res in zip(rows, results, strict=True):
+        row, name = int(df.at[i, "_row"]), df.at[i, "name"]
+        by = "地址" if res.by == "address" else "名称"
+        if res.ok:
+            df.at[i, "lon"], df.at[i, "lat"] = res.lon, res.lat
+            df.at[i, "source_crs"] = f"geocode:{res.service}"
+            matched = res.matched or res.query
+            matched = matched if "“" in matched else f"“{matched}”"
+            extra = "".join(f"，{x}" for x in (res.how, "取自本工作区的地理编码缓存" if res.cached else None) if x)
+            report.add("warning", row, "lon/lat", "geocoded",
+                       f"无坐标：按{by}“{res.query}”经{res.source}定位到{matched}（精度：{res.quality}{extra}）",
+                       name)
+        else:
+            code = _GEOCODE_ERRORS.get(res.failure or "", "geocode_unavailable")
+            report.add("error", row, "lon/lat", code,
+                       f"无坐标，未能定位（按{by}“{res.query}”，{res.source}）：{res.reason}；请补上经纬度", name)
+            bad_rows.add(row)
+            failed.append(int(i))
+    service = results[0].source if results else ""
+    report.notes.append(f"无坐标的 {len(rows):,} 行经{service}定位：{len(rows) - len(failed):,} 行已放置"
+                        f"（见 geocoded 警告），{len(failed):,} 行未能定位")
+    return df.drop(index=df.index[failed]).reset_index(drop=True)
 
 
 def _decide_crs(df: pd.DataFrame, report: ValidationReport, *, given: str | None, raw: RawRecords,
@@ -402,8 +460,9 @@ def load_stations(path: str | Path, *, crs: str | None = None, profile: str | Im
                   columns: dict[str, str] | None = None, skip_invalid: bool = False,
                   merge_duplicates: bool = True, sheet: str | int | None = None,
                   layer: str | None = None, kind: str | None = None, usual_crs: str | None = None,
-                  distance_m: DistanceFn | None = None) -> tuple[pd.DataFrame, ValidationReport]:
+                  distance_m: DistanceFn | None = None,
+                  geocoder: Geocoder | None = None) -> tuple[pd.DataFrame, ValidationReport]:
     """Read and validate a station list; returns (stations in WGS84, report). See :func:`validate_records`."""
     raw = read_records(path, profile=profile, columns=columns, sheet=sheet, layer=layer)
     return validate_records(raw, crs=crs, skip_invalid=skip_invalid, merge_duplicates=merge_duplicates,
-                            kind=kind, usual_crs=usual_crs, distance_m=distance_m)
+                            kind=kind, usual_crs=usual_crs, distance_m=distance_m, geocoder=geocoder)
