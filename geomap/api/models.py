@@ -12,11 +12,22 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from geomap import vocab
+from geomap import coords, vocab
 
-Crs = Literal["wgs84", "gcj02", "bd09"]
+
+def _crs_name(v: Any) -> Any:
+    """Coordinate-system names as people write them: ``WGS84``, ``GCJ-02``, ``bd09ll``, ``高德`` …"""
+    if isinstance(v, str):
+        try:
+            return coords.normalize_crs(v)
+        except ValueError:
+            return v  # left for the Literal to refuse, naming the allowed values
+    return v
+
+
+Crs = Annotated[Literal["wgs84", "gcj02", "bd09"], BeforeValidator(_crs_name)]
 Mode = Literal["walk", "ebike", "drive", "truck"]
 NearestMode = Literal["walk", "ebike", "drive", "truck", "straight"]
 

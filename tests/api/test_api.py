@@ -106,9 +106,14 @@ def test_nearest_equals_library_and_crs_round_trip(client, state):
     assert [f["properties"]["travel_s"] for f in body["features"]] == pytest.approx(want.travel_s[0], abs=0.1)
     assert [f["properties"]["distance_m"] for f in body["features"]] == pytest.approx(want.distance_m[0], abs=0.1)
     assert body["coord_system"] == "gcj02" and [f["properties"]["rank"] for f in body["features"]] == [1, 2, 3]
-    # same answer asked in WGS84
+    # same answer asked in WGS84; system names as people write them
     body_w = client.get("/nearest", params={"lon": lon_w, "lat": lat_w, "k": 3}).json()
     assert [f["id"] for f in body_w["features"]] == [f["id"] for f in body["features"]]
+    for name, lon, lat in (("WGS84", lon_w, lat_w), ("GCJ-02", *WJC_GCJ), ("高德", *WJC_GCJ)):
+        again = client.get("/nearest", params={"lon": lon, "lat": lat, "k": 3, "crs": name})
+        assert again.status_code == 200 and [f["id"] for f in again.json()["features"]] == list(want.station_id[0])
+    bad = client.get("/nearest", params={"lon": lon_w, "lat": lat_w, "crs": "utm51"})
+    assert bad.status_code == 422 and "wgs84" in bad.text
     # outputs: station point and route in the asked system; the route ends at the station's snapped spot
     st = state.registry.get(body["features"][0]["id"])
     g = coords.from_wgs84(st.lon, st.lat, dst="gcj02")
