@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from geomap.api import admin, history, planning, read, web
+from geomap.api._query_guard import QueryGuard
 from geomap.api.map_build import start_map_build, stop_map_builds
 from geomap.api.state import ServiceState, settle_heap
 from geomap.settings import use_settings
@@ -92,4 +93,5 @@ def create_app(state: ServiceState | None = None, *, workspace: Workspace | None
     for r in routers:
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
+    app.add_middleware(QueryGuard)  # a repeated parameter: 422; an over-long request line: 414 (JSON)
     return app

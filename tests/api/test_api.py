@@ -526,3 +526,14 @@ def test_warm_nearest_prepares_the_riders_labels(tmp_path) -> None:
     q = NearestQuery(lon=lon + 0.001, lat=lat, crs="wgs84")
     fresh = ServiceState.load(sample_workspace(tmp_path / "again"), modes=["ebike"], prewarm=False)
     assert nearest_body(st, q) == nearest_body(fresh, q)
+
+
+def test_repeated_parameter_and_over_long_request_are_clear_4xx(client):
+    """k=1&k=50 would silently be k=50: a 422 naming the parameter; an over-long request line a 414 with a
+    JSON body (not the server's plain-text 400)."""
+    r = client.get("/nearest?lon=121.51&lat=31.30&k=1&k=50")
+    assert r.status_code == 422 and r.json()["detail"]["parameters"] == ["k"] and "参数 k 出现了不止一次" in r.text
+    r = client.get("/nearest?lon=121.51&lat=31.30&amenity=water,toilet&k=2")
+    assert r.status_code == 200
+    r = client.get("/stations?bbox=" + "1" * 5000)
+    assert r.status_code == 414 and r.json()["detail"]["code"] == "uri_too_long" and "请求地址过长" in r.text
