@@ -74,7 +74,10 @@ async def create_station(body: StationCreate, state: State) -> JSONResponse:
 @router.patch("/stations/{station_id}", response_model=StationFeature,
               responses={404: {"description": "No station with this id"}, 422: {}}, summary="Change a station (admin)")
 async def patch_station(station_id: StationId, body: StationPatch, state: State) -> JSONResponse:
-    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"crs", "lon", "lat"})
+    if body.id is not None and body.id != station_id:
+        raise ApiError(422, "id_mismatch", f"请求体里的编号 {body.id!r} 与地址中的 {station_id!r} 不一致："
+                       "编号不能修改 / the body's id differs from the path's; ids cannot be changed")
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"crs", "lon", "lat", "id"})
     if body.lon is not None and body.lat is not None:
         lon, lat = coords.to_wgs84(body.lon, body.lat, src=body.crs)
         changes.update(lon=float(lon), lat=float(lat), source_crs=body.crs)

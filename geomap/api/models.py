@@ -320,8 +320,22 @@ class Health(BaseModel):
 
 # --- admin ------------------------------------------------------------------------------------------------
 
+READ_ONLY_FIELDS = frozenset({"opening_hours", "kind_labels", "amenity_labels", "open_now", "source", "source_crs",
+                              "source_ref", "updated_at", "rank", "travel_s", "travel_minutes", "distance_m",
+                              "route", "amap_nav_url"})
+"""Fields a read answers that a write derives itself: accepted and ignored, so that a station read from
+``GET /stations/{id}`` can be edited and written back as it is (its ``properties`` plus lon/lat)."""
+
+
 class _StationFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_read_only(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in READ_ONLY_FIELDS}
+        return data
 
     address: str | None = Field(None, max_length=500, description="Address (地址)")
     district: str | None = Field(None, max_length=100, description="District (区)")
@@ -372,6 +386,8 @@ class StationPatch(_StationFields):
     lon: float | None = Field(None, ge=-180, le=180, description="Longitude in degrees, in `crs`")
     lat: float | None = Field(None, ge=-90, le=90, description="Latitude in degrees, in `crs`")
     crs: Crs = Field("wgs84", description=CRS_DOC + " (of lon/lat)")
+    id: str | None = Field(None, max_length=64, description="The station's id, if given, must be the one in the "
+                           "path (a station read with GET can be written back as it is); ids are not changed")
 
     @model_validator(mode="after")
     def _pair(self) -> StationPatch:

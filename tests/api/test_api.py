@@ -537,3 +537,24 @@ def test_repeated_parameter_and_over_long_request_are_clear_4xx(client):
     assert r.status_code == 200
     r = client.get("/stations?bbox=" + "1" * 5000)
     assert r.status_code == 414 and r.json()["detail"]["code"] == "uri_too_long" and "请求地址过长" in r.text
+
+
+def test_a_station_read_can_be_written_back_as_it_is(tmp_path):
+    """GET /stations/{id}, change one field, PATCH the properties and lon/lat back: the one change is made,
+    nothing else moves (read and write share their field names); a different id in the body is refused."""
+    st = ServiceState.load(sample_workspace(tmp_path, admin_token=TOKEN), modes=["ebike"], prewarm=False)
+    c = TestClient(create_app(st))
+    sid = st.registry.frame()["id"].iloc[0]
+    before = st.registry.get(sid)
+    feat = c.get(f"/stations/{sid}", params={"crs": "gcj02"}).json()
+    body = {**feat["properties"], "lon": feat["geometry"]["coordinates"][0],
+            "lat": feat["geometry"]["coordinates"][1], "crs": "gcj02", "id": sid, "opening_hours_raw": "8:00-20:00"}
+    r = c.patch(f"/stations/{sid}", json=body, headers=AUTH)
+    assert r.status_code == 200, r.text
+    after = st.registry.get(sid)
+    assert after.opening_hours_raw == "8:00-20:00" and after.opening_hours == "08:00-20:00"
+    assert coords.haversine_m(after.lon, after.lat, before.lon, before.lat) < 0.01
+    same = {k for k in before.model_dump() if k not in ("opening_hours", "opening_hours_raw", "source_crs")}
+    assert {k: getattr(after, k) for k in same} == {k: getattr(before, k) for k in same}
+    r = c.patch(f"/stations/{sid}", json={**body, "id": "someone-else"}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["detail"]["code"] == "id_mismatch"
