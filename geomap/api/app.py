@@ -42,12 +42,54 @@ for riders, couriers and drivers, along real streets; station admin for union st
 """
 
 
+_FIELD_ZH = {
+    "lon": "经度 lon", "lat": "纬度 lat", "crs": "坐标系 crs", "out_crs": "输出坐标系 out_crs", "k": "站点数 k",
+    "mode": "出行方式 mode", "kind": "站点类型 kind", "amenity": "设施 amenity", "open_at": "开放时间 open_at",
+    "bbox": "范围 bbox", "minutes": "分钟数 minutes", "station": "站点 station", "limit": "条数 limit",
+    "name": "名称 name", "kinds": "类型 kinds", "route": "路线 route",
+}
+
+
+def _num(v: Any) -> Any:
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+def _one_message(e: dict[str, Any]) -> str:
+    """One validation error in Chinese: the parameter, what is allowed, what was given."""
+    loc = [str(x) for x in e.get("loc", ()) if x not in ("query", "body", "path")]
+    name = ".".join(loc) or "请求"
+    label = _FIELD_ZH.get(loc[-1], f"参数 {name}") if loc else "请求"
+    ctx, got = e.get("ctx") or {}, e.get("input")
+    given = "" if got is None or isinstance(got, dict | list) else f"（收到 {str(got)[:40]!r}）"
+    kind = e.get("type", "")
+    if kind == "missing":
+        return f"缺少{label}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = {"greater_than_equal": "不小于", "greater_than": "大于", "less_than_equal": "不大于",
+                 "less_than": "小于"}[kind]
+        limit = _num(next(iter(ctx.values()), ""))
+        return f"{label}应{bound} {limit}{given}"
+    if kind == "literal_error":
+        allowed = str(ctx.get("expected", "")).replace(" or ", "、").replace(", ", "、")
+        return f"{label}只能是 {allowed}{given}"
+    if kind in ("float_parsing", "int_parsing", "float_type", "int_type", "int_from_float"):
+        return f"{label}应是{'整数' if 'int' in kind else '数字'}{given}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{label}应是 true 或 false{given}"
+    if kind == "string_too_long":
+        return f"{label}太长：最多 {ctx.get('max_length')} 个字符"
+    if kind == "string_too_short":
+        return f"{label}太短：至少 {ctx.get('min_length')} 个字符"
+    if kind == "extra_forbidden":
+        return f"{label}不是可用的字段"
+    msg = str(e.get("msg", "")).removeprefix("Value error, ")
+    return f"{label}有误：{msg}"
+
+
 def _validation_message(errors: list[dict[str, Any]]) -> str:
-    parts = []
-    for e in errors[:5]:
-        where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("query", "body"))
-        parts.append(f"{where}: {e.get('msg', '')}")
-    return "参数有误 / invalid request: " + "; ".join(parts)
+    """The errors of a refused request in Chinese, naming each parameter and what it may be (the English
+    of every error stays in ``detail`` for developers)."""
+    return "参数有误：" + "；".join(_one_message(e) for e in errors[:5])
 
 
 def create_app(state: ServiceState | None = None, *, workspace: Workspace | None = None,

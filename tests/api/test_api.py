@@ -558,3 +558,18 @@ def test_a_station_read_can_be_written_back_as_it_is(tmp_path):
     assert {k: getattr(after, k) for k in same} == {k: getattr(before, k) for k in same}
     r = c.patch(f"/stations/{sid}", json={**body, "id": "someone-else"}, headers=AUTH)
     assert r.status_code == 422 and r.json()["detail"]["code"] == "id_mismatch"
+
+
+@pytest.mark.parametrize(("params", "want"), [
+    ({"lon": 121.5}, "缺少纬度 lat"),
+    ({"lon": 200, "lat": 31.3}, "经度 lon应不大于 180（收到 '200'）"),
+    ({"lon": 121.5, "lat": 31.3, "k": 0}, "站点数 k应不小于 1"),
+    ({"lon": 121.5, "lat": 31.3, "k": "五"}, "站点数 k应是整数（收到 '五'）"),
+    ({"lon": 121.5, "lat": 31.3, "mode": "rocket"},
+     "出行方式 mode只能是 'walk'、'ebike'、'drive'、'truck'、'straight'"),
+])
+def test_validation_messages_name_the_parameter_in_chinese(client, params, want):
+    r = client.get("/nearest", params=params)
+    assert r.status_code == 422
+    assert want in r.json()["message"], r.json()["message"]
+    assert r.json()["detail"][0]["msg"]  # the English stays for developers
