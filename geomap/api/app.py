@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from geomap.api import admin, history, planning, read, web
@@ -92,6 +94,44 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
     return "参数有误：" + "；".join(_one_message(e) for e in errors[:5])
 
 
+DOCS_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
+"""Swagger UI and ReDoc as files in an installed package (fastapi-offline): the API documentation makes no
+request beyond the service, so it opens on an intranet or offline."""
+
+
+_REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` from :data:`DOCS_ASSETS`, served at ``/docs-assets``."""
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+
+    redoc_js: list[bytes] = []
+
+    @app.get("/docs-assets/redoc.js", include_in_schema=False)
+    async def _redoc_js() -> Response:
+        # ReDoc's bundle shows its logo from cdn.redoc.ly: the copy served points at a local file instead
+        if not redoc_js:
+            text = (DOCS_ASSETS / "redoc.standalone.js").read_text(encoding="utf-8")
+            redoc_js.append(text.replace(_REDOC_LOGO, "/docs-assets/favicon.png").encode("utf-8"))
+        return Response(redoc_js[0], media_type="text/javascript")
+
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def _swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} · 文档",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def _redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} · 文档",
+                              redoc_js_url="/docs-assets/redoc.js",
+                              redoc_favicon_url="/docs-assets/favicon.png", with_google_fonts=False)
+
+
 def create_app(state: ServiceState | None = None, *, workspace: Workspace | None = None,
                routers: Sequence[APIRouter] = (), modes: list[str] | None = None) -> FastAPI:
     """The service of one workspace. ``state``: an already loaded :class:`ServiceState` (tests share one);
@@ -113,8 +153,10 @@ def create_app(state: ServiceState | None = None, *, workspace: Workspace | None
             stop_map_builds(app.state.geomap)
             app.state.geomap.close()
 
-    app = FastAPI(title="geomap 服务站点 API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="geomap 服务站点 API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.geomap = state
+    _offline_docs(app)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -127,3 +127,30 @@ def test_typed_coordinates_and_map_tap(server, chromium, artifacts_dir):
         page.screenshot(path=str(artifacts_dir / "rider_page_map_tap.png"), full_page=True)
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize(("path", "ready"), [("/docs", ".opblock"), ("/redoc", "[data-section-id]")])
+def test_api_docs_open_with_the_network_cut(server, chromium, artifacts_dir, path, ready):
+    """/docs and /redoc render the API's operations in Chromium with every request beyond the service
+    refused (no CDN, no web fonts)."""
+    srv, _ = server
+    outside: list[str] = []
+    ctx = chromium.new_context(viewport={"width": 1200, "height": 900}, locale="zh-CN")
+
+    def guard(route):
+        host = urlparse(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    ctx.route("**/*", guard)
+    page = ctx.new_page()
+    page.goto(srv.url + path)
+    page.wait_for_selector(ready, timeout=20_000)
+    assert page.locator(ready).count() >= 5  # the operations are listed
+    assert "/nearest" in page.content()
+    page.screenshot(path=str(artifacts_dir / f"api_docs{path.replace('/', '_')}.png"))
+    assert outside == []
+    ctx.close()
