@@ -92,4 +92,5 @@ def create_app(state: ServiceState | None = None, *, workspace: Workspace | None
     for r in routers:
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
+    app.add_middleware(admin.ImportBodyLimit)
     return app
