@@ -11,17 +11,20 @@ answer either way.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geomap import coords
 from geomap.api.deps import Admin, ApiError, State, StationId
@@ -38,6 +41,11 @@ router = APIRouter(tags=["admin"], dependencies=[Admin], responses={
 
 log = logging.getLogger("geomap.api")
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_IMPORT_BODY_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024
+"""The whole request of an import (the file plus the multipart framing and the form fields): a longer body is
+refused with 413 before it is read (declared length) or as soon as it passes this (chunked upload)."""
+UPLOAD_BLOCK_BYTES = 1024 * 1024
+IMPORT_PATH = "/stations/import"
 API_SOURCE = "api"
 """The ``source`` of change sets made through the service (an import's is the uploaded file's name)."""
 _SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".geojson", ".json", ".gpkg")
@@ -125,11 +133,85 @@ def _report(report: ValidationReport, *, ok: bool, imported: int, stations: int)
 
 
 def _no_paths(text: str, folder: str) -> str:
-    """A message without the server's temporary folder in it."""
-    return text.replace(folder + "/", "").replace(folder, "")
+    """A message without the server's temporary folder in it (as given, or with its links resolved)."""
+    for f in dict.fromkeys([folder, os.path.realpath(folder)]):
+        text = text.replace(f + "/", "").replace(f, "")
+    return text
 
 
-@router.post("/stations/import", response_model=ImportReport,
+def _too_large() -> ApiError:
+    return ApiError(413, "too_large", "文件超过 50 MB / file larger than 50 MB")
+
+
+def _save_upload(src: BinaryIO, path: Path) -> bool:
+    """Copy the uploaded file to ``path`` a block at a time; False (and stop) as soon as it passes
+    :data:`MAX_UPLOAD_BYTES`."""
+    size = 0
+    with path.open("wb") as out:
+        while block := src.read(UPLOAD_BLOCK_BYTES):
+            size += len(block)
+            if size > MAX_UPLOAD_BYTES:
+                return False
+            out.write(block)
+    return True
+
+
+class ImportBodyLimit:
+    """ASGI middleware: a ``POST /stations/import`` whose body is longer than :data:`MAX_IMPORT_BODY_BYTES`
+    is answered 413 without reading it (a declared ``Content-Length``) or as soon as the body received
+    passes the limit (a chunked upload): the multipart parser never spools more than that to disk."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int = MAX_IMPORT_BODY_BYTES, path: str = IMPORT_PATH) -> None:
+        self.app, self.max_bytes, self.path = app, max_bytes, path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        received, over, started = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal received, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    over = True  # the app sees a client gone: it stops reading; we answer for it
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if over and not started:
+                return  # the app's answer to a body cut short is replaced by the 413
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not over or started:
+                raise
+        if over and not started:
+            await self._refuse(send)
+
+    @staticmethod
+    async def _refuse(send: Send) -> None:
+        exc = _too_large()
+        body = json.dumps({"detail": exc.detail}, ensure_ascii=False).encode("utf-8")
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+@router.post(IMPORT_PATH, response_model=ImportReport,
              responses={422: {"model": ImportReport, "description": "The file has errors: nothing was imported; "
                               "the report lists every problem with its row and field"},
                         413: {"description": "File larger than 50 MB"}},
@@ -157,12 +239,10 @@ async def import_stations(
     if profile is not None and profile not in list_profiles():
         raise ApiError(422, "unknown_profile", f"未知的导入模板 {profile!r} / unknown profile; valid values: "
                        f"{', '.join(list_profiles())}")
-    data = await file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ApiError(413, "too_large", "文件超过 50 MB / file larger than 50 MB")
     with tempfile.TemporaryDirectory(prefix="geomap-import-") as tmp:
         path = Path(tmp) / name
-        path.write_bytes(data)
+        if not await run_in_threadpool(_save_upload, file.file, path):
+            raise _too_large()
         async with state.write_lock:
             try:
                 stations, report = await run_in_threadpool(
@@ -170,12 +250,12 @@ async def import_stations(
                     kind=kind, update=update, who=state.admin_name, source=name)
             except StationImportError as exc:
                 body = _report(exc.report, ok=False, imported=0, stations=len(state.current().stations))
-                body["message"] = f"导入失败，站点库未改动：{exc}"
+                body["message"] = _no_paths(f"导入失败，站点库未改动：{exc}", tmp)
                 return JSONResponse(body, status_code=422)
             except sqlite3.Error:
                 raise  # the registry itself failed: a server error, not the file's fault
             except Exception as exc:  # any reader failure on an uploaded file is the file's problem
-                log.info("import of %s refused: %r", name, exc)
+                log.info("import of %s refused: %s", name, _no_paths(repr(exc), tmp))
                 raise ApiError(422, "unreadable_file", f"无法读取该文件：{_no_paths(str(exc), tmp)}") from None
             snap = state.current()
     return JSONResponse(_report(report, ok=True, imported=len(stations), stations=len(snap.stations)))

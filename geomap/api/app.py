@@ -177,5 +177,6 @@ def create_app(state: ServiceState | None = None, *, workspace: Workspace | None
     for r in routers:
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
+    app.add_middleware(admin.ImportBodyLimit)  # an upload over the limit: 413 before it is read
     app.add_middleware(QueryGuard)  # a repeated parameter: 422; an over-long request line: 414 (JSON)
     return app

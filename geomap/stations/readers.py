@@ -3,11 +3,14 @@ profile JSON files read into raw records (step 1 of an import, see :mod:`geomap.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import itertools
 import json
 import re
 import tomllib
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,15 @@ import shapely
 from geomap import vocab
 from geomap.stations import numbers
 from geomap.stations.schema import FIELDS
-from geomap.stations.tables import FoundTable, _flatten, find_json_records, find_table
+from geomap.stations.tables import (
+    HEADER_SCAN_ROWS,
+    FoundTable,
+    _flatten,
+    find_json_records,
+    find_table,
+    key_columns,
+    split_rows,
+)
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 _COLUMNS_FILE = Path(__file__).resolve().parent.parent / "vocab" / "columns.toml"
@@ -205,30 +216,92 @@ class RawRecords:
     skipped: list[tuple[int, str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     explicit: frozenset[str] = frozenset()   # fields the user mapped a column to
+    more: Iterator[RawChunk] | None = None
+    """The records after ``table`` of a file read as a stream (a large CSV), read as they are asked for;
+    None when ``table`` holds them all."""
+
+    def chunks(self) -> Iterator[RawChunk]:
+        """The records piece by piece: ``table`` with ``skipped``, then the rest of a streamed file (each
+        piece with the rows set aside in it). Reading stops where the caller stops asking."""
+        yield RawChunk(self.table, self.skipped)
+        if self.more is not None:
+            yield from self.more
 
 
-def _decode(path: Path) -> str:
-    raw = path.read_bytes()
+@dataclass(frozen=True)
+class RawChunk:
+    """A piece of a station list: records (the columns of :attr:`RawRecords.table`) and the rows set aside
+    among them as (row, code, Chinese reason)."""
+
+    table: pd.DataFrame
+    skipped: list[tuple[int, str, str]]
+
+
+CSV_CHUNK_ROWS = 20_000
+"""Rows of a CSV read at a time: a list of up to this many rows (most lists) is read at once; a larger one
+is read as a stream, so that checking can stop early (:mod:`geomap.stations.validate`) and memory stays
+bounded by the records kept, not by the file."""
+_BLOCK_BYTES = 1 << 20
+
+
+def _csv_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) when the whole file decodes as such, else GB18030 (GBK); checked a
+    block at a time."""
     for enc in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(enc)()
         try:
-            return raw.decode(enc)
+            with path.open("rb") as f:
+                while block := f.read(_BLOCK_BYTES):
+                    decoder.decode(block)
+                decoder.decode(b"", final=True)
+            return enc
         except UnicodeDecodeError:
             continue
     raise ValueError(f"{path.name}：无法按 UTF-8 或 GB18030（GBK）解码；请另存为 UTF-8 CSV")
 
 
-def _read_csv_cells(path: Path) -> pd.DataFrame:
-    """A CSV's cells as text, no header assumed (found later), blank lines kept so row numbers are the
-    file's line numbers."""
-    text = _decode(path)
-    try:
-        sep = csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
-    except csv.Error:
-        sep = ","
-    from io import StringIO
-    rows = list(csv.reader(StringIO(text), delimiter=sep))
-    width = max((len(r) for r in rows), default=0)
-    return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=str)
+def _csv_rows(path: Path) -> Iterator[list[str]]:
+    """A CSV's rows as lists of cell texts, read as a stream (``,`` ``;`` or tab sniffed from the start);
+    blank lines are kept (as empty rows) so row numbers are the file's line numbers."""
+    enc = _csv_encoding(path)
+    with path.open(encoding=enc, newline="") as f:
+        start = f.read(4096)
+        try:
+            sep = csv.Sniffer().sniff(start, delimiters=",;\t").delimiter
+        except csv.Error:
+            sep = ","
+        f.seek(0)
+        yield from csv.reader(f, delimiter=sep)
+
+
+def _cells(rows: list[list[str]], width: int) -> pd.DataFrame:
+    return pd.DataFrame([r + [""] * (width - len(r)) if len(r) < width else r[:width] for r in rows],
+                        columns=range(width), dtype=str)
+
+
+def _read_csv(path: Path, mapping: dict[str, str]) -> tuple[FoundTable, Iterator[FoundTable]]:
+    """A CSV's table: the header found in its first rows and the records of the first
+    :data:`CSV_CHUNK_ROWS` rows, then (lazily) the following pieces of as many rows. Cells beyond the
+    header's width in the later pieces are left out with an ``extra_cells`` note on their row."""
+    rows = _csv_rows(path)
+    head = list(itertools.islice(rows, HEADER_SCAN_ROWS + CSV_CHUNK_ROWS))
+    width = max((len(r) for r in head), default=0)
+    first = _table_of(_cells(head, width), mapping)
+
+    def rest() -> Iterator[FoundTable]:
+        row_no = len(head) + 1
+        key_cols = key_columns(first.headers, lambda hs: _quiet_map(hs, mapping))
+        while part := list(itertools.islice(rows, CSV_CHUNK_ROWS)):
+            extra = [(row_no + i, "extra_cells", f"本行比表头多出 {len(r) - width} 个单元格，未导入")
+                     for i, r in enumerate(part) if len(r) > width and any(c.strip() for c in r[width:])]
+            body = _cells(part, width)
+            body.columns = first.headers
+            cells, numbers_, skipped = split_rows(body, first_row=row_no, key_cols=key_cols)
+            yield FoundTable(headers=first.headers, cells=cells, rows=numbers_, header_rows=first.header_rows,
+                             skipped=sorted(skipped + extra), score=first.score)
+            row_no += len(part)
+
+    return first, rest()
 
 
 def _records_from_features(features: list[dict[str, Any]]) -> pd.DataFrame:
@@ -263,7 +336,7 @@ def _quiet_map(headers: list[str], mapping: dict[str, str]) -> dict[str, str]:
 
 def _from_table(found: FoundTable) -> pd.DataFrame:
     df = found.cells.copy()
-    df["__row"] = found.rows
+    df["__row"] = np.asarray(found.rows, dtype=np.int64)
     return df
 
 
@@ -319,7 +392,9 @@ def read_records(path: str | Path, *, profile: str | ImportProfile | None = None
     rows that are not records are set aside in ``skipped``, the sheet with the station columns is read
     unless ``sheet`` says which. JSON: the list of records is found under any key (a profile may name it).
     ``columns`` maps file headers to geomap fields (:data:`FIELDS`, or ``ignore``) and wins over the
-    built-in aliases. Coordinates are not converted here; see :func:`validate_records`.
+    built-in aliases. Coordinates are not converted here; see :func:`validate_records`. A CSV longer than
+    :data:`CSV_CHUNK_ROWS` rows is read as a stream: ``table`` holds its first piece and ``more`` reads the
+    rest as it is asked for (:meth:`RawRecords.chunks`).
     """
     path = Path(path)
     if not path.exists():
@@ -336,9 +411,12 @@ def read_records(path: str | Path, *, profile: str | ImportProfile | None = None
     row_label = "feature"
     notes: list[str] = []
     skipped: list[tuple[int, str, str]] = []
+    more: Iterator[FoundTable] | None = None
     if fmt in ("csv", "xlsx"):
-        found = (_table_of(_read_csv_cells(path), mapping) if fmt == "csv"
-                 else _read_workbook(path, sheet=sheet, mapping=mapping, notes=notes))
+        if fmt == "csv":
+            found, more = _read_csv(path, mapping)
+        else:
+            found = _read_workbook(path, sheet=sheet, mapping=mapping, notes=notes)
         if found.header_rows != [1]:
             rows_txt = "、".join(str(r) for r in found.header_rows)
             notes.append(f"表头在第 {rows_txt} 行（上方的标题行已跳过）")
@@ -386,12 +464,36 @@ def read_records(path: str | Path, *, profile: str | ImportProfile | None = None
     except ValueError as exc:
         raise ValueError(f"{path.name}：{exc}{_profile_hint(path, prof)}") from None
     # a list's own numbering is not an id: importing a second list numbered from 1 must not replace the first
+    numbering: str | None = None
     for h, t in list(col_map.items()):
         if t == "id" and h not in mapping and _row_numbers_as_ids(df[h]):
-            col_map[h] = ROW_NUMBER
+            col_map[h], numbering = ROW_NUMBER, h
         if col_map[h] == ROW_NUMBER:
             notes.append(f"列“{h}”是表内的顺序号，不作站点编号（站点编号按名称和地址生成）；"
                          f"若它确是编号，用 --column {h}=id")
+    table = _raw_table(df, col_map)
+    ignored = [h for h in headers if h not in col_map]
+    crs, crs_reason = (prof.crs, f"导入模板“{prof.name}”规定坐标系") if prof and prof.crs else (declared_crs, "")
+    if crs is None:
+        crs, crs_reason = header_crs(headers, col_map)
+    elif declared_crs:
+        crs_reason = "GeoPackage 的投影坐标已转换为 WGS84"
+    explicit = frozenset(t for h, t in col_map.items() if h in mapping)
+    rest = None if more is None else _more_records(more, col_map, path=path, numbering=numbering,
+                                                  next_number=len(df) + _first_number(df, numbering))
+    return RawRecords(table=table, source=path.name, row_label=row_label, crs=crs, ignored_columns=ignored,
+                      profile=prof, crs_reason=crs_reason, skipped=skipped, notes=notes, explicit=explicit,
+                      more=rest)
+
+
+def _first_number(df: pd.DataFrame, numbering: str | None) -> int:
+    return int(numbers.normalize_text(str(df[numbering].iat[0]))) if numbering else 0
+
+
+def _raw_table(df: pd.DataFrame, col_map: dict[str, str]) -> pd.DataFrame:
+    """The records of ``df`` (a file's columns, ``__row`` and the geometry's ``__lon`` …) under geomap's
+    field names: several columns onto one text field joined with “；”, numbering and ignored columns left
+    out."""
     table = pd.DataFrame({"row": df["__row"].to_numpy()})
     for target in dict.fromkeys(col_map.values()):
         if target in (ROW_NUMBER, IGNORE):
@@ -410,13 +512,25 @@ def read_records(path: str | Path, *, profile: str | ImportProfile | None = None
                 table[target] = np.where(pd.isna(df[extra]), table[target], df[extra])
             else:
                 table[target] = df[extra].to_numpy()
-    ignored = [h for h in headers if h not in col_map]
-    crs, crs_reason = (prof.crs, f"导入模板“{prof.name}”规定坐标系") if prof and prof.crs else (declared_crs, "")
-    if crs is None:
-        crs, crs_reason = header_crs(headers, col_map)
-    elif declared_crs:
-        crs_reason = "GeoPackage 的投影坐标已转换为 WGS84"
-    explicit = frozenset(t for h, t in col_map.items() if h in mapping)
-    return RawRecords(table=table, source=path.name, row_label=row_label, crs=crs, ignored_columns=ignored,
-                      profile=prof, crs_reason=crs_reason, skipped=skipped, notes=notes, explicit=explicit)
+    return table
+
+
+def _more_records(more: Iterator[FoundTable], col_map: dict[str, str], *, path: Path, numbering: str | None,
+                  next_number: int) -> Iterator[RawChunk]:
+    """The later pieces of a streamed file as records. A column taken for the list's numbering from its
+    first piece must go on counting 1, 2, 3 … in every later one; else the import stops and asks."""
+    for found in more:
+        df = _from_table(found)
+        if numbering is not None and len(df):
+            expected = list(range(next_number, next_number + len(df)))
+            try:
+                ok = [int(numbers.normalize_text(str(v))) for v in df[numbering].tolist()] == expected
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(f"{path.name}：列“{numbering}”在前面的行里是 1、2、3 … 的顺序号，到第 "
+                                 f"{found.rows[0]:,}–{found.rows[-1]:,} 行却不是：若它是站点编号，用 "
+                                 f"--column {numbering}=id；若是顺序号，用 --column {numbering}={IGNORE}")
+            next_number += len(df)
+        yield RawChunk(_raw_table(df, col_map), found.skipped)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from geomap.stations.numbers import _is_missing
@@ -50,12 +51,12 @@ def _score(headers: list[str | None], target: Callable[[str], str | None]) -> in
     return len(found) + len(found & {"name"}) + (1 if found & {"lon", "lat", "lonlat"} else 0)
 
 
-def find_table(cells: pd.DataFrame, *, target: Callable[[str], str | None],
-               mapped: Callable[[list[str]], dict[str, str]] | None = None) -> FoundTable:
-    """Find the header row (or two-row header) of ``cells`` (read with ``header=None``) and split off the
-    rows that are not records. ``target`` names the field a header cell means (None: none)."""
-    n_scan = min(HEADER_SCAN_ROWS, len(cells))
-    rows_text = [_texts(cells.iloc[r]) for r in range(n_scan)]
+def find_header(top: pd.DataFrame, *, target: Callable[[str], str | None]) -> tuple[int, list[str], list[int]]:
+    """The header among the first rows of ``top`` (cells read with ``header=None``): its score, the column
+    names (unnamed and repeated ones made unique) and the 0-based rows it uses (one, or two for a two-row
+    header whose upper cells are merged)."""
+    n_scan = min(HEADER_SCAN_ROWS, len(top))
+    rows_text = [_texts(top.iloc[r]) for r in range(n_scan)]
     best: tuple[int, int, list[str | None], list[int]] = (-1, 0, [], [])
     for r in range(n_scan):
         single = rows_text[r]
@@ -77,33 +78,62 @@ def find_table(cells: pd.DataFrame, *, target: Callable[[str], str | None],
         while name in headers:
             name += "'"
         headers.append(name)
+    return max(score, 0), headers, used
+
+
+def split_rows(body: pd.DataFrame, *, first_row: int,
+               key_cols: set[str]) -> tuple[pd.DataFrame, list[int], list[tuple[int, str, str]]]:
+    """Split the rows under the header (``body``, columns named by the header) into records and rows that
+    are not records: blank rows, footers (制表 / 联系人 / 备注 … as the first filled cell, no other name /
+    coordinate / address cell filled) and section headings (one filled cell outside those columns).
+    ``first_row`` is the file's row number (1-based) of ``body``'s first row. Returns the records (index
+    from 0), their row numbers and the rows set aside as (row, code, Chinese reason). Column-wise: a
+    50 MB list is not walked cell by cell in Python."""
+    n = len(body)
+    if n == 0 or body.shape[1] == 0:
+        return body.iloc[:0].reset_index(drop=True), [], [(first_row + i, "blank_row", "空行") for i in range(n)]
+    texts = np.column_stack([body.iloc[:, j].fillna("").astype(str).str.strip().to_numpy(dtype=object)
+                             for j in range(body.shape[1])])
+    filled = texts != ""
+    blank = ~filled.any(axis=1)
+    first_col = filled.argmax(axis=1)
+    first = texts[np.arange(n), first_col]
+    is_key = np.array([h in key_cols for h in body.columns], dtype=bool)
+    other_keys = (filled & is_key).sum(axis=1) - is_key[first_col]
+    footer = ~blank & pd.Series(first).str.match(_FOOTER).to_numpy(dtype=bool) & (other_keys == 0)
+    section = ~blank & ~footer & (filled.sum(axis=1) == 1) & ~is_key[first_col]
+    keep = ~(blank | footer | section)
+    skipped: list[tuple[int, str, str]] = []
+    for i in np.flatnonzero(~keep):
+        row_no, head = first_row + int(i), str(first[i])[:20]
+        skipped.append((row_no, "blank_row", "空行") if blank[i] else
+                       (row_no, "footer_row", f"表尾的备注或落款行（“{head}”），不是站点") if footer[i] else
+                       (row_no, "section_row", f"分组标题行（“{head}”），不是站点"))
+    rows = (first_row + np.flatnonzero(keep)).tolist()
+    return body.iloc[np.flatnonzero(keep)].reset_index(drop=True), rows, skipped
+
+
+def key_columns(headers: list[str], mapped: Callable[[list[str]], dict[str, str]] | None) -> set[str]:
+    """The header's name, coordinate and address columns (a row with one of them filled is a record)."""
+    roles = mapped(headers) if mapped else {}
+    return {h for h, t in roles.items() if t in ("name", "lon", "lat", "lonlat", "address")}
+
+
+def find_table(cells: pd.DataFrame, *, target: Callable[[str], str | None],
+               mapped: Callable[[list[str]], dict[str, str]] | None = None) -> FoundTable:
+    """Find the header row (or two-row header) of ``cells`` (read with ``header=None``) and split off the
+    rows that are not records. ``target`` names the field a header cell means (None: none)."""
+    score, headers, used = find_header(cells, target=target)
+    last = used[-1]
     skipped: list[tuple[int, str, str]] = []
     for r in range(used[0]):
-        skipped.append((r + 1, "title_row", "表头上方的标题行，不是站点") if any(rows_text[r]) else
+        skipped.append((r + 1, "title_row", "表头上方的标题行，不是站点") if any(_texts(cells.iloc[r])) else
                        (r + 1, "blank_row", "空行"))
     body = cells.iloc[last + 1:].copy()
     body.columns = headers
-    roles = mapped(headers) if mapped else {}
-    key_cols = {h for h, t in roles.items() if t in ("name", "lon", "lat", "lonlat", "address")}
-    keep, row_numbers = [], []
-    for pos, (_, values) in enumerate(body.iterrows()):
-        row_no = last + 2 + pos
-        texts = _texts(values)
-        filled = [(h, t) for h, t in zip(headers, texts, strict=True) if t]
-        if not filled:
-            skipped.append((row_no, "blank_row", "空行"))
-            continue
-        first = filled[0][1]
-        if _FOOTER.match(first) and not any(h in key_cols and h != filled[0][0] for h, _ in filled):
-            skipped.append((row_no, "footer_row", f"表尾的备注或落款行（“{first[:20]}”），不是站点"))
-            continue
-        if len(filled) == 1 and filled[0][0] not in key_cols:
-            skipped.append((row_no, "section_row", f"分组标题行（“{first[:20]}”），不是站点"))
-            continue
-        keep.append(pos)
-        row_numbers.append(row_no)
-    return FoundTable(headers=headers, cells=body.iloc[keep].reset_index(drop=True), rows=row_numbers,
-                      header_rows=[u + 1 for u in used], skipped=skipped, score=max(score, 0))
+    kept, rows, rest = split_rows(body, first_row=last + 2, key_cols=key_columns(headers, mapped))
+    return FoundTable(headers=headers, cells=kept, rows=rows, header_rows=[u + 1 for u in used],
+                      skipped=skipped + rest, score=score)
 
 
 def _flatten(rec: dict[str, Any], prefix: str = "") -> dict[str, Any]:

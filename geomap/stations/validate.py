@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,12 @@ _BARE_CHARGING = re.compile(r"(?:^|[、，,;；/\s])充电(?:$|[、，,;；/\s])
 """“充电” alone in a list of services: phone or e-bike? (电动车充电 and 手机充电 are not matched)."""
 FILE_ROW = -1
 """The row of a problem of the whole file (a column, the coordinate system), not of one record."""
+STOP_MIN_BAD = 1_000
+"""A file is hopeless, and checking stops (nothing imported), once this many records have errors and there are
+more than :data:`STOP_BAD_PER_GOOD` of them for each valid record (see ``docs/stations.md``): a 50 MB
+list of bad rows is refused in a second instead of being checked to its end."""
+STOP_BAD_PER_GOOD = 100
+"""Records with errors per valid one beyond which a file with :data:`STOP_MIN_BAD` of them is hopeless."""
 
 
 def _kind_labels(keys: list[str]) -> str:
@@ -95,7 +102,9 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
     ``missing_coordinates`` errors.
 
     Raises :class:`StationImportError` when a record has an error and ``skip_invalid`` is false, or when
-    the file as a whole cannot be read (no coordinate system).
+    the file as a whole cannot be read (no coordinate system), or at once when the file is hopeless
+    (:data:`STOP_MIN_BAD` records with errors, more than :data:`STOP_BAD_PER_GOOD` per valid one: checking
+    stops there and a streamed file is not read further; ``too_many_errors``).
 
     Handling of warnings (documented in ``docs/stations.md``):
     probable lat/lon swap -> swapped back; point far outside the rest -> kept, flagged; same place
@@ -129,10 +138,9 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
 
     out: list[dict[str, Any]] = []
     bad_rows: set[int] = set()
-    records = t.to_dict("records")
-    lon_raw = np.full(len(records), np.nan)
-    lat_raw = np.full(len(records), np.nan)
-    for i, rec in enumerate(records):
+    records = _records(raw, report)
+    checked = 0
+    for checked, rec in enumerate(records, start=1):
         row = int(rec["row"])
         name = _text(rec.get("name"))
         ok = True
@@ -241,10 +249,11 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
                 price = float(m.group(1))
         if not ok:
             bad_rows.add(row)
+            if len(bad_rows) >= STOP_MIN_BAD and len(out) * STOP_BAD_PER_GOOD < len(bad_rows):
+                records.close()
+                raise _too_many_errors(report, checked=checked, row=row, bad=len(bad_rows), good=len(out))
             continue
         assert name is not None and (to_geocode or (lon is not None and lat is not None))
-        if not to_geocode:
-            lon_raw[i], lat_raw[i] = lon, lat
         source_id = _text(rec.get("id"))
         kinds_ordered = [k for k in vocab.kinds().terms if k in kinds]
         out.append({
@@ -259,6 +268,7 @@ def validate_records(raw: RawRecords, *, crs: str | None = None, skip_invalid: b
             "_generated": source_id is None, "_geocode": to_geocode,
         })
 
+    report.records = checked
     df = pd.DataFrame(out, columns=[*STATION_COLUMNS, "_row", "_generated", "_geocode"])
     if geocoder is not None and df["_geocode"].any():
         df = _place_by_geocoder(df, report, bad_rows, geocoder=geocoder)
@@ -324,6 +334,26 @@ def _place_by_geocoder(df: pd.DataFrame, report: ValidationReport, bad_rows: set
     report.notes.append(f"无坐标的 {len(rows):,} 行经{service}定位：{len(rows) - len(failed):,} 行已放置"
                         f"（见 geocoded 警告），{len(failed):,} 行未能定位")
     return df.drop(index=df.index[failed]).reset_index(drop=True)
+
+
+def _records(raw: RawRecords, report: ValidationReport) -> Iterator[dict[str, Any]]:
+    """Every raw record as a dict, piece by piece: a file read as a stream is read only as far as checking
+    goes. The rows set aside in the later pieces are reported as they come (the first piece's already are)."""
+    for n, chunk in enumerate(raw.chunks()):
+        if n:
+            for row, code, msg in chunk.skipped:
+                report.add("info", row, "", code, msg)
+        yield from chunk.table.to_dict("records")
+
+
+def _too_many_errors(report: ValidationReport, *, checked: int, row: int, bad: int,
+                     good: int) -> StationImportError:
+    """The file-level error of a hopeless file (see :data:`STOP_MIN_BAD`), counting what was checked."""
+    report.records = checked
+    msg = (f"错误过多：检查了前 {checked:,} 条记录（到{report.where(row)}）后停止，其中 {bad:,} 条有错误、"
+           f"{good:,} 条无误，其余部分未检查；请先改正这些问题再导入")
+    report.add("error", FILE_ROW, "", "too_many_errors", msg)
+    return StationImportError(report, f"{report.source}：{msg}（未导入任何站点）")
 
 
 def _decide_crs(df: pd.DataFrame, report: ValidationReport, *, given: str | None, raw: RawRecords,
