@@ -21,13 +21,13 @@ from typing import Annotated, Any, BinaryIO
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geomap import coords
-from geomap.api.deps import Admin, ApiError, State, StationId
+from geomap.api.deps import Admin, ApiError, State, StationId, require_admin
 from geomap.api.models import Crs, DeleteResult, ImportReport, StationCreate, StationFeature, StationPatch
 from geomap.api.read import _stations_fc
 from geomap.stations.hours import parse_hours
@@ -168,7 +168,12 @@ class ImportBodyLimit:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
+        headers = dict(scope["headers"])
+        refused = _token_refusal(scope, headers.get(b"authorization", b"").decode("latin-1"))
+        if refused is not None:  # no file is stored for a client that may not import
+            await self._answer(send, *refused)
+            return
+        declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(send)
             return
@@ -201,14 +206,31 @@ class ImportBodyLimit:
         if over and not started:
             await self._refuse(send)
 
+    @classmethod
+    async def _refuse(cls, send: Send) -> None:
+        await cls._answer(send, 413, _too_large().detail)
+
     @staticmethod
-    async def _refuse(send: Send) -> None:
-        exc = _too_large()
-        body = json.dumps({"detail": exc.detail}, ensure_ascii=False).encode("utf-8")
-        await send({"type": "http.response.start", "status": 413,
+    async def _answer(send: Send, status: int, detail: Any) -> None:
+        body = json.dumps({"detail": detail}, ensure_ascii=False).encode("utf-8")
+        extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+                                (b"connection", b"close"), *extra]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _token_refusal(scope: Scope, authorization: str) -> tuple[int, Any] | None:
+    """(status, detail) when the request may not import (as :func:`~geomap.api.deps.require_admin` decides),
+    checked before its body is read; None when it may, or when the app holds no loaded state yet."""
+    state = getattr(getattr(scope.get("app"), "state", None), "geomap", None)
+    if state is None:
+        return None
+    try:
+        require_admin(state, authorization or None)
+    except HTTPException as exc:  # ApiError too
+        return exc.status_code, exc.detail
+    return None
 
 
 @router.post(IMPORT_PATH, response_model=ImportReport,

@@ -40,6 +40,9 @@ _NAME_NOISE = re.compile(r"[\s·・.,，、()（）\[\]【】\-_]+")
 _BARE_CHARGING = re.compile(r"(?:^|[、，,;；/\s])充电(?:$|[、，,;；/\s])")
 """“充电” alone in a list of services: phone or e-bike? (电动车充电 and 手机充电 are not matched)."""
 FILE_ROW = -1
+MAX_NEAR_PAIRS = 2_000_000
+"""More pairs of stations than this within the duplicate radius (a dense list of hundreds of thousands of
+points) and only equal names are compared: the pairs would take gigabytes."""
 """The row of a problem of the whole file (a column, the coordinate system), not of one record."""
 STOP_MIN_BAD = 1_000
 """A file is hopeless, and checking stops (nothing imported), once this many records have errors and there are
@@ -440,9 +443,23 @@ def _handle_duplicates(df: pd.DataFrame, report: ValidationReport, *, radius_m: 
     """Find the same place listed twice (close together, same or contained name) and merge or flag it."""
     if len(df) < 2:
         return df
-    tree = cKDTree(coords.unit_vectors(df["lon"], df["lat"]))
-    pairs = sorted(tree.query_pairs(float(coords.m_to_chord(radius_m))))
+    xyz = coords.unit_vectors(df["lon"], df["lat"])
+    r = float(coords.m_to_chord(radius_m))
+    tree = cKDTree(xyz)
     names = df["name"].tolist()
+    near = int(tree.query_ball_point(xyz, r, return_length=True).sum()) - len(df)
+    if near // 2 <= MAX_NEAR_PAIRS:
+        pairs = sorted(tree.query_pairs(r))
+    else:  # thousands of points within metres of each other: only the same name counts as the same place
+        keys = pd.Series([_name_key(n) for n in names])
+        pairs = []
+        for idx in keys.groupby(keys).indices.values():
+            if len(idx) > 1:
+                sub = cKDTree(xyz[idx]).query_pairs(r, output_type="ndarray")
+                pairs += [(int(idx[a]), int(idx[b])) for a, b in sub]
+        pairs.sort()
+        report.notes.append(f"站点非常密集（{near // 2:,} 对相距不到 {radius_m:.0f} m）：只把同名的当作同一地点"
+                            "（名称互相包含的不再比较）")
     parent = list(range(len(df)))
 
     def find(i: int) -> int:

@@ -37,12 +37,14 @@ def client(state) -> TestClient:
     return TestClient(create_app(state))
 
 
-def _asgi_post(app: Any, body_blocks: Any, *, declared: int | None) -> tuple[int, bytes, int]:
+def _asgi_post(app: Any, body_blocks: Any, *, declared: int | None, token: str | None = TOKEN
+               ) -> tuple[int, bytes, int]:
     """POST /stations/import to ``app`` as ASGI, the body given block by block as the app asks for it.
     Returns the status, the answer and how many body bytes the app took."""
     boundary = "geomapboundary"
-    headers = [(b"authorization", f"Bearer {TOKEN}".encode()),
-               (b"content-type", f"multipart/form-data; boundary={boundary}".encode())]
+    headers = [(b"content-type", f"multipart/form-data; boundary={boundary}".encode())]
+    if token is not None:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
     if declared is not None:
         headers.append((b"content-length", str(declared).encode()))
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
@@ -67,6 +69,14 @@ def _asgi_post(app: Any, body_blocks: Any, *, declared: int | None) -> tuple[int
     asyncio.run(app(scope, receive, send))
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"), taken
+
+
+def test_upload_without_the_token_refused_before_it_is_read(state):
+    """A client that may not import gets 401 before one byte of its file is taken (nothing stored)."""
+    app = create_app(state)
+    for token in (None, "wrong"):
+        status, answer, taken = _asgi_post(app, (b"x" * MB for _ in range(10)), declared=10 * MB, token=token)
+        assert status == 401 and b"bad_token" in answer and taken == 0
 
 
 def test_upload_over_50_mb_refused_before_it_is_read(state):

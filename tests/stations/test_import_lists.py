@@ -331,3 +331,21 @@ def test_station_far_from_every_street_is_a_warning(yangpu, sample_csv, tmp_path
                                           "crs": "wgs84", "mode": "ebike"}).json()
     assert [u["id"] for u in body["unrouted"]] == [sid] and sid not in [f["id"] for f in body["features"]]
     assert "江边驿站" in body["unrouted"][0]["note"] and "无法按路网计算" in body["unrouted"][0]["note"]
+
+
+def test_a_very_dense_list_compares_equal_names_only(tmp_path, monkeypatch):
+    """Past MAX_NEAR_PAIRS pairs within the duplicate radius, only equal names are the same place (the pairs
+    of a dense 50 MB list would take gigabytes): said in the report; equal names still merged."""
+    import geomap.stations.validate as validate
+
+    rows = ["名称,类型,经度,纬度"] + [f"驿站{i},工会驿站,{121.5 + (i % 20) * 1e-5:.6f},{31.3 + (i // 20) * 1e-5:.6f}"
+                                   for i in range(400)] + ["驿站7,工会驿站,121.50007,31.30000"]
+    path = tmp_path / "dense.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    _, full = load_stations(path, crs="wgs84")
+    monkeypatch.setattr(validate, "MAX_NEAR_PAIRS", 1000)
+    df, dense = load_stations(path, crs="wgs84")
+    assert any("站点非常密集" in n for n in dense.notes) and not any("站点非常密集" in n for n in full.notes)
+    assert _rows(dense, "duplicate_place") == [len(rows)]  # the second 驿站7, merged into the first
+    assert len(_rows(full, "duplicate_place")) > 1  # 驿站1 is contained in 驿站10 … when all pairs are compared
+    assert len(df) == 400
