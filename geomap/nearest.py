@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import shapely
 
 from geomap import coords
 from geomap.network.graph import MODES, StreetGraph
@@ -61,7 +62,8 @@ class NearestResult:
     """Per query point: ``ok`` (a station found), ``none`` (no matching station reachable: none within the
     label limit along the streets, or none matches the filters), ``far_from_streets`` (the point is farther
     than ``settings.max_snap_m`` from every street: no answer along the streets; ``query_snap_m`` says
-    how far). One bad point never fails a batch."""
+    how far), ``outside_area`` (outside the area served, when :func:`nearest` is given one). One bad point
+    never fails a batch."""
 
     @property
     def route(self) -> npt.NDArray[np.object_] | None:
@@ -96,7 +98,7 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
             amenity: str | list[str] | None = None, open_at: datetime | None = None,
             crs: str = "wgs84", mode: str | None = None, graph: StreetGraph | None = None,
             return_routes: bool = True, index_k: int | None = None, route_crs: str = "wgs84",
-            on_far: Literal["mark", "raise"] = "mark") -> NearestResult:
+            on_far: Literal["mark", "raise"] = "mark", area: shapely.Geometry | None = None) -> NearestResult:
     """The ``k`` nearest stations to each query point, by straight line or along the street network.
 
     ``lon`` / ``lat``: one point or arrays, in ``crs``. ``kind``: a kind key or Chinese alias, or several
@@ -110,8 +112,31 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
     (wgs84, gcj02 or bd09; everything else in the result is WGS84). Raises ``ValueError`` with a
     readable message for bad input. A point too far from every street gets ``status`` ``far_from_streets``
     and no answer (``on_far="mark"``, default: the rest of a batch is answered) or raises
-    :class:`~geomap.network.routing.SnapError` (``on_far="raise"``).
+    :class:`~geomap.network.routing.SnapError` (``on_far="raise"``). ``area``: the area served (WGS84,
+    :func:`geomap.network.extent.network_extent`; a workspace gives it): points outside it get ``status``
+    ``outside_area`` and no answer, whatever the mode.
     """
+    res = _nearest(stations, lon, lat, k=k, kind=kind, amenity=amenity, open_at=open_at, crs=crs, mode=mode,
+                   graph=graph, return_routes=return_routes, index_k=index_k, route_crs=route_crs, on_far=on_far)
+    if area is not None and res.status is not None:
+        from geomap.network.extent import contains
+
+        out = ~contains(area, res.query_lon, res.query_lat)
+        if out.any():
+            res.status[out] = "outside_area"
+            res.station_id[out] = None
+            res.slot[out] = -1
+            res.distance_m[out] = np.inf
+            if res.travel_s is not None:
+                res.travel_s[out] = np.inf
+    return res
+
+
+def _nearest(stations: StationIndex, lon, lat, *, k: int, kind: str | list[str] | None,
+             amenity: str | list[str] | None, open_at: datetime | None, crs: str, mode: str | None,
+             graph: StreetGraph | None, return_routes: bool, index_k: int | None, route_crs: str,
+             on_far: Literal["mark", "raise"]) -> NearestResult:
+    """:func:`nearest` without the area."""
     if k < 1:
         raise ValueError("k must be at least 1")
     flt = StationFilter.make(kind=kind, amenity=amenity, open_at=open_at)

@@ -143,6 +143,7 @@ class Workspace:
     settings: Settings
     _registry: Registry | None = field(default=None, repr=False)
     _graphs: dict[str, StreetGraph] = field(default_factory=dict, repr=False)
+    _area: Any = field(default=None, repr=False)
 
     # --- what the place is ---------------------------------------------------------------------------
     @property
@@ -295,7 +296,25 @@ class Workspace:
             if mode == "default":
                 mode = self.settings.default_mode if self.has_network else None
             graph = self.graph(mode) if mode is not None else None
+            if self.has_network:
+                kwargs.setdefault("area", self.service_area())
             return nearest(self.registry.index, lon, lat, mode=mode, graph=graph, **kwargs)
+
+    def service_area(self, graphs: Sequence[StreetGraph] | None = None) -> Any:
+        """The area its streets serve (WGS84 polygon, :func:`geomap.network.extent.network_extent`): the hull
+        of ``graphs`` (default: every mode's) widened by ``max_snap_m``, cut to ``study_area_path`` when
+        given. Computed once."""
+        if self._area is None:
+            from geomap.network.extent import network_extent
+
+            boundary = None
+            if self.settings.study_area_path is not None:
+                from geomap.planning.study import read_area
+
+                boundary = read_area(self.settings.study_area_path, crs=self.settings.study_area_crs)
+            self._area = network_extent(list(graphs) if graphs is not None else self.graphs().values(),
+                                        margin_m=float(self.settings.max_snap_m), boundary=boundary)
+        return self._area
 
     def study(self, **overrides: Any) -> Study:
         """A planning :class:`~geomap.planning.study.Study` of the place from its settings (census, 街道,

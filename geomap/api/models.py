@@ -257,6 +257,12 @@ class QueryEcho(BaseModel):
                                  "network (null for mode=straight)")
 
 
+class StraightStation(BaseModel):
+    id: str = Field(description="Station id")
+    name: str = Field(description="Station name")
+    straight_m: float = Field(description="Straight-line distance from the query point, metres")
+
+
 class UnroutedStation(BaseModel):
     id: str = Field(description="Station id")
     name: str = Field(description="Station name")
@@ -276,6 +282,11 @@ class NearestCollection(BaseModel):
     unrouted: list[UnroutedStation] = Field(
         default_factory=list, description="Matching stations left out because no street reaches them (farther "
         "than max_snap_m from every street), nearer by straight line than the last station found")
+    message: str | None = Field(None, description="When nothing was found: why, in Chinese (nothing within reach "
+                                "of this mode, or nothing that matches the filters)")
+    straight_line: list[StraightStation] = Field(
+        default_factory=list, description="When nothing was found along the streets: the nearest stations by "
+        "straight line (any filter ignored), within 20 km, labelled as such on the rider page")
     features: list[NearestFeature] = Field(description="Ranked stations, quickest first; Point at the station")
 
 

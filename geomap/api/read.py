@@ -207,6 +207,64 @@ def _round_m(m: float) -> str:
     return f"{round(m, -1):,.0f}" if m < 1000 else f"{round(m, -2):,.0f}"
 
 
+STRAIGHT_SUGGEST_M = 20_000.0
+"""A point outside the area served gets the nearest stations by straight line when they are this close."""
+
+
+def _check_area(state: ServiceState, snap: Snapshot, q: Any) -> None:
+    """Raise the ``outside_area`` answer when the query point lies outside the area the service's streets
+    cover (:func:`geomap.network.extent.network_extent`)."""
+    from geomap.network.extent import contains
+
+    lon, lat = (float(v) for v in coords.to_wgs84(q.lon, q.lat, src=q.crs))
+    if contains(state.area, lon, lat)[0]:
+        return
+    ws = state.workspace
+    dist, slot = snap.index.query(np.array([lon]), np.array([lat]), k=3)
+    near = [{"id": snap.index.ids[j], "name": snap.stations[snap.index.ids[j]].name, "straight_m": _round1(d)}
+            for d, j in zip(dist[0].tolist(), slot[0].tolist(), strict=True) if j >= 0 and d <= STRAIGHT_SUGGEST_M]
+    hint = ("；按直线距离，最近的站点是" + "、".join(f"{n['name']}（约 {_round_m(n['straight_m'])} 米）" for n in near)
+            if near else "")
+    raise ApiError(422, "outside_area", f"您的位置不在本服务范围（{ws.area_label}）内{hint} / the point is outside "
+                   f"the area this service covers ({ws.area_label})", area_label=ws.area_label, straight_line=near)
+
+
+def _no_network_answer(state: ServiceState, snap: Snapshot, q: Any, exc: SnapError) -> ApiError:
+    """The 422 for a point the streets cannot take: outside the area served (named), or inside it but far
+    from every street (the true distance)."""
+    from geomap.network.routing import snap_points
+
+    _check_area(state, snap, q)
+    lon, lat = (float(v) for v in coords.to_wgs84(q.lon, q.lat, src=q.crs))
+    graph = state.graphs.get(q.mode) or next(iter(state.graphs.values()))
+    d = float(snap_points(graph, lon, lat, max_snap_m=50_000.0, errors="ignore", prefer_core=False).distance_m[0])
+    far = f"离最近的道路约 {_round_m(d)} 米" if math.isfinite(d) else "附近没有道路"
+    limit = f"{exc.max_snap_m:,.0f}"
+    return ApiError(422, "far_from_network", f"该位置{far}，超过可接入路网的 {limit} 米：请移到路边再查，或在地图上选点"
+                    f" / the point is {d:,.0f} m from the nearest street, more than {limit} m",
+                    distance_m=_r(d, 1) if math.isfinite(d) else None, max_snap_m=exc.max_snap_m)
+
+
+def _none_found(state: ServiceState, snap: Snapshot, q: Any, mode: str | None) -> dict[str, Any]:
+    """What to say when no station was found: why (no filter set: nothing within reach of this mode; with
+    filters: nothing that matches), and the nearest stations by straight line, labelled as such."""
+    from geomap.network.graph import load_profiles
+
+    filtered = bool(q.kind or q.amenity or q.open_at)
+    if mode is None:
+        why = "附近没有符合条件的站点" + ("，试试减少筛选条件" if filtered else "")
+    else:
+        label = load_profiles()[mode].label or mode
+        limit = f"{state.settings.label_limit_minutes:g}"
+        why = (f"{label} {limit} 分钟内没有符合条件的站点，试试减少筛选条件" if filtered
+               else f"{label} {limit} 分钟内沿道路到不了任何站点")
+    lon, lat = (float(v) for v in coords.to_wgs84(q.lon, q.lat, src=q.crs))
+    dist, slot = snap.index.query(np.array([lon]), np.array([lat]), k=3)
+    near = [{"id": snap.index.ids[j], "name": snap.stations[snap.index.ids[j]].name, "straight_m": _round1(d)}
+            for d, j in zip(dist[0].tolist(), slot[0].tolist(), strict=True) if j >= 0 and d <= STRAIGHT_SUGGEST_M]
+    return {"message": why, "straight_line": near if mode is not None else []}
+
+
 def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
     """The ``/nearest`` answer as JSON text (UTF-8): a GeoJSON FeatureCollection of the stations found
     (:func:`geomap.nearest.nearest_point`), each with its answer's fields (open now, rank, travel time,
@@ -225,15 +283,17 @@ def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
                             return_routes=q.route, index_k=LABEL_K,  # one label set serves every k ≤ 5
                             route_crs=out_crs, route_decimals=7)
     except SnapError as exc:
-        raise ApiError(422, "far_from_network", str(exc), distance_m=_r(exc.distance_m[0], 1),
-                       max_snap_m=exc.max_snap_m) from None
+        raise _no_network_answer(state, snap, q, exc) from None
+    if mode is None and state.graphs:  # by straight line: a point in another city is still outside the area
+        _check_area(state, snap, q)
     local = _local_now(state)
     nav_mode = _AMAP_MODE[q.mode]
     parts = [orjson.dumps({"type": "FeatureCollection", "coord_system": out_crs, "mode": q.mode,
                            "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs,
                                      "snap_m": None if res.snap_m is None else _round1(res.snap_m)},
                            "open_at": flt_open.isoformat() if flt_open else None,
-                           "count": len(res.station_id), "unrouted": _unrouted(snap, res)})[:-1],
+                           "count": len(res.station_id), "unrouted": _unrouted(snap, res),
+                           **(_none_found(state, snap, q, mode) if not res.station_id else {})})[:-1],
              b',"features":[']
     for n, sid in enumerate(res.station_id):
         view = station_view(snap, snap.stations[sid])

@@ -97,6 +97,11 @@ class ServiceState:
         return self.workspace.settings
 
     @property
+    def area(self) -> Any:
+        """The area the loaded streets serve (WGS84 polygon; :meth:`Workspace.service_area`)."""
+        return self.workspace.service_area(list(self.graphs.values()))
+
+    @property
     def admin_token(self) -> str | None:
         tok = self.settings.admin_token
         value = tok.get_secret_value() if tok is not None else ""

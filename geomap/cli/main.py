@@ -173,7 +173,13 @@ def cmd_nearest(args: argparse.Namespace, ws: Workspace) -> int:
     if len(reg) == 0:
         raise CliError(f"{ws.name}的站点库是空的：先用 `geomap import 名单文件` 导入站点")
     res = ws.nearest(args.lon, args.lat, k=args.k, kind=args.kind, amenity=args.amenity, open_at=when, crs=crs,
-                     mode=mode, on_far="raise")
+                     mode=mode)
+    if res.status is not None and res.status[0] == "outside_area":
+        raise CliError(f"该位置不在本服务范围（{ws.area_label}）内：{ws.name}的路网覆盖不到这里")
+    if res.status is not None and res.status[0] == "far_from_streets":
+        d = float(res.query_snap_m[0]) if res.query_snap_m is not None else float("inf")
+        far = f"离最近的道路约 {_fmt_distance(d)}" if math.isfinite(d) else "附近没有道路"
+        raise CliError(f"该位置{far}，超过可接入路网的 {ws.settings.max_snap_m:,.0f} m：请换一个靠近道路的点")
     ranks = [r for r in range(res.k) if res.station_id[0, r] is not None]
     unrouted = _unrouted_lines(res, reg, found=len(ranks))
     sts = reg.stations([res.station_id[0, r] for r in ranks])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import shutil
 import threading
@@ -54,6 +55,13 @@ class StationLabels:
     snapped: Snapped
     """The stations' snaps in the caller's order (``ok`` False: farther than ``max_snap_m`` from every
     street, never returned)."""
+
+    @functools.cached_property
+    def off_network(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Positions (caller's order) of the stations no street reaches, and their distance to the nearest
+        street (m): computed once per set, not per query."""
+        off = np.flatnonzero(~self.snapped.ok)
+        return off, np.asarray(self.snapped.distance_m, dtype=np.float64)[off]
 
 
 @dataclass
@@ -353,7 +361,7 @@ def network_nearest(
     ids = np.arange(len(sl.position)) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
     sid = np.full(pos.shape, None, dtype=object)
     sid[pos >= 0] = ids[pos[pos >= 0]]
-    off = np.flatnonzero(~sl.snapped.ok)
+    off, off_m = sl.off_network
     return NetworkNearest(station_id=sid, station_pos=pos, travel_s=ans.travel_s, distance_m=ans.distance_m,
                           query_snap_m=ans.snap_m, query_ok=ans.ok, answer=ans, off_network_pos=off,
-                          off_network_m=np.asarray(sl.snapped.distance_m, dtype=np.float64)[off])
+                          off_network_m=off_m)

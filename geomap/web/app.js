@@ -63,7 +63,10 @@ function render(fc) {
   list.replaceChildren();
   for (const u of fc.unrouted || []) list.appendChild(el("li", "unrouted", u.note));
   if (!fc.features.length) {
-    list.appendChild(el("li", "empty", "附近没有符合条件的站点，试试减少筛选条件。"));
+    list.appendChild(el("li", "empty", (fc.message || "附近没有符合条件的站点") + "。"));
+    for (const s of fc.straight_line || []) {
+      list.appendChild(el("li", "unrouted", `${s.name} · 直线距离 ${fmtDistance(s.straight_m)}`));
+    }
     return;
   }
   for (const f of fc.features) {
@@ -103,10 +106,13 @@ async function query() {
     if (!r.ok) {
       const d = body.detail;
       const msg = (d && d.message) || body.message || "查询失败";
-      setStatus(d && d.code === "far_from_network"
-        ? `该位置离最近的道路约 ${Math.round(d.distance_m)} 米，超出服务范围。请在地图上选点或输入坐标。`
-        : msg, true);
+      const zh = msg.split(" / ")[0];  // the Chinese part of the server's message
+      setStatus(d && d.straight_line && d.straight_line.length ? zh.split("；")[0] + "。按直线距离，附近的站点：" : zh,
+        true);
       $("results").replaceChildren();
+      for (const s of (d && d.straight_line) || []) {  // outside the area: nearest by straight line, said so
+        $("results").appendChild(el("li", "unrouted", `${s.name} · 直线距离 ${fmtDistance(s.straight_m)}`));
+      }
       return;
     }
     state.last = body;

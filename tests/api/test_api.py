@@ -239,16 +239,16 @@ def test_nearest_bad_parameters_are_422_with_valid_values(client, params, needle
     assert needle in r.text and "message" in r.json()
 
 
-def test_nearest_far_from_network_says_how_far(client, state):
-    lon, lat = 121.30, 31.30  # ~20 km west of the extract
+def test_nearest_20_km_away_is_outside_the_area(client, state):
+    lon, lat = 121.30, 31.30  # ~20 km west of the extract: not "far from a street" of it, outside its area
     r = client.get("/nearest", params={"lon": lon, "lat": lat})
     assert r.status_code == 422
     d = r.json()["detail"]
-    g = state.graphs["ebike"]
-    nearest_node_m = coords.haversine_m(lon, lat, g.geom_lon, g.geom_lat).min()
-    assert d["code"] == "far_from_network" and d["max_snap_m"] == 300
-    assert d["distance_m"] <= nearest_node_m + 1 and d["distance_m"] > 0.9 * nearest_node_m - 200
-    assert "米" in d["message"] and f"{d['distance_m']:,.0f}" in d["message"]
+    assert d["code"] == "outside_area" and d["area_label"] == state.workspace.area_label
+    idx = state.snapshot.index
+    nearest_m = float(coords.haversine_m(lon, lat, idx.lon, idx.lat).min())
+    assert [s["straight_m"] for s in d["straight_line"]][:1] == ([pytest.approx(nearest_m, abs=0.1)]
+                                                                  if nearest_m <= 20_000 else [])
 
 
 def test_isochrones_station_and_point(client, state):
@@ -573,3 +573,84 @@ def test_validation_messages_name_the_parameter_in_chinese(client, params, want)
     assert r.status_code == 422
     assert want in r.json()["message"], r.json()["message"]
     assert r.json()["detail"][0]["msg"]  # the English stays for developers
+
+
+def test_outside_the_area_and_far_from_streets_are_told_apart(client, state):
+    """Beijing asked of the Yangpu service: outside the area served, named, no suggestions that far; a
+    point a few km outside: the nearest stations by straight line; a point inside the area but far from
+    every street: its true distance to the streets (checked against shapely on the street geometry)."""
+    from geomap.network.extent import contains
+
+    r = client.get("/nearest", params={"lon": 116.397, "lat": 39.909, "crs": "gcj02"})
+    d = r.json()["detail"]
+    assert r.status_code == 422 and d["code"] == "outside_area" and d["straight_line"] == []
+    assert f"您的位置不在本服务范围（{state.workspace.area_label}）内" in d["message"]
+    r = client.get("/nearest", params={"lon": 121.60, "lat": 31.30, "crs": "gcj02"})
+    d = r.json()["detail"]
+    assert d["code"] == "outside_area" and d["straight_line"] and "按直线距离" in d["message"]
+    lon_w, lat_w = (float(v) for v in coords.to_wgs84(121.60, 31.30, src="gcj02"))
+    want = coords.haversine_m(lon_w, lat_w, state.registry.get(d["straight_line"][0]["id"]).lon,
+                              state.registry.get(d["straight_line"][0]["id"]).lat)
+    assert d["straight_line"][0]["straight_m"] == pytest.approx(float(want), abs=0.2)
+    # inside the area, far from every street: search a grid for such a spot
+    g = state.graphs["ebike"]
+    gx, gy = np.meshgrid(np.linspace(g.node_lon.min(), g.node_lon.max(), 50),
+                         np.linspace(g.node_lat.min(), g.node_lat.max(), 50))
+    from geomap.network.routing import snap_points
+
+    d_all = snap_points(g, gx.ravel(), gy.ravel(), max_snap_m=50_000, errors="ignore", prefer_core=False).distance_m
+    inside = contains(state.area, gx.ravel(), gy.ravel())
+    cand = np.flatnonzero(inside & (d_all > 400) & (d_all < 2000))
+    if not len(cand):
+        pytest.skip("no spot 400 m from every e-bike street inside the sample's area")
+    i = int(cand[0])
+    r = client.get("/nearest", params={"lon": gx.ravel()[i], "lat": gy.ravel()[i], "crs": "wgs84"})
+    d = r.json()["detail"]
+    metric = coords.local_metric_crs(121.5, 31.3)
+    import geopandas as gpd
+
+    streets = gpd.GeoSeries(shapely.linestrings(np.column_stack([g.geom_lon, g.geom_lat]),
+                                                indices=np.repeat(np.arange(g.n_streets), np.diff(g.geom_offsets))),
+                            crs=4326).to_crs(metric)
+    pt = gpd.GeoSeries([shapely.Point(gx.ravel()[i], gy.ravel()[i])], crs=4326).to_crs(metric)[0]
+    true_m = float(streets.distance(pt).min())
+    assert d["code"] == "far_from_network" and d["distance_m"] == pytest.approx(true_m, rel=0.02, abs=2.0)
+    assert f"{round(true_m, -1):,.0f}" in d["message"] or f"{round(true_m, -2):,.0f}" in d["message"]
+
+
+def test_a_library_batch_marks_outside_far_and_unanswerable_points(state):
+    """ws.nearest over a batch with points outside the area, inside but far from streets and with nothing to
+    reach: each marked, every other point answered as alone."""
+    ws = state.workspace
+    g = state.graphs["ebike"]
+    rng = np.random.default_rng(3)
+    j = rng.integers(0, g.n_nodes, 30)
+    lon = np.concatenate([g.node_lon[j], [116.39, 121.70]])
+    lat = np.concatenate([g.node_lat[j], [39.91, 31.30]])
+    res = ws.nearest(lon, lat, k=2, mode="ebike")
+    assert list(res.status[-2:]) == ["outside_area", "outside_area"]
+    assert (res.slot[-2:] == -1).all() and np.isinf(res.travel_s[-2:]).all()
+    assert set(res.status[:-2]) <= {"ok", "none"} and (res.status[:-2] == "ok").mean() > 0.9
+    for i in range(30):
+        one = ws.nearest(lon[i], lat[i], k=2, mode="ebike")
+        assert list(one.station_id[0]) == list(res.station_id[i])
+
+
+def test_nothing_found_says_why_and_what_is_near_by_straight_line(client, state, tmp_path, monkeypatch):
+    """No filter: nothing within the mode's reach is said as such (not 'try fewer filters'); with a filter
+    that nothing matches: 'try fewer filters'. Either way the nearest stations by straight line are given."""
+    lon_w, lat_w = (float(v) for v in coords.to_wgs84(*WJC_GCJ, src="gcj02"))
+    every = "water,rest,toilet,shower,laundry,truck_parking,lodging,legal_aid,mother_room"
+    body = client.get("/nearest", params={"lon": lon_w, "lat": lat_w, "amenity": every}).json()
+    assert body["count"] == 0 and "试试减少筛选条件" in body["message"]
+    d, slot = state.snapshot.index.query(np.array([lon_w]), np.array([lat_w]), k=3)
+    assert [s["id"] for s in body["straight_line"]] == [state.snapshot.index.ids[j] for j in slot[0]]
+    assert [s["straight_m"] for s in body["straight_line"]] == pytest.approx(d[0].tolist(), abs=0.1)
+    import geomap.settings
+
+    ws = sample_workspace(tmp_path, label_limit_minutes=0.05)
+    monkeypatch.setattr(geomap.settings, "_SETTINGS", ws.settings)  # a service's settings are process-wide
+    tiny = ServiceState.load(ws, modes=["ebike"])
+    body = TestClient(create_app(tiny)).get("/nearest", params={"lon": lon_w, "lat": lat_w}).json()
+    assert body["count"] == 0 and "分钟内沿道路到不了任何站点" in body["message"]
+    assert "筛选" not in body["message"] and len(body["straight_line"]) == 3

@@ -154,3 +154,25 @@ def test_api_docs_open_with_the_network_cut(server, chromium, artifacts_dir, pat
     page.screenshot(path=str(artifacts_dir / f"api_docs{path.replace('/', '_')}.png"))
     assert outside == []
     ctx.close()
+
+
+def test_a_point_outside_the_area_is_told_so(server, chromium, artifacts_dir):
+    """A rider typing a point a few kilometres east of the area served is told the area by name, and sees
+    the nearest stations by straight line, labelled as such."""
+    srv, _ = server
+    ctx = chromium.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = ctx.new_page()
+    try:
+        page.goto(srv.url + "/")
+        page.wait_for_selector("#status.error")
+        page.locator("#show-coords").click()
+        page.fill("#in-lon", "121.60")  # ~8 km east of 五角场, in the Huangpu river's east bank
+        page.fill("#in-lat", "31.30")
+        page.select_option("#in-crs", "gcj02")
+        page.locator("#coords-form button[type=submit]").click()
+        page.wait_for_function("() => document.getElementById('status').innerText.includes('不在本服务范围')")
+        status = page.locator("#status").inner_text()
+        assert "杨浦区" in status and "直线距离" in page.locator("#results").inner_text()
+        page.screenshot(path=str(artifacts_dir / "rider_page_outside_area.png"), full_page=True)
+    finally:
+        ctx.close()
