@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from geomap import npy
 from geomap.coords import haversine_m
 from geomap.network._osm import RawWays, read_osm_file, ways_from_overpass
 from geomap.settings import get_settings
@@ -548,10 +549,10 @@ class StreetGraph:
         mode = "r" if mmap else None
         g = cls.__new__(cls)
         for k in _STORED:
-            setattr(g, k, np.load(folder / f"{k}.npy", mmap_mode=mode))
+            setattr(g, k, npy.load(folder / f"{k}.npy", mmap_mode=mode))
         g.mode, g.cache_key, g.from_cache = meta["mode"], meta["cache_key"], True
         for k in cls._DERIVED:  # reverse_order / reverse_indptr land in the cached properties' slots
-            g.__dict__[k] = np.load(folder / f"{k}.npy", mmap_mode=mode)
+            g.__dict__[k] = npy.load(folder / f"{k}.npy", mmap_mode=mode)
         return g
 
 

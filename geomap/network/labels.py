@@ -43,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from geomap import npy
 from geomap.network.graph import StreetGraph
 from geomap.network.routing import Snapped, _access_edges, end_access
 
@@ -647,13 +648,13 @@ class Labels:
         if meta["format"] != LABELS_FORMAT or meta["graph"] != graph.cache_key:
             raise ValueError(f"{folder}: labels of another format or graph")
         mode = "r" if mmap else None
-        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode=mode) for name in cls._ARRAYS}
-        targets = Snapped(*(np.load(folder / f"target_{name}.npy")
+        arrays = {name: npy.load(folder / f"{name}.npy", mmap_mode=mode) for name in cls._ARRAYS}
+        targets = Snapped(*(npy.load(folder / f"target_{name}.npy")
                             for name in ("street", "fraction", "distance_m", "lon", "lat", "ok")))
-        src = [np.load(folder / f"source_{c}.npy") if (folder / f"source_{c}.npy").exists() else None
+        src = [npy.load(folder / f"source_{c}.npy") if (folder / f"source_{c}.npy").exists() else None
                for c in ("lon", "lat")]
         return cls(graph=graph, k=int(meta["k"]), limit_s=float(meta["limit_s"]), targets=targets,
-                   alive=np.load(folder / "alive.npy"), ids=np.array(meta["ids"], dtype=object), key=meta["key"],
+                   alive=npy.load(folder / "alive.npy"), ids=np.array(meta["ids"], dtype=object), key=meta["key"],
                    source_lon=src[0], source_lat=src[1], max_snap_m=meta.get("max_snap_m"), **arrays)
 
 

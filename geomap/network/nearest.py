@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from geomap import npy
 from geomap.network.graph import StreetGraph
 from geomap.network.labels import Labels, build_labels, content_key
 from geomap.network.query import Answer, answer
@@ -251,7 +252,7 @@ def _building(graph: StreetGraph, key: str | None) -> Iterator[None]:
 def _load(graph: StreetGraph, path: Path) -> StationLabels | None:
     try:
         lab = Labels.load(path, graph)
-        position = np.load(path / "position.npy")
+        position = npy.load(path / "position.npy")
     except (OSError, ValueError, KeyError):
         return None
     return StationLabels(labels=lab, position=position,

@@ -35,6 +35,7 @@ from numba import njit
 from pyproj import Transformer
 from scipy.sparse.csgraph import dijkstra
 
+from geomap import npy
 from geomap.coords import EARTH_RADIUS_M, local_metric_crs
 from geomap.coords_compiled import haversine_m as _haversine_compiled
 from geomap.network.graph import StreetGraph
@@ -284,7 +285,7 @@ class _SnapIndex:
         si = cls.__new__(cls)
         si._frame(graph)
         for name in cls._ARRAYS:
-            setattr(si, name, np.load(folder / f"{name}.npy", mmap_mode="r"))
+            setattr(si, name, npy.load(folder / f"{name}.npy", mmap_mode="r"))
         for k, v in json.loads((folder / "meta.json").read_text(encoding="utf-8")).items():
             setattr(si, k, v)
         return si
