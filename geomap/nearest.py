@@ -15,6 +15,7 @@ there. Stations whose hours are unknown never count as open.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,18 +53,29 @@ class NearestResult:
     """Network mode: the network answer (its routes' vertices, :meth:`route_coords`)."""
     unrouted_id: npt.NDArray[np.object_] | None = None
     """Network mode: per query point, the matching stations too far from every street to be routed to
-    (``settings.max_snap_m``), nearest first by straight line, at most ``k`` (None where fewer): they are
-    never in the answer, and a caller can say so (shape ``(n, j)``, j ≤ k)."""
+    (``settings.max_snap_m``), nearest first by straight line, at most ``k``: they are never in the answer,
+    and a caller can say so (shape ``(n, j)``, j ≤ k; None when every matching station is on the network)."""
     unrouted_m: npt.NDArray[np.float64] | None = None
     """Their straight-line distance from the query point (metres, WGS84 sphere; inf where none)."""
     unrouted_street_m: npt.NDArray[np.float64] | None = None
     """Their distance to the nearest street (metres; inf where none)."""
-    status: npt.NDArray[np.object_] | None = None
-    """Per query point: ``ok`` (a station found), ``none`` (no matching station reachable: none within the
-    label limit along the streets, or none matches the filters), ``far_from_streets`` (the point is farther
-    than ``settings.max_snap_m`` from every street: no answer along the streets; ``query_snap_m`` says
-    how far), ``outside_area`` (outside the area served, when :func:`nearest` is given one). One bad point
-    never fails a batch."""
+    outside: npt.NDArray[np.bool_] | None = None
+    """Per query point: outside the area served (when :func:`nearest` was given one)."""
+
+    @functools.cached_property
+    def status(self) -> npt.NDArray[np.object_]:
+        """Per query point: ``ok`` (a station found), ``none`` (no matching station reachable: none within
+        the label limit along the streets, or none matches the filters), ``far_from_streets`` (the point is
+        farther than ``settings.max_snap_m`` from every street: no answer along the streets;
+        ``query_snap_m`` says how far), ``outside_area`` (outside the area served, when :func:`nearest` is
+        given one). One bad point never fails a batch. (Made when first asked for: a rider's one-point
+        answer never needs it.)"""
+        out = np.where((self.slot >= 0).any(axis=1), "ok", "none").astype(object)
+        if self.network is not None:
+            out[~self.network.query_ok] = "far_from_streets"
+        if self.outside is not None:
+            out[self.outside] = "outside_area"
+        return out
 
     @property
     def route(self) -> npt.NDArray[np.object_] | None:
@@ -118,12 +130,12 @@ def nearest(stations: StationIndex, lon, lat, *, k: int = 1, kind: str | list[st
     """
     res = _nearest(stations, lon, lat, k=k, kind=kind, amenity=amenity, open_at=open_at, crs=crs, mode=mode,
                    graph=graph, return_routes=return_routes, index_k=index_k, route_crs=route_crs, on_far=on_far)
-    if area is not None and res.status is not None:
+    if area is not None:
         from geomap.network.extent import contains
 
         out = ~contains(area, res.query_lon, res.query_lat)
         if out.any():
-            res.status[out] = "outside_area"
+            object.__setattr__(res, "outside", out)
             res.station_id[out] = None
             res.slot[out] = -1
             res.distance_m[out] = np.inf
@@ -145,7 +157,7 @@ def _nearest(stations: StationIndex, lon, lat, *, k: int, kind: str | list[str] 
         lon_a, lat_a = _query_points(lon, lat, crs=crs)
         dist, slot = stations.query(lon_a, lat_a, k=k, flt=flt, tz=tz)
         return NearestResult(station_id=_ids_of(stations, slot), slot=slot, distance_m=dist,
-                             query_lon=lon_a, query_lat=lat_a, status=_status(slot, None))
+                             query_lon=lon_a, query_lat=lat_a)
     graph = _graph_for(mode, graph)
     src = coords.normalize_crs(crs)
     raw_lon, raw_lat = _checked_points(lon, lat)  # converted to WGS84 by the compiled call
@@ -158,9 +170,7 @@ def _nearest(stations: StationIndex, lon, lat, *, k: int, kind: str | list[str] 
     slot = np.where(ans.station_pos >= 0, slots[np.clip(ans.station_pos, 0, None)] if len(slots) else -1, -1)
     qlon, qlat = ans.answer.lon, ans.answer.lat
     j = min(k, len(ans.off_network_pos))
-    u_id = np.full((len(qlon), j), None, dtype=object)
-    u_m = np.full((len(qlon), j), np.inf)
-    u_street = np.full((len(qlon), j), np.inf)
+    u_id = u_m = u_street = None  # every station of the set is on the network (the usual case)
     if j:
         off = ans.off_network_pos
         d = coords.haversine_m(qlon[:, None], qlat[:, None], sel.lon[off][None, :], sel.lat[off][None, :])
@@ -171,15 +181,7 @@ def _nearest(stations: StationIndex, lon, lat, *, k: int, kind: str | list[str] 
     return NearestResult(station_id=ans.station_id, slot=slot, distance_m=ans.distance_m,
                          query_lon=qlon, query_lat=qlat, mode=mode, travel_s=ans.travel_s,
                          query_snap_m=ans.query_snap_m, network=ans, unrouted_id=u_id, unrouted_m=u_m,
-                         unrouted_street_m=u_street, status=_status(slot, ans.query_ok))
-
-
-def _status(slot: npt.NDArray[np.int64], snapped: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.object_]:
-    """Each point's :attr:`NearestResult.status`."""
-    out = np.where((slot >= 0).any(axis=1), "ok", "none").astype(object)
-    if snapped is not None:
-        out[~snapped] = "far_from_streets"
-    return out
+                         unrouted_street_m=u_street)
 
 
 _UNROUTED_REACH_M = 10_000.0
@@ -226,7 +228,7 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
         ans.snap_m = float(res.query_snap_m[0]) if res.query_snap_m is not None else None
     if res.network is not None and return_routes:
         ans.route_xy = res.network.answer.point_routes(0, ranks=found, decimals=route_decimals)
-    if res.unrouted_id is not None:
+    if res.unrouted_id is not None and res.unrouted_id.shape[1]:
         reach = ans.distance_m[-1] if len(found) == k else _UNROUTED_REACH_M
         ans.unrouted = [(str(i), float(m), float(sm)) for i, m, sm in
                         zip(res.unrouted_id[0], res.unrouted_m[0], res.unrouted_street_m[0], strict=True)
