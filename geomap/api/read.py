@@ -211,6 +211,13 @@ STRAIGHT_SUGGEST_M = 20_000.0
 """A point outside the area served gets the nearest stations by straight line when they are this close."""
 
 
+def _straight_line(snap: Snapshot, lon: float, lat: float) -> list[dict[str, Any]]:
+    """The three stations nearest to a WGS84 point by straight line, within :data:`STRAIGHT_SUGGEST_M`."""
+    dist, slot = snap.index.query(np.array([lon]), np.array([lat]), k=3)
+    return [{"id": snap.index.ids[j], "name": snap.stations[snap.index.ids[j]].name, "straight_m": _round1(d)}
+            for d, j in zip(dist[0].tolist(), slot[0].tolist(), strict=True) if j >= 0 and d <= STRAIGHT_SUGGEST_M]
+
+
 def _check_area(state: ServiceState, snap: Snapshot, q: Any) -> None:
     """Raise the ``outside_area`` answer when the query point lies outside the area the service's streets
     cover (:func:`geomap.network.extent.network_extent`)."""
@@ -220,9 +227,7 @@ def _check_area(state: ServiceState, snap: Snapshot, q: Any) -> None:
     if contains(state.area, lon, lat)[0]:
         return
     ws = state.workspace
-    dist, slot = snap.index.query(np.array([lon]), np.array([lat]), k=3)
-    near = [{"id": snap.index.ids[j], "name": snap.stations[snap.index.ids[j]].name, "straight_m": _round1(d)}
-            for d, j in zip(dist[0].tolist(), slot[0].tolist(), strict=True) if j >= 0 and d <= STRAIGHT_SUGGEST_M]
+    near = _straight_line(snap, lon, lat)
     hint = ("；按直线距离，最近的站点是" + "、".join(f"{n['name']}（约 {_round_m(n['straight_m'])} 米）" for n in near)
             if near else "")
     raise ApiError(422, "outside_area", f"您的位置不在本服务范围（{ws.area_label}）内{hint} / the point is outside "
@@ -259,9 +264,7 @@ def _none_found(state: ServiceState, snap: Snapshot, q: Any, mode: str | None) -
         why = (f"{label} {limit} 分钟内没有符合条件的站点，试试减少筛选条件" if filtered
                else f"{label} {limit} 分钟内沿道路到不了任何站点")
     lon, lat = (float(v) for v in coords.to_wgs84(q.lon, q.lat, src=q.crs))
-    dist, slot = snap.index.query(np.array([lon]), np.array([lat]), k=3)
-    near = [{"id": snap.index.ids[j], "name": snap.stations[snap.index.ids[j]].name, "straight_m": _round1(d)}
-            for d, j in zip(dist[0].tolist(), slot[0].tolist(), strict=True) if j >= 0 and d <= STRAIGHT_SUGGEST_M]
+    near = _straight_line(snap, lon, lat)
     return {"message": why, "straight_line": near if mode is not None else []}
 
 

@@ -36,12 +36,14 @@ def _norm(v: Any) -> Any:
     return None if _is_missing(v) else v
 
 
+def _same_place(new: dict[str, Any], old: Station) -> bool:
+    return (math.isclose(float(new["lon"]), old.lon, abs_tol=SAME_PLACE_DEG)
+            and math.isclose(float(new["lat"]), old.lat, abs_tol=SAME_PLACE_DEG))
+
+
 def same_content(new: dict[str, Any], old: Station) -> bool:
     """True when ``new`` (a validated record, WGS84) says nothing different from the stored ``old``."""
-    if not (math.isclose(float(new["lon"]), old.lon, abs_tol=SAME_PLACE_DEG)
-            and math.isclose(float(new["lat"]), old.lat, abs_tol=SAME_PLACE_DEG)):
-        return False
-    return all(_norm(new.get(f)) == _norm(getattr(old, f)) for f in CONTENT)
+    return _same_place(new, old) and all(_norm(new.get(f)) == _norm(getattr(old, f)) for f in CONTENT)
 
 
 def _differences(new: dict[str, Any], old: Station) -> list[str]:
@@ -50,8 +52,7 @@ def _differences(new: dict[str, Any], old: Station) -> list[str]:
     zh = {**FIELD_ZH, "kinds": "类型", "opening_hours_raw": "开放时间", "services_raw": "服务内容",
           "amenities": "设施"}
     out = [zh.get(f, f) for f in CONTENT if _norm(new.get(f)) != _norm(getattr(old, f))]
-    if not (math.isclose(float(new["lon"]), old.lon, abs_tol=SAME_PLACE_DEG)
-            and math.isclose(float(new["lat"]), old.lat, abs_tol=SAME_PLACE_DEG)):
+    if not _same_place(new, old):
         out.append("位置")
     return list(dict.fromkeys(out))
 
