@@ -77,6 +77,10 @@ class Settings(BaseSettings):
 
     # --- travel modes (network issue) -------------------------------------------------------------
     walk_speed_kmh: float = Field(5.0, description="Walking speed")
+    access_speed_kmh: float = Field(
+        5.0, gt=0, description="Speed (km/h) of a trip's two access legs, in every mode: from the point straight "
+        "to its street and from the street straight to the station (on foot: compounds, plazas and "
+        "pavements are not ridden or driven at street speed)")
     ebike_speed_kmh: float = Field(
         15.0, description="Urban e-bike rider average; GB 17761 caps e-bikes at 25 km/h", le=25.0
     )

@@ -121,8 +121,10 @@ def test_two_places_in_one_process_keep_their_own_data(tmp_path):
     cov = sb.coverage(b.registry.index, minutes=15, mode="walk")
     assert "residents_share" not in cov.table.columns and not ZERO_PERCENT.search(cov.summary())
     assert cov.summary().startswith("北京市海淀区：") and "未计算常住人口（没有人口普查数据）" in cov.summary()
-    # a slower walker (this workspace only): every walking time doubles, the other place is untouched
-    slow = a.with_settings(walk_speed_kmh=a.settings.walk_speed_kmh / 2)
+    # a slower walker (this workspace only): on the streets and on the access legs every walking time
+    # doubles, the other place is untouched
+    slow = a.with_settings(walk_speed_kmh=a.settings.walk_speed_kmh / 2,
+                           access_speed_kmh=a.settings.access_speed_kmh / 2)
     rs = slow.nearest(121.5145, 31.3005, crs="gcj02", k=3, mode="walk")
     np.testing.assert_allclose(rs.travel_s, 2 * ra.travel_s, rtol=1e-5)
     np.testing.assert_allclose(a.nearest(121.5145, 31.3005, crs="gcj02", k=3, mode="walk").travel_s, ra.travel_s)

@@ -56,7 +56,8 @@ __all__ = [
 ]
 
 MODES: tuple[str, ...] = ("walk", "ebike", "drive", "truck")
-CACHE_FORMAT_VERSION = 3  # 2: a folder of memory-mappable .npy arrays, CSR included; 3: reversed edge arrays
+CACHE_FORMAT_VERSION = 4  # 2: a folder of memory-mappable .npy arrays, CSR included; 3: reversed edge arrays;
+# 4: the access legs' speed in meta.json
 MODES_TOML = Path(__file__).resolve().parent.parent / "vocab" / "modes.toml"
 
 FloatArray = npt.NDArray[np.float64]
@@ -160,6 +161,9 @@ class ModeProfile:
     max_speed_kmh: float = 200.0
     max_weight_t: float | None = None
     max_height_m: float | None = None
+    access_speed_kmh: float = 5.0
+    """Speed (km/h) of the straight access legs between a point and its street (and a street and a
+    station), off the street network: settings ``access_speed_kmh``."""
 
     def params(self) -> dict[str, Any]:
         """The profile as plain, sorted JSON-able data (part of the cache key)."""
@@ -255,6 +259,7 @@ def load_profiles(path: str | Path | None = None, *, settings: Any = None) -> di
             max_speed_kmh=float(t.get("max_speed_kmh", 200.0)),
             max_weight_t=t.get("max_weight_t"),
             max_height_m=t.get("max_height_m"),
+            access_speed_kmh=float(settings.access_speed_kmh),
         )
         if out[name].oneway not in ("obey", "ignore"):
             raise ValueError(f"mode {name}: oneway must be 'obey' or 'ignore', not {out[name].oneway!r}")
@@ -295,6 +300,9 @@ class StreetGraph:
     geom_lat: FloatArray
     cache_key: str = ""
     from_cache: bool = False
+    access_speed_kmh: float = 5.0
+    """Speed (km/h) of a trip's access legs: from a point straight to where it snaps onto a street, and from
+    a station's street straight to the station (see :func:`geomap.network.routing.access_s`)."""
 
     def __post_init__(self) -> None:
         self._build_csr()
@@ -461,6 +469,7 @@ class StreetGraph:
         geometry: Sequence[npt.ArrayLike] | None = None,
         mode: str = "custom",
         node_osmid: npt.ArrayLike | None = None,
+        access_speed_kmh: float = 5.0,
     ) -> StreetGraph:
         """A graph from plain arrays: nodes (WGS84 lon/lat degrees) and streets ``edge_u[i] - edge_v[i]``.
 
@@ -509,6 +518,7 @@ class StreetGraph:
             geom_offsets=offsets,
             geom_lon=glon,
             geom_lat=glat,
+            access_speed_kmh=float(access_speed_kmh),
         )
 
     # -- persistence ----------------------------------------------------------------------------------
@@ -531,7 +541,8 @@ class StreetGraph:
         for k in (*_STORED, *self._DERIVED):
             np.save(tmp / f"{k}.npy", np.ascontiguousarray(getattr(self, k)))
         (tmp / "meta.json").write_text(json.dumps({"mode": self.mode, "cache_key": self.cache_key,
-                                                   "format": CACHE_FORMAT_VERSION}), encoding="utf-8")
+                                                   "format": CACHE_FORMAT_VERSION,
+                                                   "access_speed_kmh": self.access_speed_kmh}), encoding="utf-8")
         try:
             tmp.rename(folder)
         except OSError:  # another process wrote it first (same content: same key)
@@ -551,6 +562,7 @@ class StreetGraph:
         for k in _STORED:
             setattr(g, k, npy.load(folder / f"{k}.npy", mmap_mode=mode))
         g.mode, g.cache_key, g.from_cache = meta["mode"], meta["cache_key"], True
+        g.access_speed_kmh = float(meta["access_speed_kmh"])
         for k in cls._DERIVED:  # reverse_order / reverse_indptr land in the cached properties' slots
             g.__dict__[k] = npy.load(folder / f"{k}.npy", mmap_mode=mode)
         return g
@@ -585,7 +597,8 @@ def graph_from_ways(raw: RawWays, profile: ModeProfile, *, cache_key: str = "") 
     plat = raw.lat[pts]
     npts = len(pts)
     if npts == 0:
-        return StreetGraph.from_arrays(node_lon=[], node_lat=[], edge_u=[], edge_v=[], mode=profile.name)
+        return StreetGraph.from_arrays(node_lon=[], node_lat=[], edge_u=[], edge_v=[], mode=profile.name,
+                                       access_speed_kmh=profile.access_speed_kmh)
     way_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
     is_first = np.zeros(npts, dtype=bool)
     is_first[way_start] = True
@@ -633,6 +646,7 @@ def graph_from_ways(raw: RawWays, profile: ModeProfile, *, cache_key: str = "") 
         geom_lon=plon[geom_idx],
         geom_lat=plat[geom_idx],
         cache_key=cache_key,
+        access_speed_kmh=profile.access_speed_kmh,
     )
 
 

@@ -34,7 +34,14 @@ from pyproj import CRS, Transformer
 
 from geomap.coords import normalize_crs, transform
 from geomap.network.graph import StreetGraph
-from geomap.network.routing import Snapped, _snap_index, pieces_coords, snap_points, travel_times_from
+from geomap.network.routing import (
+    Snapped,
+    _snap_index,
+    access_s,
+    pieces_coords,
+    snap_points,
+    travel_times_from,
+)
 from geomap.settings import get_settings
 
 __all__ = ["end_pieces", "isochrones", "prepare_isochrones", "reachable_pieces"]
@@ -87,7 +94,10 @@ def reachable_pieces(
     t = graph.street_travel_s
     s = int(origin.street[origin_pos])
     f = float(origin.fraction[origin_pos])
-    span = limit_s / t[s] if t[s] > 0 else 1.0
+    left = limit_s - float(access_s(graph, origin.distance_m[origin_pos]))  # after the origin's access leg
+    if left < 0:
+        return streets, lo, hi
+    span = left / t[s] if t[s] > 0 else 1.0
     ahead_ok = graph.street_forward[s] if direction == "from" else graph.street_backward[s]
     behind_ok = graph.street_backward[s] if direction == "from" else graph.street_forward[s]
     return (np.concatenate([streets, [s, s]]),

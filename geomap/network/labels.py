@@ -6,7 +6,8 @@ the next node on the way, or ``-1`` when the node is an end of the station's own
 runs along that street to the station). A route is a walk along next hops; nothing else is stored.
 
 **Building** is one multi-source label-setting search on the reversed graph (:func:`build_labels`):
-every station starts from the ends of its street (the partial street is the first edge), the search pops
+every station starts from the ends of its street (its straight access leg and the partial street are the
+first edge: times are whole trips, see ``routing.access_s``), the search pops
 ``(time, station, distance)`` in order from a heap, and a node settles a label only while it holds fewer
 than ``k`` and none for that station, so each node is settled at most ``k`` times and the cost does not
 grow with the number of stations (≈ k × edges × log). Labels farther than ``limit_s`` (default
@@ -24,7 +25,8 @@ settled label's time and distance are rounded to float32 *before* they are propa
 repair do exactly the same arithmetic along the same path and agree to the bit.
 
 **Queries** (:meth:`Labels.query`): a point at fraction ``f`` of street (u, v) ranks the labels of the
-street's two ends (plus the partial street) and the stations on its own street (direct travel along it),
+street's two ends (plus its access leg and the partial street) and the stations on its own street (direct
+travel along it, both access legs added),
 in one compiled kernel for a batch (one point is a batch of one). Routes (:meth:`Labels.route_pieces`)
 walk the next hops, also compiled.
 
@@ -45,14 +47,14 @@ from numba import njit
 
 from geomap import npy
 from geomap.network.graph import StreetGraph
-from geomap.network.routing import Snapped, _access_edges, end_access
+from geomap.network.routing import Snapped, _access_edges, access_s, end_access
 
 __all__ = ["LABELS_FORMAT", "Labels", "build_labels"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-LABELS_FORMAT = 1
+LABELS_FORMAT = 2  # 2: times and distances of whole trips (the stations' access legs in the labels)
 """Version of the on-disk layout (:meth:`Labels.save`); part of every cache key."""
 
 _EMPTY = -2  # next hop of an empty label slot
@@ -259,14 +261,16 @@ def _repair_seeds(nodes, ptr, indices, edge_t, edge_len, lab_j, lab_t, lab_d, cn
 
 
 @njit(cache=True, nogil=True)
-def _query(s_arr, f_arr, k, street_u, street_v, street_t, street_len, fw, bw, lab_j, lab_t, lab_d, cnt,
-           on_street, on_slot, on_frac, out_j, out_t, out_d, out_via):  # pragma: no cover (compiled)
-    """The k quickest stations of each snapped point (street ``s``, fraction ``f``; ``s < 0``: none).
+def _query(s_arr, f_arr, a_t, a_d, k, street_u, street_v, street_t, street_len, fw, bw, lab_j, lab_t, lab_d, cnt,
+           on_street, on_slot, on_frac, on_t, on_d, out_j, out_t, out_d, out_via):  # pragma: no cover (compiled)
+    """The k quickest stations of each snapped point (street ``s``, fraction ``f``; ``s < 0``: none),
+    whole trips: the point's access leg (``a_t`` s, ``a_d`` m) first.
 
     Through v: ``(1 - f) * t`` then v's label (street open forward, or the point at v); through u:
-    ``f * t`` then u's label (open backward, or at u); direct along the street to a station on it. A
-    station reached several ways keeps its quickest (ties: through v, then u, then direct; a direct way
-    wins ties against the network). Ranked by (time, station)."""
+    ``f * t`` then u's label (open backward, or at u) — labels hold the station's own access leg; direct
+    along the street to a station on it, then its access leg (``on_t`` / ``on_d``). A station reached
+    several ways keeps its quickest (ties: through v, then u, then direct; a direct way wins ties against
+    the network). Ranked by (time, station)."""
     kk = lab_j.shape[1]
     width = 2 * kk + 64
     cj = np.empty(width, dtype=np.int64)
@@ -285,12 +289,12 @@ def _query(s_arr, f_arr, k, street_u, street_v, street_t, street_len, fw, bw, la
             node = street_v[s] if side == 0 else street_u[s]
             if side == 0:
                 ok = fw[s] or f == 1.0
-                t0 = (1.0 - f) * t
-                d0 = (1.0 - f) * ln
+                t0 = (1.0 - f) * t + a_t[p]
+                d0 = (1.0 - f) * ln + a_d[p]
             else:
                 ok = bw[s] or f == 0.0
-                t0 = f * t
-                d0 = f * ln
+                t0 = f * t + a_t[p]
+                d0 = f * ln + a_d[p]
             if not ok:
                 continue
             for q in range(cnt[node]):
@@ -321,8 +325,8 @@ def _query(s_arr, f_arr, k, street_u, street_v, street_t, street_len, fw, bw, la
             fs = on_frac[r0]
             dfr = fs - f
             if (dfr >= 0.0 and fw[s]) or (dfr <= 0.0 and bw[s]):
-                tt = abs(dfr) * t
-                dd = abs(dfr) * ln
+                tt = abs(dfr) * t + a_t[p] + on_t[r0]
+                dd = abs(dfr) * ln + a_d[p] + on_d[r0]
                 found = -1
                 for r in range(m):
                     if cj[r] == j:
@@ -489,20 +493,22 @@ class Labels:
         return np.where(self.count > 0, self.station[:, 0], -1).astype(np.int64)
 
     # -- queries ----------------------------------------------------------------------------------------
-    def _on_street(self) -> tuple[IntArray, IntArray, FloatArray]:
-        """The live, snapped stations sorted by street: (street, slot, fraction)."""
+    def _on_street(self) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray]:
+        """The live, snapped stations sorted by street: (street, slot, fraction, access leg s, access leg m)."""
         if self._on is None:
             ok = np.flatnonzero(self.targets.ok & self.alive)
             order = ok[np.argsort(self.targets.street[ok], kind="stable")]
+            leg_m = np.asarray(self.targets.distance_m, dtype=np.float64)[order]
             self._on = (self.targets.street[order].astype(np.int64), order.astype(np.int64),
-                        self.targets.fraction[order].astype(np.float64))
+                        self.targets.fraction[order].astype(np.float64), access_s(self.graph, leg_m), leg_m)
         return self._on
 
     def query(self, snapped: Snapped, *, k: int | None = None
               ) -> tuple[IntArray, FloatArray, FloatArray, npt.NDArray[np.int8]]:
         """The ``k`` (≤ the labels' k) quickest stations of each snapped point: slot (-1: none), travel_s,
         distance_m (inf: none) and the way (0 through the street's v end, 1 through u, 2 directly along
-        it), arrays ``(n_points, k)``. Exact: equal to a Dijkstra from the point to every station."""
+        it), arrays ``(n_points, k)``: whole trips, both access legs included. Exact: equal to a Dijkstra
+        from the point to every station."""
         k = self.k if k is None else int(k)
         if not 1 <= k <= self.k:
             raise ValueError(f"these labels keep {self.k} stations per node; ask for 1 to {self.k}")
@@ -514,11 +520,11 @@ class Labels:
         out_v = np.zeros((q, k), dtype=np.int8)
         s = np.where(snapped.ok, snapped.street, -1).astype(np.int64)
         f = np.where(snapped.ok, snapped.fraction, 0.0).astype(np.float64)
+        leg_m = np.where(snapped.ok, snapped.distance_m, 0.0).astype(np.float64)
         if q and g.n_nodes:
-            on_s, on_j, on_f = self._on_street()
-            _query(s, f, k, g.street_u, g.street_v, g.street_travel_s, g.street_length_m, g.street_forward,
-                   g.street_backward, self.station, self.time_s, self.dist_m, self.count, on_s, on_j, on_f,
-                   out_j, out_t, out_d, out_v)
+            _query(s, f, access_s(g, leg_m), leg_m, k, g.street_u, g.street_v, g.street_travel_s, g.street_length_m,
+                   g.street_forward, g.street_backward, self.station, self.time_s, self.dist_m, self.count,
+                   *self._on_street(), out_j, out_t, out_d, out_v)
         return out_j, out_t, out_d, out_v
 
     def route_pieces(self, snapped: Snapped, slot: IntArray, via: npt.NDArray[np.int8]

@@ -38,7 +38,8 @@ def _answer(lon, lat, src, dst, k, want_routes, max_snap_m, cap_m, prefer_core,
             core, lon0, lat0, kx, ky, glon, glat, seg_first, seg_street, cumfrac, cell_ptr, cell_seg, x0, y0, c, nx,
             ny,
             street_u, street_v, street_t, street_len, fw, bw, indptr, indices, edge_street, edge_fwd, geom_offsets,
-            lab_j, lab_t, lab_d, lab_next, cnt, on_s, on_j, on_f, t_street, t_frac):  # pragma: no cover (compiled)
+            lab_j, lab_t, lab_d, lab_next, cnt, on_s, on_j, on_f, on_t, on_d, t_street, t_frac, t_lon, t_lat,
+            s_per_m):  # pragma: no cover (compiled)
     n = lon.shape[0]
     wl = np.empty(n)
     wa = np.empty(n)
@@ -47,32 +48,52 @@ def _answer(lon, lat, src, dst, k, want_routes, max_snap_m, cap_m, prefer_core,
     s, f, dist, _, _, status = _snap_batch(wl, wa, max_snap_m, cap_m, prefer_core, core, lon0, lat0, kx, ky,
                                                  glon, glat, seg_first, seg_street, cumfrac, cell_ptr, cell_seg, x0,
                                                  y0, c, nx, ny)
+    leg_d = np.zeros(n)
     for p in range(n):
         if status[p] != 0:
             s[p] = -1
             f[p] = 0.0
+        else:
+            leg_d[p] = dist[p]
     out_j = np.full((n, k), -1, dtype=np.int64)
     out_t = np.full((n, k), np.inf)
     out_d = np.full((n, k), np.inf)
     out_v = np.zeros((n, k), dtype=np.int8)
-    _query(s, f, k, street_u, street_v, street_t, street_len, fw, bw, lab_j, lab_t, lab_d, cnt, on_s, on_j, on_f,
-           out_j, out_t, out_d, out_v)
+    _query(s, f, leg_d * s_per_m, leg_d, k, street_u, street_v, street_t, street_len, fw, bw, lab_j, lab_t, lab_d,
+           cnt, on_s, on_j, on_f, on_t, on_d, out_j, out_t, out_d, out_v)
     if not want_routes:
         return out_j, out_t, out_d, dist, status, wl, wa, np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
     rs = np.where(s >= 0, s, 0)
     rid, ps, pa, pb = _route_pieces(rs, f, out_j, out_v, street_u, street_v, street_t, fw, bw, indptr, indices,
                                     edge_street, edge_fwd, lab_j, lab_next, cnt, t_street, t_frac)
     vx, vy, piece = _pieces_xy(ps, pa, pb, geom_offsets, cumfrac, glon, glat)
+    # each route: the rider's point, its street vertices in travel order, the station; consecutive
+    # duplicates dropped; into the answer's system
+    nv = vx.shape[0]
+    ox = np.empty(nv + 2 * n * k)
+    oy = np.empty(nv + 2 * n * k)
+    og = np.empty(nv + 2 * n * k, dtype=np.int64)
     m = 0
-    for i in range(vx.shape[0]):  # group by route, consecutive duplicates dropped, into the answer's system
-        g = rid[piece[i]]
-        if m > 0 and piece[m - 1] == g and vx[i] == vx[m - 1] and vy[i] == vy[m - 1]:
-            continue
-        vx[m], vy[m], piece[m] = vx[i], vy[i], g
-        m += 1
+    i = 0
+    for p in range(n):
+        for rank in range(k):
+            j = out_j[p, rank]
+            if j < 0:
+                continue
+            g = p * k + rank
+            ox[m], oy[m], og[m] = wl[p], wa[p], g
+            m += 1
+            while i < nv and rid[piece[i]] == g:
+                if not (vx[i] == ox[m - 1] and vy[i] == oy[m - 1]):
+                    ox[m], oy[m], og[m] = vx[i], vy[i], g
+                    m += 1
+                i += 1
+            if not (t_lon[j] == ox[m - 1] and t_lat[j] == oy[m - 1]):
+                ox[m], oy[m], og[m] = t_lon[j], t_lat[j], g
+                m += 1
     for i in range(m):
-        vx[i], vy[i] = forward(vx[i], vy[i], dst)
-    return out_j, out_t, out_d, dist, status, wl, wa, vx[:m], vy[:m], piece[:m]
+        ox[i], oy[i] = forward(ox[i], oy[i], dst)
+    return out_j, out_t, out_d, dist, status, wl, wa, ox[:m], oy[:m], og[:m]
 
 
 @dataclass
@@ -127,6 +148,16 @@ class Answer:
         return out
 
 
+def _station_positions(labels: Labels) -> tuple[FloatArray, FloatArray]:
+    """Each slot's station as given (WGS84; where a route ends, after its access leg), or where it snapped
+    when the labels were built without the given positions."""
+    if labels.source_lon is not None and labels.source_lat is not None and len(labels.source_lon) == labels.n_slots:
+        return (np.ascontiguousarray(labels.source_lon, dtype=np.float64),
+                np.ascontiguousarray(labels.source_lat, dtype=np.float64))
+    return (np.ascontiguousarray(labels.targets.lon, dtype=np.float64),
+            np.ascontiguousarray(labels.targets.lat, dtype=np.float64))
+
+
 def answer(labels: Labels, lon: npt.ArrayLike, lat: npt.ArrayLike, *, k: int, crs: str = "wgs84",
            route_crs: str | None = "wgs84", max_snap_m: float, prefer_core: bool = True,
            errors: str = "raise") -> Answer:
@@ -141,15 +172,15 @@ def answer(labels: Labels, lon: npt.ArrayLike, lat: npt.ArrayLike, *, k: int, cr
     lat_a = np.ascontiguousarray(np.atleast_1d(np.asarray(lat, dtype=np.float64)).ravel())
     src = coords.STEPS.get((coords.normalize_crs(crs), "wgs84"), (0, True))[0]
     dst = _FORWARD[coords.normalize_crs(route_crs)] if route_crs is not None else 0
-    on_s, on_j, on_f = labels._on_street()
     si = snap_index(g)
+    t_lon, t_lat = _station_positions(labels)
     j, t, d, dist, status, wl, wa, vx, vy, grp = _answer(
         lon_a, lat_a, src, dst, int(k), route_crs is not None, float(max_snap_m), max(FAR_M, 3.0 * max_snap_m),
         prefer_core, *si.kernel_args(g),
         g.street_u, g.street_v, g.street_travel_s, g.street_length_m, g.street_forward, g.street_backward, g.indptr,
         g.indices, g.edge_street, g.edge_forward, g.geom_offsets,
-        labels.station, labels.time_s, labels.dist_m, labels.next_node, labels.count, on_s, on_j, on_f,
-        labels.targets.street, labels.targets.fraction)
+        labels.station, labels.time_s, labels.dist_m, labels.next_node, labels.count, *labels._on_street(),
+        labels.targets.street, labels.targets.fraction, t_lon, t_lat, 3.6 / g.access_speed_kmh)
     beyond = np.flatnonzero(status == 2)
     if len(beyond):  # no street within the search's reach: the nearest street node is never nearer
         fin = beyond[np.isfinite(wl[beyond]) & np.isfinite(wa[beyond])]

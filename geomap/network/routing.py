@@ -45,6 +45,7 @@ __all__ = [
     "Route",
     "SnapError",
     "Snapped",
+    "access_s",
     "node_travel_times",
     "route",
     "snap_points",
@@ -466,6 +467,13 @@ def _nearest_node_m(graph: StreetGraph, lon: FloatArray, lat: FloatArray) -> Flo
 # ------------------------------------------------------------------------------------------------------
 
 
+def access_s(graph: StreetGraph, distance_m: npt.ArrayLike) -> FloatArray:
+    """Seconds of the straight access legs of length ``distance_m`` (metres) at the graph's
+    ``access_speed_kmh``: from a point to where it snaps onto its street, or from a station's street to
+    the station. Every trip time counts both legs (the whole trip, documented in ``docs/network.md``)."""
+    return np.asarray(distance_m, dtype=np.float64) * (3.6 / graph.access_speed_kmh)
+
+
 def end_access(graph: StreetGraph, street: IntArray, fraction: FloatArray, *, leaving: bool
                ) -> tuple[BoolArray, BoolArray]:
     """Whether points at ``fraction`` of ``street`` may go to (``leaving``) or come from (arriving) the
@@ -483,15 +491,18 @@ def end_access(graph: StreetGraph, street: IntArray, fraction: FloatArray, *, le
 def _access_edges(
     graph: StreetGraph, snapped: Snapped, *, inbound: bool
 ) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
-    """Partial-street edges between snapped points and street ends.
+    """Partial-street edges between snapped points and street ends, access legs included.
 
     ``inbound=False``: point → node (leaving the point). ``inbound=True``: node → point, returned as
-    point → node edges of the *reversed* graph. Returns ``(point, node, travel_s, length_m)``; for a
-    self-loop street the cheaper of the two ways to the same node is kept.
+    point → node edges of the *reversed* graph. Returns ``(point, node, travel_s, length_m)``: the straight
+    leg between the point and its street (:func:`access_s`) plus the partial street; for a self-loop
+    street the cheaper of the two ways to the same node is kept.
     """
     ok = np.flatnonzero(snapped.ok)
     s = snapped.street[ok]
     f = snapped.fraction[ok]
+    leg_m = np.asarray(snapped.distance_m, dtype=np.float64)[ok]
+    leg_s = access_s(graph, leg_m)
     t = graph.street_travel_s[s]
     length = graph.street_length_m[s]
     u, v = graph.street_u[s], graph.street_v[s]
@@ -500,8 +511,8 @@ def _access_edges(
     to_v_ok, to_u_ok = end_access(graph, s, f, leaving=not inbound)
     pts = np.concatenate([ok[to_v_ok], ok[to_u_ok]])
     nodes = np.concatenate([v[to_v_ok], u[to_u_ok]])
-    cost = np.concatenate([((1.0 - f) * t)[to_v_ok], (f * t)[to_u_ok]])
-    lens = np.concatenate([((1.0 - f) * length)[to_v_ok], (f * length)[to_u_ok]])
+    cost = np.concatenate([((1.0 - f) * t + leg_s)[to_v_ok], (f * t + leg_s)[to_u_ok]])
+    lens = np.concatenate([((1.0 - f) * length + leg_m)[to_v_ok], (f * length + leg_m)[to_u_ok]])
     order = np.lexsort((lens, cost, nodes, pts))
     pts, nodes, cost, lens = pts[order], nodes[order], cost[order], lens[order]
     keep = np.ones(len(pts), dtype=bool)
@@ -552,9 +563,10 @@ def travel_times_from(
     """Bounded travel times (s) between each snapped point and every node, shape ``(len(snapped), N)``.
 
     ``direction="from"``: from the point to the node; ``"to"``: from the node to the point (one-way
-    streets in the travel direction). Beyond ``limit_s``, unreachable, or an unsnapped point: ``inf``.
+    streets in the travel direction). The point's access leg to its street is included
+    (:func:`access_s`). Beyond ``limit_s``, unreachable, or an unsnapped point: ``inf``.
     Travel along the point's own street without passing a node is not a node time; callers that need it
-    (isochrones) add it from ``snapped.fraction``.
+    (isochrones) add it from ``snapped.fraction`` and the access leg.
     """
     n, k = graph.n_nodes, len(snapped)
     if k == 0:

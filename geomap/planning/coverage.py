@@ -33,7 +33,7 @@ import shapely
 
 from geomap.network.graph import StreetGraph, _ranges
 from geomap.network.isochrones import DEFAULT_BUFFER_M, _buffer_tree, area_of_pieces, end_pieces, to_wgs84
-from geomap.network.routing import Snapped, end_access, snap_points
+from geomap.network.routing import Snapped, access_s, end_access, snap_points
 from geomap.planning.demand import DemandLayer
 from geomap.planning.subdistricts import assign_subdistrict
 from geomap.settings import get_settings
@@ -106,8 +106,9 @@ def time_field(graph: StreetGraph, stations: Stations, *, max_snap_m: float | No
 def point_times(graph: StreetGraph, field_: TimeField, snapped: Snapped) -> tuple[FloatArray, IntArray]:
     """Time (s) from each snapped point to its nearest station and that station's position (-1: none).
 
-    Leaving through either end of the point's street (where its direction allows) and then the node's
-    time, or riding along the street to a station on the same street — the exact network-nearest answer.
+    The point's access leg to its street, then leaving through either end of the street (where its
+    direction allows) and the node's time (the station's access leg included), or riding along the street
+    to a station on the same street and its access leg — the exact network-nearest answer, whole trips.
     """
     n_pts = len(snapped)
     best = np.full(n_pts, np.inf)
@@ -117,11 +118,12 @@ def point_times(graph: StreetGraph, field_: TimeField, snapped: Snapped) -> tupl
         return best, who
     s = snapped.street[ok]
     f = snapped.fraction[ok]
+    leg = access_s(graph, snapped.distance_m[ok])
     t = graph.street_travel_s[s]
     u, v = graph.street_u[s], graph.street_v[s]
     v_ok, u_ok = end_access(graph, s, f, leaving=True)
-    tv = np.where(v_ok, (1.0 - f) * t + field_.node_time_s[v], np.inf)
-    tu = np.where(u_ok, f * t + field_.node_time_s[u], np.inf)
+    tv = np.where(v_ok, leg + (1.0 - f) * t + field_.node_time_s[v], np.inf)
+    tu = np.where(u_ok, leg + f * t + field_.node_time_s[u], np.inf)
     use_v = tv <= tu
     best[ok] = np.where(use_v, tv, tu)
     who[ok] = np.where(use_v, field_.node_station[v], field_.node_station[u])
@@ -142,7 +144,8 @@ def point_times(graph: StreetGraph, field_: TimeField, snapped: Snapped) -> tupl
             sp_ = s[pair_pt]
             ahead = fs >= fp
             allowed = np.where(ahead, graph.street_forward[sp_], graph.street_backward[sp_])
-            direct = np.where(allowed, np.abs(fs - fp) * graph.street_travel_s[sp_], np.inf)
+            legs = leg[pair_pt] + access_s(graph, field_.snap.distance_m[pair_st])
+            direct = np.where(allowed, np.abs(fs - fp) * graph.street_travel_s[sp_] + legs, np.inf)
             tgt = ok[pair_pt]
             prev = best.copy()
             np.minimum.at(best, tgt, direct)  # several stations on one street: the quickest wins
@@ -184,9 +187,10 @@ def covered_street_pieces(graph: StreetGraph, node_time_s: FloatArray, station_s
     if len(ok):  # along the street to a station on it: before it riding forward, after it riding backward
         s = station_snap.street[ok]
         f = station_snap.fraction[ok]
-        span = np.where(t[s] > 0, limit_s / np.where(t[s] > 0, t[s], 1.0), 1.0)
-        a = fw[s]
-        b = bw[s]
+        left = limit_s - access_s(graph, station_snap.distance_m[ok])  # after the station's access leg
+        span = np.where(t[s] > 0, left / np.where(t[s] > 0, t[s], 1.0), 1.0)
+        a = fw[s] & (left >= 0)
+        b = bw[s] & (left >= 0)
         streets += [s[a], s[b]]
         lo += [np.clip(f[a] - span[a], 0.0, 1.0), f[b]]
         hi += [f[a], np.clip(f[b] + span[b], 0.0, 1.0)]

@@ -32,7 +32,7 @@ import shapely
 from geomap.coords import from_wgs84, to_wgs84
 from geomap.network.graph import StreetGraph
 from geomap.network.reach import within
-from geomap.network.routing import end_access, snap_points
+from geomap.network.routing import access_s, end_access, snap_points
 from geomap.planning.coverage import CoverageResult, Stations
 from geomap.planning.subdistricts import assign_subdistrict
 from geomap.settings import get_settings
@@ -138,6 +138,7 @@ def candidate_cover(graph: StreetGraph, candidates: Candidates, lon: npt.ArrayLi
     pok = np.flatnonzero(ps.ok)
     s = ps.street[pok]
     f = ps.fraction[pok]
+    leg = access_s(graph, ps.distance_m[pok])  # the point's access leg (the candidate's is in `within`)
     t = graph.street_travel_s[s]
     u, v = graph.street_u[s], graph.street_v[s]
     v_ok, u_ok = end_access(graph, s, f, leaving=True)
@@ -148,7 +149,7 @@ def candidate_cover(graph: StreetGraph, candidates: Candidates, lon: npt.ArrayLi
         # every node within the limit of each candidate (node -> candidate): one bounded search each
         src, node, tt = within(graph, cs, limit_s=limit_s, direction="to")
         near = sp.csc_matrix((tt + 1.0, (src, node)), shape=(len(candidates), graph.n_nodes))  # +1: keep zeros
-        for end, ok, part in ((v, v_ok, (1.0 - f) * t), (u, u_ok, f * t)):
+        for end, ok, part in ((v, v_ok, leg + (1.0 - f) * t), (u, u_ok, leg + f * t)):
             sel = np.flatnonzero(ok)
             reach = near[:, end[sel]].tocoo()  # candidates x points through this end of the point's street
             keep = reach.data - 1.0 + part[sel][reach.col] <= limit_s
@@ -165,8 +166,9 @@ def candidate_cover(graph: StreetGraph, candidates: Candidates, lon: npt.ArrayLi
                 continue
             k = order[a:b]
             tt = graph.street_travel_s[cst]
-            ahead = (f[k] <= cf) & graph.street_forward[cst] & ((cf - f[k]) * tt <= limit_s)
-            behind = (f[k] >= cf) & graph.street_backward[cst] & ((f[k] - cf) * tt <= limit_s)
+            legs = leg[k] + float(access_s(graph, cs.distance_m[j]))
+            ahead = (f[k] <= cf) & graph.street_forward[cst] & ((cf - f[k]) * tt + legs <= limit_s)
+            behind = (f[k] >= cf) & graph.street_backward[cst] & ((f[k] - cf) * tt + legs <= limit_s)
             hit = k[ahead | behind]
             rows.append(np.full(len(hit), j))
             cols.append(pok[hit])

@@ -13,14 +13,15 @@ import pytest
 from geomap.network.graph import StreetGraph, build_network
 from geomap.network.labels import build_labels
 from geomap.network.routing import Snapped, snap_points, travel_times_from
-from tests._nx import add_point, street_digraph
+from tests._nx import add_point, leg_s, street_digraph
 
 PBF = Path(__file__).resolve().parents[2] / "data" / "yangpu" / "osm" / "yangpu_wujiaochang.osm.pbf"
 BIG = 1_000_000  # distance tie-break in the lexicographic brute force: time * BIG + metres
 
 
 def random_graph(seed: int, n: int = 40, m: int = 90) -> StreetGraph:
-    """A random street graph with integer travel times and lengths, a third of the streets one-way."""
+    """A random street graph with integer travel times and lengths, a third of the streets one-way; access
+    legs at 3.6 km/h (1 m/s: a leg's seconds are its metres, exact integers too)."""
     rng = np.random.default_rng(seed)
     lon = 121.5 + rng.uniform(0, 0.01, n)
     lat = 31.3 + rng.uniform(0, 0.01, n)
@@ -30,16 +31,19 @@ def random_graph(seed: int, n: int = 40, m: int = 90) -> StreetGraph:
     back = rng.random(m) < 0.5
     return StreetGraph.from_arrays(node_lon=lon, node_lat=lat, edge_u=u, edge_v=v,
                                    forward=~(one_way & back), backward=~(one_way & ~back),
-                                   length_m=rng.integers(1, 6, m) * 10.0, travel_s=rng.integers(1, 5, m) * 4.0)
+                                   length_m=rng.integers(1, 6, m) * 10.0, travel_s=rng.integers(1, 5, m) * 4.0,
+                                   access_speed_kmh=3.6)
 
 
 def random_stations(g: StreetGraph, n: int, seed: int) -> Snapped:
-    """Stations at fractions in quarters of random streets (ends included, several on one street)."""
+    """Stations at fractions in quarters of random streets (ends included, several on one street), 0, 10,
+    20 or 30 m off their street (the access legs)."""
     rng = np.random.default_rng(seed)
     s = rng.integers(0, g.n_streets, n)
     s[1] = s[0]  # two stations on one street
     f = rng.integers(0, 5, n) / 4.0
-    return Snapped(street=s.astype(np.int64), fraction=f, distance_m=np.zeros(n), lon=np.zeros(n),
+    off = rng.integers(0, 4, n) * 10.0
+    return Snapped(street=s.astype(np.int64), fraction=f, distance_m=off, lon=np.zeros(n),
                    lat=np.zeros(n), ok=np.ones(n, dtype=bool))
 
 
@@ -61,13 +65,15 @@ def brute_labels(g: StreetGraph, st: Snapped, k: int, limit_s: float, alive: np.
         s, f = int(st.street[j]), float(st.fraction[j])
         hj = h.copy()
         t, ln = g.street_travel_s[s], g.street_length_m[s]
+        off = float(st.distance_m[j])
+        hj.add_edge("F", "S", w=leg_s(g, off) * BIG + off)  # the station's access leg from its foot
         if g.street_forward[s] or f == 0.0:
-            hj.add_edge(int(g.street_u[s]), "S", w=f * t * BIG + f * ln)
+            hj.add_edge(int(g.street_u[s]), "F", w=f * t * BIG + f * ln)
         if g.street_backward[s] or f == 1.0:
-            hj.add_edge(int(g.street_v[s]), "S", w=(1 - f) * t * BIG + (1 - f) * ln)
+            hj.add_edge(int(g.street_v[s]), "F", w=(1 - f) * t * BIG + (1 - f) * ln)
         dist = nx.single_source_dijkstra_path_length(hj.reverse(copy=False), "S", weight="w")
         for x, w in dist.items():
-            if x != "S" and w // BIG <= limit_s:
+            if x not in ("S", "F") and w // BIG <= limit_s:
                 rows[x].append((w // BIG, j, w % BIG))
     return [sorted(r)[:k] for r in rows]
 
@@ -153,9 +159,10 @@ def test_queries_and_routes_equal_networkx_shortest_paths() -> None:
     slot, tt, dd, via = lab.query(q, k=4)
     for p in range(len(q)):
         hp = h.copy()
-        add_point(hp, g, "Q", int(q.street[p]), float(q.fraction[p]), leaving=True)
+        add_point(hp, g, "Q", int(q.street[p]), float(q.fraction[p]), leaving=True, off_m=float(q.distance_m[p]))
         for j in range(len(st)):
-            add_point(hp, g, ("S", j), int(st.street[j]), float(st.fraction[j]), leaving=False)
+            add_point(hp, g, ("S", j), int(st.street[j]), float(st.fraction[j]), leaving=False,
+                      off_m=float(st.distance_m[j]))
         want = []
         dist = nx.single_source_dijkstra_path_length(hp, "Q", weight="w")
         for j in range(len(st)):
@@ -164,7 +171,8 @@ def test_queries_and_routes_equal_networkx_shortest_paths() -> None:
                 d = st.fraction[j] - q.fraction[p]
                 s = int(st.street[j])
                 if (d >= 0 and g.street_forward[s]) or (d <= 0 and g.street_backward[s]):
-                    best = min(best, abs(d) * g.street_travel_s[s])
+                    legs = leg_s(g, q.distance_m[p]) + leg_s(g, st.distance_m[j])
+                    best = min(best, abs(d) * g.street_travel_s[s] + legs)
             want.append(best)
         order = sorted(range(len(st)), key=lambda j: (want[j], j))[:4]
         got_t = [t for t in tt[p] if np.isfinite(t)]
@@ -173,8 +181,10 @@ def test_queries_and_routes_equal_networkx_shortest_paths() -> None:
     for r in np.unique(rid):
         p, rank = divmod(int(r), 4)
         sel = rid == r
-        t = float(np.sum(np.abs(fb[sel] - fa[sel]) * g.street_travel_s[street[sel]]))
-        d = float(np.sum(np.abs(fb[sel] - fa[sel]) * g.street_length_m[street[sel]]))
+        j = int(slot[p, rank])
+        legs_m = float(q.distance_m[p] + st.distance_m[j])  # the two access legs, off the street pieces
+        t = float(np.sum(np.abs(fb[sel] - fa[sel]) * g.street_travel_s[street[sel]])) + leg_s(g, legs_m)
+        d = float(np.sum(np.abs(fb[sel] - fa[sel]) * g.street_length_m[street[sel]])) + legs_m
         assert t == pytest.approx(tt[p, rank], rel=1e-5) and d == pytest.approx(dd[p, rank], rel=1e-5)
         assert street[sel][0] == q.street[p] and fa[sel][0] == q.fraction[p]
         j = int(slot[p, rank])

@@ -75,10 +75,11 @@ def test_nearest_equals_brute_force_1000_points(graphs: dict[str, StreetGraph], 
         np.testing.assert_array_equal(got_ids, res.station_id)
         _check_against(res.travel_s, res.station_id, bf, ids, k)
         if k == 3:
-            _check_routes(g, res, q, st)
+            _check_routes(g, res, q, st, q_lon, q_lat, st_lon, st_lat)
 
 
-def _check_routes(g: StreetGraph, res, q: Snapped, st: Snapped) -> None:  # type: ignore[no-untyped-def]
+def _check_routes(g: StreetGraph, res, q: Snapped, st: Snapped,  # type: ignore[no-untyped-def]
+                  q_lon: np.ndarray, q_lat: np.ndarray, st_lon: np.ndarray, st_lat: np.ndarray) -> None:
     n_checked = 0
     for i in range(0, len(q), 7):
         for r in range(res.travel_s.shape[1]):
@@ -88,8 +89,11 @@ def _check_routes(g: StreetGraph, res, q: Snapped, st: Snapped) -> None:  # type
                 continue
             c = np.asarray(line.coords)
             j = res.station_pos[i, r]
-            assert c[0] == pytest.approx([q.lon[i], q.lat[i]], abs=1e-9)
-            assert c[-1] == pytest.approx([st.lon[j], st.lat[j]], abs=1e-9)
+            # whole trips: from the point as given, by its foot on the street, to the station as given
+            assert c[0] == pytest.approx([q_lon[i], q_lat[i]], abs=1e-9)
+            assert c[1] == pytest.approx([q.lon[i], q.lat[i]], abs=1e-9)
+            assert c[-1] == pytest.approx([st_lon[j], st_lat[j]], abs=1e-9)
+            assert c[-2] == pytest.approx([st.lon[j], st.lat[j]], abs=1e-9)
             length = haversine_m(c[:-1, 0], c[:-1, 1], c[1:, 0], c[1:, 1]).sum()
             assert length == pytest.approx(res.distance_m[i, r], abs=0.5, rel=1e-4)
             n_checked += 1
@@ -97,8 +101,9 @@ def _check_routes(g: StreetGraph, res, q: Snapped, st: Snapped) -> None:  # type
 
 
 def test_nearest_equals_networkx_with_virtual_nodes(graphs: dict[str, StreetGraph]) -> None:
-    """Independent check: networkx Dijkstra on the street table with the query and every station added
-    as nodes on their streets (partial edges at both ends, direct edge when on the same street)."""
+    """Independent check of whole trips: networkx Dijkstra on the street table with the query and every
+    station added off their streets, as they are (the access leg to a foot on the street at the access
+    speed, partial edges at both ends, a direct edge between feet on the same street)."""
     g = graphs["ebike"]
     st_lon, st_lat = _random_snappable(g, 50, seed=21)
     q_lon, q_lat = _random_snappable(g, 100, seed=22)
@@ -109,21 +114,22 @@ def test_nearest_equals_networkx_with_virtual_nodes(graphs: dict[str, StreetGrap
     )
     h = street_digraph(g)
 
-    def add_point(name: object, s: int, f: float, *, leaving: bool) -> None:
-        add_nx_point(h, g, name, s, f, leaving=leaving)
+    assert (q.distance_m > 1.0).mean() > 0.5 and (st.distance_m > 1.0).mean() > 0.5  # real access legs
 
     for j in range(len(st)):
-        add_point(("s", j), int(st.street[j]), float(st.fraction[j]), leaving=False)
+        add_nx_point(h, g, ("s", j), int(st.street[j]), float(st.fraction[j]), leaving=False,
+                     off_m=float(st.distance_m[j]))
     for i in range(len(q)):
         name = ("q", i)
-        add_point(name, int(q.street[i]), float(q.fraction[i]), leaving=True)
+        add_nx_point(h, g, name, int(q.street[i]), float(q.fraction[i]), leaving=True, off_m=float(q.distance_m[i]))
         for j in np.flatnonzero(st.street == q.street[i]):
             s, fq, fs = int(q.street[i]), float(q.fraction[i]), float(st.fraction[j])
             if (fs >= fq and g.street_forward[s]) or (fs <= fq and g.street_backward[s]):
-                h.add_edge(name, ("s", int(j)), w=abs(fs - fq) * float(g.street_travel_s[s]))
+                h.add_edge(("foot", name), ("foot", ("s", int(j))), w=abs(fs - fq) * float(g.street_travel_s[s]))
         dist = nx.single_source_dijkstra_path_length(h, name, weight="w")
         want = np.sort([dist.get(("s", j), np.inf) for j in range(len(st))])[:2]
         h.remove_node(name)
+        h.remove_node(("foot", name))
         fin = np.isfinite(want)
         np.testing.assert_array_equal(np.isfinite(res.travel_s[i]), fin)
         np.testing.assert_allclose(res.travel_s[i][fin], want[fin], rtol=1e-6)

@@ -46,8 +46,10 @@ def test_snap_mid_edge_counts_the_partial_edge() -> None:
     assert sn.fraction[0] == pytest.approx(0.25, abs=1e-6)
     assert sn.distance_m[0] == pytest.approx(11.1, abs=0.2)
     times = travel_times_from(g, sn)[0]
+    leg = sn.distance_m[0] / (5.0 / 3.6)  # the access leg, at the default 5 km/h
     # the fraction is exact up to the metric projection (~1e-6 relative at this scale)
-    np.testing.assert_allclose(times, [0.25 * t0, 0.75 * t0, 0.75 * t0 + g.street_travel_s[1]], rtol=1e-5)
+    np.testing.assert_allclose(times, [leg + 0.25 * t0, leg + 0.75 * t0, leg + 0.75 * t0 + g.street_travel_s[1]],
+                               rtol=1e-5)
 
 
 def test_snap_beyond_the_end_of_a_street_lands_on_the_node() -> None:
@@ -56,7 +58,9 @@ def test_snap_beyond_the_end_of_a_street_lands_on_the_node() -> None:
     assert sn.street.tolist() == [0, 1]
     assert sn.fraction[0] == 0.0 and sn.fraction[1] == 1.0
     t = travel_times_from(g, sn)
-    assert t[0, 0] == 0.0 and t[1, 2] == 0.0
+    # on the node itself, after the straight access leg at 5 km/h (0.0003° of longitude ≈ 28.5 m)
+    assert t[0, 0] == pytest.approx(sn.distance_m[0] * 3.6 / 5.0) and t[1, 2] == pytest.approx(sn.distance_m[1] * 0.72)
+    assert sn.distance_m[0] == pytest.approx(0.0003 * 111_195 * np.cos(np.radians(LAT0)), rel=1e-3)
 
 
 def test_batch_snapping_equals_one_by_one() -> None:

@@ -75,7 +75,8 @@ def test_demand_shares_on_a_hand_graph() -> None:
                       subdistrict=np.array(["A", "B", "B"], dtype=object))
     res = coverage(g, st, minutes=2.0, demand=[lay], with_area=False)  # 120 s: the first 1.2 streets
     t = res.demand_time_s["people"]
-    np.testing.assert_allclose(t, [50.0, 150.0, 200.0], rtol=1e-6)
+    leg = 0.0001 * 111_195 / (5.0 / 3.6)  # each point 0.0001° (11.1 m) off the street, walked at 5 km/h: 8.0 s
+    np.testing.assert_allclose(t, [50.0 + leg, 150.0 + leg, 200.0 + leg], rtol=1e-4)
     assert res.share("people") == pytest.approx(10 / 60)
     np.testing.assert_allclose(res.street_covered_fraction, [1.0, 0.2], atol=1e-9)
 
@@ -106,22 +107,26 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 
 
 def _nx_times_to_stations(g: StreetGraph, st_snap, pts_snap) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """Brute force with networkx: every point's time to every station (Dijkstra from each station on the
-    reversed graph, stations and points added as nodes on their streets), then the minimum."""
+    """Brute force with networkx: every point's time to every station, whole trips (Dijkstra from each
+    station on the reversed graph, stations and points added off their streets with their access legs),
+    then the minimum."""
     h = street_digraph(g)
 
-    def add(name: object, s: int, f: float, *, leaving: bool) -> None:
-        add_point(h, g, name, s, f, leaving=leaving)
+    def add(name: object, s: int, f: float, *, leaving: bool, off_m: float) -> None:
+        add_point(h, g, name, s, f, leaving=leaving, off_m=off_m)
 
     for i in np.flatnonzero(pts_snap.ok):
-        add(("p", int(i)), int(pts_snap.street[i]), float(pts_snap.fraction[i]), leaving=True)
+        add(("p", int(i)), int(pts_snap.street[i]), float(pts_snap.fraction[i]), leaving=True,
+            off_m=float(pts_snap.distance_m[i]))
     for j in np.flatnonzero(st_snap.ok):
-        add(("s", int(j)), int(st_snap.street[j]), float(st_snap.fraction[j]), leaving=False)
+        add(("s", int(j)), int(st_snap.street[j]), float(st_snap.fraction[j]), leaving=False,
+            off_m=float(st_snap.distance_m[j]))
         s, fs = int(st_snap.street[j]), float(st_snap.fraction[j])
         for i in np.flatnonzero(pts_snap.ok & (pts_snap.street == s)):
             fq = float(pts_snap.fraction[i])
             if (fs >= fq and g.street_forward[s]) or (fs <= fq and g.street_backward[s]):
-                h.add_edge(("p", int(i)), ("s", int(j)), w=abs(fs - fq) * float(g.street_travel_s[s]))
+                h.add_edge(("foot", ("p", int(i))), ("foot", ("s", int(j))),
+                           w=abs(fs - fq) * float(g.street_travel_s[s]))
     rev = h.reverse(copy=False)
     best = np.full(len(pts_snap), np.inf)
     for j in np.flatnonzero(st_snap.ok):
