@@ -95,18 +95,27 @@ _FOLDER_DEFAULTS = {"registry_path": "registry.gpkg", "cache_dir": "cache"}
 """Where a workspace keeps its registry and caches when its geomap.toml does not say (in its folder)."""
 
 
-def read_workspace_settings(root: str | Path) -> Settings:
-    """The settings of the workspace at ``root``: its ``geomap.toml`` (paths relative to ``root``), with any
-    ``GEOMAP_*`` environment variable winning over the file (a relative path there is relative to the
-    current folder). Unknown keys and invalid values are a :class:`WorkspaceError` naming them."""
-    root = Path(root).resolve()
-    path = root / WORKSPACE_FILE
+def read_workspace_toml(root: str | Path) -> dict[str, Any]:
+    """The table of the ``geomap.toml`` in ``root`` as read (a :class:`WorkspaceError` when missing or not TOML)."""
+    path = Path(root).resolve() / WORKSPACE_FILE
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise WorkspaceError(f"{root} 不是 geomap 工作区（其中没有 {WORKSPACE_FILE}）") from None
+        raise WorkspaceError(f"{path.parent} 不是 geomap 工作区（其中没有 {WORKSPACE_FILE}）") from None
     except tomllib.TOMLDecodeError as exc:
         raise WorkspaceError(f"{path} 不是有效的 TOML：{exc}") from None
+
+
+def read_workspace_settings(root: str | Path, *, raw: dict[str, Any] | None = None) -> Settings:
+    """The settings of the workspace at ``root``: its ``geomap.toml`` (paths relative to ``root``), with any
+    ``GEOMAP_*`` environment variable winning over the file (a relative path there is relative to the
+    current folder). Unknown keys and invalid values are a :class:`WorkspaceError` naming them. ``raw``: the
+    file's settings table when the caller has read it already (a regions workspace, :mod:`geomap.regions`,
+    takes its own tables out first)."""
+    root = Path(root).resolve()
+    path = root / WORKSPACE_FILE
+    if raw is None:
+        raw = read_workspace_toml(root)
     unknown = sorted(set(raw) - set(Settings.model_fields))
     if unknown:
         raise WorkspaceError(f"{path}：不认识的设置 {', '.join(unknown)}（可用的设置见 docs/workspace.md："
