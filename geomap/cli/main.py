@@ -538,6 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_planner_parsers(sub)
     add_history_parsers(sub)
+    from geomap.cli.regions import add_options as add_regions_options
+
+    add_regions_options(sub)
     return p
 
 
@@ -549,6 +552,13 @@ def main(argv: list[str] | None = None) -> int:
             return int(args.func(args))
         if getattr(args, "k", 1) < 1:
             raise CliError("--k must be at least 1")
+        from geomap.cli import regions
+
+        root = regions.regions_root(args.workspace)
+        if root is not None:  # a province's or the country's workspace: its regions (geomap/regions)
+            return regions.run(args, root)
+        if args.command == "regions":
+            raise CliError("geomap regions 只用于多地区工作区（geomap.toml 里有 [[regions]]，见 docs/regions.md）")
         ws = open_workspace(args.workspace)
         use_settings(ws.settings)
         return int(args.func(args, ws))
