@@ -25,7 +25,8 @@ from geomap.workspace import WorkspaceError, locate_workspace
 __all__ = ["add_options", "regions_root", "run"]
 
 COLUMNS_ZH = {"region": "地区代码", "region_name": "地区", "subdistrict": "街道", "stations": "本地区站点",
-              "stations_routed": "可达站点（含邻区）", "street_km": "路网km", "street_covered_km": "覆盖路网km", "street_share": "路网覆盖率",
+              "stations_routed": "可达站点（含邻区）", "street_km": "路网km",
+              "street_covered_km": "覆盖路网km", "street_share": "路网覆盖率",
               "residents": "常住人口", "residents_covered": "覆盖人口", "residents_share": "人口覆盖率",
               "restaurants": "餐饮点", "restaurants_covered": "覆盖餐饮点", "restaurants_share": "餐饮覆盖率",
               "covered_area_km2": "覆盖面积km²"}
