@@ -169,7 +169,7 @@ def _coverage(args: argparse.Namespace, rws: RegionsWorkspace) -> int:
         cols = [c for c in COLUMNS_ZH if c in show.columns and c not in ("region", "street_covered_km")]
         with pd.option_context("display.width", 200, "display.max_columns", 40, "display.float_format",
                                "{:,.1f}".format):
-            print(show[cols].rename(columns=COLUMNS_ZH).to_string(index=False))
+            print(show[cols].rename(columns=COLUMNS_ZH).to_string(index=False, na_rep="—"))
         print(f"{rws.name}：{len(res.regions)} 个地区，{args.minutes:g} 分钟服务圈；本次计算 {len(res.computed)} 个，"
               f"读缓存 {len(res.cached)} 个")
     if args.out:

@@ -214,7 +214,8 @@ class RegionsWorkspace:
         """The workspace and its regions (for ``geomap info`` and ``/healthz``)."""
         return {"name": self.name, "publisher": self.publisher, "root": str(self.root),
                 "buffer_m": self.buffer_m, "buffer_from": "geomap.toml" if self.buffer_setting_m is not None
-                else f"default: {self.settings.default_minutes:g} min × {fastest_speed_kmh(self.settings):g} km/h",
+                else f"默认：{self.settings.default_minutes:g} 分钟 × 最快 "
+                f"{fastest_speed_kmh(self.settings):g} 公里/小时",
                 "regions": [{"key": s.key, "name": s.name, "osm_path": str(s.osm_path),
                              "boundary_path": str(s.boundary_path)} for s in self.specs]}
 
