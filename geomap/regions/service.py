@@ -35,8 +35,10 @@ from typing import Annotated, Any
 
 import numpy as np
 import shapely
+from fastapi import Query
 
 from geomap import coords
+from geomap.api.models import NearestQuery
 from geomap.regions.router import RegionRouter
 from geomap.regions.workspace import RegionsWorkspace
 from geomap.workspace import Workspace
@@ -271,10 +273,8 @@ class RegionalService:
 
 def create_regions_app(service: RegionalService) -> Any:
     """The FastAPI app of a :class:`RegionalService`: ``/nearest``, ``/healthz``, ``/regions``."""
-    from fastapi import FastAPI, Query
+    from fastapi import FastAPI
     from fastapi.responses import JSONResponse, Response
-
-    from geomap.api.models import NearestQuery
 
     app = FastAPI(title=f"geomap — {service.rws.name}", description="多地区服务 / one service for all regions")
     app.state.regions = service
