@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 BENCHES = ["benchmarks.bench_straight", "benchmarks.bench_network", "benchmarks.bench_coverage", "benchmarks.bench_api",
-           "benchmarks.bench_map", "benchmarks.bench_scale", "benchmarks.bench_upload"]
+           "benchmarks.bench_map", "benchmarks.bench_scale", "benchmarks.bench_upload",
+           "benchmarks.bench_regions"]
 
 if __name__ == "__main__":
     only = sys.argv[1:]
