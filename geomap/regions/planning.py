@@ -6,7 +6,8 @@ extract, the outline as study area), with three changes so that summing regions 
 * its 街道 are cut to the outline, and the part of the outline no 街道 covers becomes one more row,
   ``<地区>（其他）`` (the whole outline when the extract has no 街道), so every point inside is in a row;
 * each demand layer keeps only the points the region counts (:meth:`RegionsWorkspace.owner`: the first
-  region whose outline covers them);
+  region whose outline covers them, the line included; restaurants are taken again from the extract, as the
+  place's layer drops points on the outline itself);
 * street length and covered area are summed over those 街道 rows only: the buffer's streets (the
   neighbours') take part in the routes, never in the counts.
 
@@ -68,6 +69,12 @@ def region_study(rws: RegionsWorkspace, i: int, *, frame: pd.DataFrame | None = 
                                          ignore_index=True), geometry="geometry", crs="EPSG:4326")
     layers = []
     for lay in study.demand:
+        if lay.name == "restaurants" and study.features is not None:
+            # the place's layer keeps points strictly inside the outline: one exactly on a border would be
+            # counted by neither region; taken again from the extract, the owner rule decides
+            from geomap.planning.demand import pois_layer
+
+            lay = pois_layer(study.features.pois, sds)
         mine = rws.owner(lay.lon, lay.lat) == i
         lon, lat = lay.lon[mine], lay.lat[mine]
         layers.append(dataclasses.replace(lay, lon=lon, lat=lat, weight=lay.weight[mine],
