@@ -145,3 +145,27 @@ def test_http_faces(three_regions, service):
     assert r.status_code == 200 and r.json()["count"] >= 1, r.text
     assert client.get("/nearest", params={"lon": 90, "lat": 35}).status_code == 422
     assert len(client.get("/regions").json()["features"]) == 3
+
+
+def test_the_one_registry_is_followed(three_regions, tmp_path: Path):
+    _, city = three_regions
+    from geomap import coords
+    from geomap.regions.workspace import write_regions_workspace
+
+    rws = write_regions_workspace(tmp_path / "ws", name="一市", buffer_m=500, regions=[
+        {"key": "gen", "name": "合成市", "osm_path": city.osm_path,
+         "boundary_path": city.osm_path.parent / "outline.geojson"}])
+    rws.registry.import_file(city.stations_path, crs="gcj02")
+    svc = RegionalService(rws, modes=["ebike"])
+    x0, y0, x1, y1 = city.bbox_wgs84
+    lon, lat = x0 + 0.37 * (x1 - x0), y0 + 0.61 * (y1 - y0)
+    q = NearestQuery(lon=lon, lat=lat, crs="wgs84", mode="ebike", k=1)
+    before = _answer(svc.nearest(q))
+    glon, glat = coords.from_wgs84(lon, lat, dst="gcj02")
+    new = tmp_path / "new.csv"
+    new.write_text(f"站点名称,类型,经度,纬度\n新开的驿站,户外劳动者服务站点,{float(glon):.7f},{float(glat):.7f}\n",
+                   encoding="utf-8")
+    rws.registry.import_file(new, crs="gcj02")
+    after = _answer(svc.nearest(q))
+    new_id = rws.registry.frame().set_index("name").loc["新开的驿站", "id"]
+    assert after[0][0] == new_id != before[0][0] and after[0][1] < before[0][1]
