@@ -146,3 +146,17 @@ def test_command_on_a_regions_workspace(three_regions, capsys):
     assert [r["region"] for r in out["regions"]] == ["gen"] and out["failed"] == {}
     assert main(["-w", str(rws.root), "isochrone", "--lon", "1", "--lat", "1"]) == 2
     assert "多地区工作区" in capsys.readouterr().err
+
+
+def test_gap_grid_of_regions_covers_each_outline_once(three_regions):
+    import h3
+    import shapely
+
+    rws, _ = three_regions
+    res = run_batch(rws, "gaps", keys=["gen", "hongkou"], workers=0, use_cache=False, progress=False,
+                    params={"resolution": 9})
+    assert not res.failed and set(res.cells["region"]) == {"gen", "hongkou"}
+    for key in ("gen", "hongkou"):
+        cells = res.cells[res.cells["region"] == key]
+        want = set(h3.geo_to_cells(shapely.geometry.mapping(rws.boundaries[rws.index_of(key)]), 9))
+        assert set(cells["h3"]) == want and cells["h3"].is_unique
