@@ -148,6 +148,7 @@ def create_app(state: ServiceState | None = None, *, workspace: Workspace | None
             read.warm_nearest(app.state.geomap)
             settle_heap()
             start_map_build(app.state.geomap)
+            app.state.geomap.follow()
         yield
         if loaded_here:  # a state passed in belongs to the caller (tests share one)
             stop_map_builds(app.state.geomap)

@@ -4,11 +4,12 @@ Concurrency model (one event loop per worker process; ``geomap serve --workers N
 each with its own copy of everything below):
 
 * **The registry file is the truth.** A worker serves a :class:`Snapshot` (station index + records) of
-  the registry as it was at some moment. Before every request that reads stations, the worker looks
-  whether anything committed since (:class:`RegistryWatch`: the file's change counter, about 1 µs); if so
-  it reloads the snapshot from the registry before answering. An edit made through
-  any worker (or by ``geomap import`` on the command line) is therefore seen by every worker's next
-  request; no worker answers from a registry state older than one it could observe.
+  the registry as it was at some moment. A thread of each worker (:meth:`ServiceState.follow`) looks every
+  50 ms whether anything committed since (:class:`RegistryWatch`: the file's change counter, about 1 µs)
+  and reads it in at once, so every worker starts on an edit as soon as it is committed; every request
+  that reads stations looks too (under the same lock, waiting for a read-in under way) before answering.
+  An edit made through any worker (or by ``geomap import`` on the command line) is therefore seen by every
+  worker's next request; no worker answers from a registry state older than one it could observe.
 * **Readers** (``/stations``, ``/nearest`` …) run on the event loop and take one snapshot per request
   (:meth:`ServiceState.current`); a snapshot is never changed once served, so a reader sees the stations
   entirely before or entirely after an edit.
@@ -18,8 +19,8 @@ each with its own copy of everything below):
   new snapshot, so its own change is visible in its answer and in every later request.
 * The network-nearest labels (:mod:`geomap.network.nearest`) are cached per station set; a reload builds
   the new unfiltered labels for every mode before the snapshot is swapped in, so the first reader after
-  an edit does not pay for them. Those caches live on the graphs and are touched only from the event
-  loop thread.
+  an edit does not pay for them. Those caches live on the graphs, shared by the event loop and the
+  follower under a lock (``geomap.network.nearest._MEMO_LOCK``).
 * Service circles (``/isochrones``) are slower (≈0.1 s) and run in a worker thread under
   ``iso_lock``; they read graph arrays built at start (snapping index, buffer tree), not the station
   snapshot.
@@ -90,6 +91,9 @@ class ServiceState:
     map_version: int = 0
     map_building: bool = False
     map_lock: threading.Lock = field(default_factory=threading.Lock)
+    reload_lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held while the registry is looked at and, when it changed, read into a new snapshot."""
+    _follower: tuple[threading.Thread, threading.Event] | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -174,16 +178,53 @@ class ServiceState:
     # --- following the registry ----------------------------------------------------------------------
     def current(self) -> Snapshot:
         """The snapshot to answer from: reloaded first when the registry changed since it was read (an
-        edit through any worker or process). Call once per request, on the event loop."""
-        if self.watch is not None and self.watch.changed():
-            self.reload()
+        edit through any worker or process). Call once per request, on the event loop. While the follower
+        (:meth:`follow`) is reading an edit in, this waits for it: an edit is served by every worker as
+        soon as its write has returned."""
+        if self.watch is None:
+            return self.snapshot
+        with self.reload_lock:
+            if self.watch is not None and self.watch.changed():
+                self.reload()
         return self.snapshot
 
+    FOLLOW_S = 0.05
+    """How often the follower looks at the registry (seconds; a look is one ``pread``, ~1 µs)."""
+
+    def follow(self) -> None:
+        """Start following the registry in a thread of this worker: an edit made anywhere (another worker,
+        ``geomap import``) is read in as soon as it is committed, in every worker at once, rather than by
+        whichever request comes next to each worker (with two workers the second one began only after the
+        first had finished: 1.2 s until both served an edit on a million-node city)."""
+        if self._follower is not None or self.watch is None:
+            return
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(self.FOLLOW_S):
+                try:
+                    self.current()
+                except Exception:  # keep following; the next request reports what is wrong
+                    if stop.is_set():
+                        return
+                    log.exception("following the registry failed; retrying")
+                    stop.wait(1.0)
+
+        thread = threading.Thread(target=run, name="geomap-follow", daemon=True)
+        self._follower = (thread, stop)
+        thread.start()
+
     def close(self) -> None:
-        """Stop following the registry (closes the watch's file descriptor); at shutdown."""
-        if self.watch is not None:
-            self.watch.close()
-            self.watch = None
+        """Stop following the registry (the follower, then the watch's file descriptor); at shutdown."""
+        if self._follower is not None:
+            thread, stop = self._follower
+            stop.set()
+            thread.join(timeout=30)
+            self._follower = None
+        with self.reload_lock:
+            if self.watch is not None:
+                self.watch.close()
+                self.watch = None
 
     def reload(self) -> Snapshot:
         """Read the registry into a new snapshot (labels warmed), swap it in, and return it."""
