@@ -233,12 +233,16 @@ class StationCollection(BaseModel):
 
 class NearestProperties(StationProperties):
     rank: int = Field(description="1 = quickest (or closest in straight line)")
-    travel_s: float | None = Field(description="Travel time from the query point along the streets, seconds "
-                                   "(null for mode=straight)")
+    travel_s: float | None = Field(description="Travel time of the whole trip, seconds: from the query point "
+                                   "straight to its street and from the station's street straight to the "
+                                   "station on foot (the workspace's access_speed_kmh, default 5 km/h), along "
+                                   "the streets in the mode between (null for mode=straight)")
     travel_minutes: float | None = Field(description="travel_s / 60, rounded to 0.1 minute")
-    distance_m: float = Field(description="Distance in metres: along the streets, or great-circle for straight")
-    route: LineGeometry | None = Field(None, description="The route from the query point to the station, "
-                                       "in the collection's coord_system (null when route=false or straight)")
+    distance_m: float = Field(description="Distance in metres: the whole trip (both straight access legs and "
+                              "the streets), or great-circle for straight")
+    route: LineGeometry | None = Field(None, description="The route from the query point (as given) by its street "
+                                       "to the station (as placed), in the collection's coord_system (null when "
+                                       "route=false or straight)")
     amap_nav_url: str = Field(description="AMap (高德) navigation link to the station, GCJ-02 coordinates")
 
 
@@ -254,7 +258,7 @@ class QueryEcho(BaseModel):
     lat: float = Field(description="Query latitude as given, degrees in `crs`")
     crs: Crs = Field(description="Coordinate system of the query point")
     snap_m: float | None = Field(None, description="Straight-line metres from the query point to the street "
-                                 "network (null for mode=straight)")
+                                 "network, the first access leg of every trip (null for mode=straight)")
 
 
 class StraightStation(BaseModel):
