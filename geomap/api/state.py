@@ -143,23 +143,29 @@ class ServiceState:
 
     def prewarm(self) -> None:
         """Build (or load from the workspace's cache) what the first rider's request needs: the snapping
-        index and the labels of the unfiltered stations of every mode. The buffered streets of service
-        circles are built when first asked for (a city's worth takes minutes)."""
-        self._warm_all(self.snapshot)
+        index and the labels of the unfiltered stations of every mode, and the compiled code of label edits
+        (loaded from numba's cache on first use: a quarter second the first edit would otherwise pay). The
+        buffered streets of service circles are built when first asked for (a city's worth takes minutes)."""
+        from geomap.network.labels import warm_edit_kernels
 
-    def _warm_all(self, snap: Snapshot) -> None:
-        """:meth:`warm_labels` for every mode, the modes side by side in threads (the searches and the
-        copies of an edit run without the interpreter lock: two cores do it in about half the time)."""
+        self._warm_all(self.snapshot)
+        if self.graphs:
+            warm_edit_kernels()
+
+    def _warm_all(self, snap: Snapshot, modes: list[str] | None = None) -> None:
+        """:meth:`warm_labels` for ``modes`` (default every mode), side by side in threads (the searches and
+        the copies of an edit run without the interpreter lock: two cores do it in about half the time)."""
         from concurrent.futures import ThreadPoolExecutor
 
+        modes = list(self.graphs) if modes is None else modes
         snap.index.selection(_ALL, tz=self.settings.timezone)  # once, before the threads share it
-        if len(self.graphs) < 2:
-            for mode in self.graphs:
+        if len(modes) < 2:
+            for mode in modes:
                 self.warm_labels(mode, snap)
             return
-        with ThreadPoolExecutor(max_workers=min(len(self.graphs), os.cpu_count() or 1),
+        with ThreadPoolExecutor(max_workers=min(len(modes), os.cpu_count() or 1),
                                 thread_name_prefix="geomap-labels") as pool:
-            for f in [pool.submit(self.warm_labels, mode, snap) for mode in self.graphs]:
+            for f in [pool.submit(self.warm_labels, mode, snap) for mode in modes]:
                 f.result()
 
     def warm_labels(self, mode: str, snapshot: Snapshot | None = None) -> None:
@@ -199,11 +205,23 @@ class ServiceState:
         if self._follower is not None or self.watch is None:
             return
         stop = threading.Event()
+        first = self.settings.default_mode
+        rest = [m for m in self.graphs if m != first] if first in self.graphs else []
 
         def run() -> None:
             while not stop.wait(self.FOLLOW_S):
                 try:
-                    self.current()
+                    with self.reload_lock:
+                        if self.watch is None:
+                            return
+                        if not self.watch.changed():
+                            continue
+                        snap = self.reload(modes=None if not rest else [first])
+                    # served from now on; the other modes' labels and the heap's settling follow outside
+                    # the lock (a request in one of those modes meanwhile derives its labels itself)
+                    if rest:
+                        self._warm_all(snap, rest)
+                    settle_heap()
                 except Exception:  # keep following; the next request reports what is wrong
                     if stop.is_set():
                         return
@@ -226,16 +244,20 @@ class ServiceState:
                 self.watch.close()
                 self.watch = None
 
-    def reload(self) -> Snapshot:
-        """Read the registry into a new snapshot (labels warmed), swap it in, and return it."""
+    def reload(self, *, modes: list[str] | None = None) -> Snapshot:
+        """Read the registry into a new snapshot, warm the labels of ``modes`` (default: every mode, then
+        settle the heap), swap it in, and return it. With ``modes`` given (the follower: the riders' default
+        mode first) the caller warms the others and settles the heap after the swap."""
         t0 = time.perf_counter()
         snap = snapshot_from_frame(self.registry.frame(), version=self.snapshot.version + 1)
-        self._warm_all(snap)
+        self._warm_all(snap, modes)
         self.snapshot = snap  # one reference assignment: readers see the old or the new view, never a mix
         self.cache.clear()
-        settle_heap()
-        log.info("registry changed: now serving %d stations (snapshot %d, reloaded in %.2f s)",
-                 len(snap.stations), snap.version, time.perf_counter() - t0)
+        if modes is None:
+            settle_heap()
+        log.info("registry changed: now serving %d stations (snapshot %d, %s ready in %.2f s)",
+                 len(snap.stations), snap.version, ", ".join(modes or self.graphs) or "no network",
+                 time.perf_counter() - t0)
         return snap
 
 

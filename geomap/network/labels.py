@@ -685,6 +685,16 @@ def build_labels(graph: StreetGraph, targets: Snapped, *, k: int, limit_s: float
     return lab
 
 
+def warm_edit_kernels() -> None:
+    """Load the compiled code of edits in place (removal, repair, addition) from numba's cache, on a
+    three-node graph: a service does it at start so that its first edit does not pay for it."""
+    g = StreetGraph.from_arrays(node_lon=[121.0, 121.001, 121.002], node_lat=[31.0, 31.0, 31.0],
+                                edge_u=[0, 1], edge_v=[1, 2])
+    st = Snapped(street=np.array([0, 1]), fraction=np.array([0.5, 0.5]), distance_m=np.zeros(2),
+                 lon=np.zeros(2), lat=np.zeros(2), ok=np.ones(2, dtype=bool))
+    build_labels(g, st, k=2, limit_s=3600.0).with_changes(remove=[0], add=st.take(np.array([0])), add_ids=["x"])
+
+
 def content_key(graph: StreetGraph, lon: FloatArray, lat: FloatArray, ids: npt.NDArray[Any], *, k: int,
                 limit_s: float, max_snap_m: float) -> str:
     """The key of a station set's labels on ``graph``: the graph's own key, every station's id and
@@ -697,4 +707,4 @@ def content_key(graph: StreetGraph, lon: FloatArray, lat: FloatArray, ids: npt.N
     return h.hexdigest()
 
 
-__all__ += ["content_key", "end_access"]
+__all__ += ["content_key", "end_access", "warm_edit_kernels"]
