@@ -94,6 +94,10 @@ class ServiceState:
     reload_lock: threading.Lock = field(default_factory=threading.Lock)
     """Held while the registry is looked at and, when it changed, read into a new snapshot."""
     _follower: tuple[threading.Thread, threading.Event] | None = field(default=None, repr=False)
+    _later: list[str] = field(default_factory=list, repr=False)
+    """Followed: the modes whose labels a reload leaves to the follower (all but the riders' default)."""
+    _pending: Snapshot | None = field(default=None, repr=False)
+    """A snapshot swapped in with only the riders' mode warmed; the follower warms the rest."""
 
     @property
     def settings(self) -> Settings:
@@ -191,7 +195,10 @@ class ServiceState:
             return self.snapshot
         with self.reload_lock:
             if self.watch is not None and self.watch.changed():
-                self.reload()
+                if self._later:  # followed: the riders' mode now, the follower does the rest
+                    self._pending = self.reload(modes=[self.settings.default_mode])
+                else:
+                    self.reload()
         return self.snapshot
 
     FOLLOW_S = 0.05
@@ -206,21 +213,19 @@ class ServiceState:
             return
         stop = threading.Event()
         first = self.settings.default_mode
-        rest = [m for m in self.graphs if m != first] if first in self.graphs else []
+        self._later = [m for m in self.graphs if m != first] if first in self.graphs else []
 
         def run() -> None:
             while not stop.wait(self.FOLLOW_S):
                 try:
+                    self.current()
                     with self.reload_lock:
-                        if self.watch is None:
-                            return
-                        if not self.watch.changed():
-                            continue
-                        snap = self.reload(modes=None if not rest else [first])
-                    # served from now on; the other modes' labels and the heap's settling follow outside
-                    # the lock (a request in one of those modes meanwhile derives its labels itself)
-                    if rest:
-                        self._warm_all(snap, rest)
+                        snap, self._pending = self._pending, None
+                    if snap is None:
+                        continue
+                    # served since its swap; the other modes' labels and the heap's settling follow here,
+                    # outside the lock (a request in one of those modes meanwhile derives its labels itself)
+                    self._warm_all(snap, self._later)
                     settle_heap()
                 except Exception:  # keep following; the next request reports what is wrong
                     if stop.is_set():
@@ -239,6 +244,7 @@ class ServiceState:
             stop.set()
             thread.join(timeout=30)
             self._follower = None
+            self._later = []
         with self.reload_lock:
             if self.watch is not None:
                 self.watch.close()

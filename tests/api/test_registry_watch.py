@@ -128,8 +128,10 @@ def test_the_follower_reads_an_edit_in_before_any_request(tmp_path: Path) -> Non
     from geomap.api.state import ServiceState
     from tests._workspaces import sample_workspace
 
+    from geomap.nearest import nearest
+
     ws = sample_workspace(tmp_path / "w")
-    state = ServiceState.load(ws, modes=["ebike"])
+    state = ServiceState.load(ws, modes=["ebike", "walk"])  # e-bike (the riders' default) first, walk after
     try:
         version, n0 = state.snapshot.version, len(state.snapshot.stations)
         state.follow()
@@ -139,6 +141,11 @@ def test_the_follower_reads_an_edit_in_before_any_request(tmp_path: Path) -> Non
             time.sleep(0.02)
         assert state.snapshot.version == version + 1
         assert len(state.snapshot.stations) == n0 + 2 and {"W0", "W1"} <= set(state.snapshot.stations)
+        snap = state.snapshot
+        w0 = snap.stations["W0"]
+        for mode in ("ebike", "walk"):  # both modes answer from the new stations
+            res = nearest(snap.index, w0.lon, w0.lat, k=1, mode=mode, graph=state.graphs[mode], return_routes=False)
+            assert res.station_id[0, 0] == "W0", mode
     finally:
         state.close()
     assert state.watch is None
