@@ -328,7 +328,7 @@ def cmd_map(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 def cmd_poster(args: argparse.Namespace, ws: Workspace) -> int:
-    """`geomap poster`: the print poster, PNG or PDF (geomap.publish.poster.make_poster)."""
+    """`geomap poster`: the printable directory, PDF (all pages) or PNG (geomap.publish.poster.make_poster)."""
     from geomap.publish.poster import make_poster
 
     s = make_poster(ws.registry, args.out, title=args.title, mode=args.mode, minutes=_minutes_list(args.minutes),
@@ -337,7 +337,13 @@ def cmd_poster(args: argparse.Namespace, ws: Workspace) -> int:
                     landscape=args.landscape, dpi=args.dpi, place=ws.name, publisher=ws.publisher)
     if s.missing_glyphs:
         print(f"注意：字体缺少这些字符的字形：{''.join(sorted(s.missing_glyphs))}", file=sys.stderr)
-    print(f"已写入 {s.path}：{s.stations} 个站点，{s.paper}" + (f"，{s.dpi} dpi" if s.dpi else "（矢量 PDF）"))
+    files = "、".join(str(p) for p in s.paths)
+    print(f"已写入{ws.name}站点海报 {files}：{s.stations} 个站点，{s.paper}，共 {s.pages} 页"
+          + (f"，{s.dpi} dpi" if s.dpi else "（矢量 PDF）"))
+    if s.qr_url:
+        print(f"二维码：{s.qr_url}")
+    else:
+        print("未印二维码：工作区没有设置 public_url（在线地图或骑手页面的网址）", file=sys.stderr)
     return 0
 
 
@@ -510,13 +516,14 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--title", default=None, help="page title")
     mp.set_defaults(func=cmd_map)
 
-    po = sub.add_parser("poster", help="print poster of the service map (PNG or PDF)")
-    po.add_argument("--out", required=True, help="map.png or map.pdf")
+    po = sub.add_parser("poster", help="printable directory: the map with numbered stations and their index (PDF)")
+    po.add_argument("--out", required=True, help="poster.pdf (every page) or poster.png (page 2 on as poster-2.png …)")
     po.add_argument("--title", default=None, help="poster title")
     po.add_argument("--mode", default=None, choices=MODES, help="travel mode of the service circles")
     po.add_argument("--minutes", default="5,10,15", help="service-circle bands in minutes")
     po.add_argument("--no-circles", action="store_true", help="leave the service circles out")
-    po.add_argument("--paper", default="A3", help="A0-A4 (default A3)")
+    po.add_argument("--size", "--paper", dest="paper", default="A3", type=str.upper,
+                    choices=["A0", "A1", "A2", "A3", "A4"], help="paper size: a3 (default) or a4 (A0-A2 too)")
     po.add_argument("--landscape", action="store_true", help="landscape instead of portrait")
     po.add_argument("--dpi", type=int, default=None, help="PNG resolution (default settings.poster_dpi = 300)")
     po.set_defaults(func=cmd_poster)

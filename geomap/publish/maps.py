@@ -36,6 +36,7 @@ import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,7 +81,9 @@ DEFAULT_TITLE = "新就业形态劳动者服务站点地图"
 NAV_MODES = {"walk": "walk", "ebike": "ride", "drive": "car", "truck": "car"}
 """AMap URI API ``mode`` per geomap travel mode."""
 
-BAND_COLORS = ("#1a9850", "#66bd63", "#a6d96a", "#d9ef8b", "#fee08b", "#fdae61")
+BAND_COLORS = ("#948fc2", "#bebbdc", "#e3e2f0", "#efeef6", "#f6f5fa", "#fbfafd")
+"""Service-circle bands, nearest first: one hue (ColorBrewer Purples) with CIE L* about 61 / 77 / 90 / 94 …, so the
+bands stay apart in grey print and for colour-blind readers, and apart from the kinds' red, blue, orange and green."""
 GAP_RAMP: dict[str, Any] = {
     "breaks": [5, 10, 15, 20, 30],
     "colors": ["#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026"],
@@ -254,6 +257,45 @@ def _list_column(df: pd.DataFrame, col: str) -> list[list[str]]:
         else:
             out.append([s for s in re.split(r"[,;\s]+", str(v)) if s])
     return out
+
+
+def main_kinds(kind_lists: Sequence[Sequence[str]], names: Sequence[str] | None = None) -> list[str]:
+    """Each station's main kind (one per station, so that counts add up to the number of stations): of the
+    kinds it has, the one its name says (a kind's ``name_markers`` in ``vocab/kinds.toml``, e.g. 司机之家),
+    else the first in vocabulary order; a station without a known kind gets the vocabulary's first."""
+    kv = vocab.kinds()
+    order = kv.keys()
+    out = []
+    for i, kl in enumerate(kind_lists):
+        have = [k for k in order if k in set(kl)]
+        name = str(names[i]) if names is not None and not _is_missing(names[i]) else ""
+        said = [k for k in have if any(m in name for m in kv.terms[k].name_markers)] if name else []
+        out.append((said or have or order)[0])
+    return out
+
+
+def data_date(stations: pd.DataFrame | Registry, *, settings: Any = None) -> date | None:
+    """The date the station data is true on: ``settings.data_date`` when set, else the day (Asia/Shanghai, or
+    ``settings.timezone``) of the registry's last recorded change; None for a plain table (not known)."""
+    from zoneinfo import ZoneInfo
+
+    settings = settings or get_settings()
+    if getattr(settings, "data_date", None) is not None:
+        return settings.data_date
+    if not hasattr(stations, "history"):
+        return None
+    last = stations.history(limit=1)
+    if not last:
+        return None
+    when = datetime.fromisoformat(last[0].time)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(ZoneInfo(getattr(settings, "timezone", "Asia/Shanghai"))).date()
+
+
+def date_zh(d: date | None) -> str:
+    """A date as people write it (2026年12月2日); ``未知`` when not known."""
+    return f"{d.year}年{d.month}月{d.day}日" if d is not None else "未知"
 
 
 def station_payload(stations: pd.DataFrame, *, crs: str = "wgs84") -> dict[str, Any]:
