@@ -311,19 +311,48 @@ def _circle_graph(ws: Workspace, mode: str | None, *, wanted: bool) -> Any:
 
 
 def cmd_map(args: argparse.Namespace, ws: Workspace) -> int:
-    """`geomap map`: the self-contained service map (geomap.publish.maps.write_map)."""
+    """`geomap map`: the self-contained service map (geomap.publish.maps.write_map), with the proposed sites of
+    `geomap plan --out` and their before / after when --sites is given."""
     from geomap.publish.maps import write_map
+    from geomap.publish.sites import before_after, is_sites_file, read_sites
 
-    if args.gaps and not Path(args.gaps).exists():
-        raise CliError(f"找不到空白网格文件：{args.gaps}")
-    wants_circles = args.layers is None or "circles" in args.layers
-    s = write_map(args.out, ws.registry, tiles=args.tiles, layers=args.layers, mode=args.mode,
-                  minutes=_minutes_list(args.minutes), gaps=args.gaps, osm_path=ws.osm_path,
-                  graph=_circle_graph(ws, args.mode, wanted=wants_circles), title=args.title, place=ws.name,
-                  publisher=ws.publisher)
+    gaps, sites_path = args.gaps, args.sites
+    if gaps and not Path(gaps).exists():
+        raise CliError(f"找不到空白网格文件：{gaps}")
+    if gaps and is_sites_file(gaps):  # a plan's output given as --gaps: it is the sites layer
+        if sites_path:
+            raise CliError(f"{gaps} 是选址结果（点），不是空白网格：请只用 --sites 指定")
+        print(f"注：{gaps} 是 `geomap plan` 的选址结果，按 --sites 画出拟建站点", file=sys.stderr)
+        gaps, sites_path = None, gaps
+    layers = args.layers
+    if layers is not None and args.gaps and not gaps:
+        layers = ",".join(x if x.strip() != "gaps" else "sites" for x in layers.split(","))
+    figures = None
+    if sites_path:
+        if not Path(sites_path).exists():
+            raise CliError(f"找不到选址文件：{sites_path}")
+        sites = read_sites(sites_path)
+        mode = args.mode or ws.settings.default_mode
+        minutes = args.sites_minutes if args.sites_minutes is not None else ws.settings.default_minutes
+        study = ws.study()
+        frame = ws.registry.frame()
+        with ws.in_force():
+            figures = before_after(ws.graph(mode), station_lon=frame["lon"], station_lat=frame["lat"], sites=sites,
+                                   demand=study.demand, minutes=minutes, mode=mode, absent=study.absent)
+    wants_circles = layers is None or "circles" in layers
+    s = write_map(args.out, ws.registry, tiles=args.tiles, layers=layers, mode=args.mode,
+                  minutes=_minutes_list(args.minutes), gaps=gaps, osm_path=ws.osm_path,
+                  graph=_circle_graph(ws, args.mode, wanted=wants_circles or figures is not None), title=args.title,
+                  place=ws.name, publisher=ws.publisher, sites=figures)
     print(f"已写入{ws.name}服务地图 {s.path}：{s.stations} 个站点，图层 {', '.join(s.layers)}，"
           f"底图 {s.tiles}（{s.coord_system}），"
           f"{s.size_bytes / 1e6:.2f} MB")
+    if figures is not None:
+        print(f"拟建站点 {len(figures.sites)} 个（{figures.minutes:g} 分钟）：")
+        from geomap.publish.maps import _extract_data
+
+        for line in _extract_data(Path(s.path).read_text(encoding="utf-8"))["sites"]["lines"]:
+            print(f"  {line}")
     return 0
 
 
@@ -508,11 +537,15 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--out", required=True, help="HTML file to write, e.g. service_map.html")
     mp.add_argument("--tiles", default=None, choices=["none", "osm", "amap", "tianditu"],
                     help="base map (default settings.map_tiles = none: streets from the OSM extract, no network)")
-    mp.add_argument("--layers", default=None, help="comma list of stations,circles,gaps (default stations,circles "
-                    "and gaps when --gaps is given)")
+    mp.add_argument("--layers", default=None, help="comma list of stations,circles,gaps,sites (default "
+                    "stations,circles, plus gaps / sites when --gaps / --sites is given)")
     mp.add_argument("--mode", default=None, choices=MODES, help="travel mode of the service circles")
     mp.add_argument("--minutes", default="5,10,15", help="service-circle bands in minutes")
     mp.add_argument("--gaps", default=None, help="gap grid GeoJSON (output of `geomap gaps --out`)")
+    mp.add_argument("--sites", default=None, help="proposed sites GeoJSON (output of `geomap plan --out`): drawn with "
+                    "the area they newly reach and the coverage before / after")
+    mp.add_argument("--sites-minutes", type=float, default=None,
+                    help="the service-circle size the plan used (default settings.default_minutes = 15, as plan)")
     mp.add_argument("--title", default=None, help="page title")
     mp.set_defaults(func=cmd_map)
 
