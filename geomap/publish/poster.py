@@ -353,7 +353,7 @@ def _spread(p: np.ndarray, d: float, *, lo: np.ndarray, hi: np.ndarray, iteratio
     anchor = p.copy()
     q = p.copy()
     rng = np.random.default_rng(0)
-    for _ in range(iterations):
+    for it in range(iterations):
         pairs = cKDTree(q).query_pairs(d * 1.03, output_type="ndarray")
         if not len(pairs):
             break
@@ -370,7 +370,7 @@ def _spread(p: np.ndarray, d: float, *, lo: np.ndarray, hi: np.ndarray, iteratio
         delta = np.zeros_like(q)
         np.add.at(delta, i, -u * push)
         np.add.at(delta, j, u * push)
-        q += 0.6 * delta + 0.03 * (anchor - q)
+        q += 0.6 * delta + 0.03 * max(0.0, 1.0 - 2.0 * it / iterations) * (anchor - q)  # pull ends half-way
         q = np.clip(q, lo, hi)
     return q
 
@@ -458,13 +458,18 @@ def _street_labels(ways: Any, wx: np.ndarray, wy: np.ndarray, *, to_mm: Any, box
 
 
 def _draw_qr(page: _Page, url: str, *, x: float, y: float, size: float) -> None:
-    """The QR code of ``url`` (segno, error correction M, 4-module quiet zone) as vector squares, ``size`` mm wide
+    """The QR code of ``url`` (segno, error correction M, 4-module quiet zone; non-ASCII characters
+    percent-encoded) as vector squares, ``size`` mm wide
     with its top-left corner at (x, y) mm."""
+    from urllib.parse import quote
+
     import segno
     from matplotlib.patches import PathPatch, Rectangle
     from matplotlib.path import Path as MplPath
 
-    qr = segno.make(url, error="m", micro=False)
+    # an address with Chinese in it goes in as a URI (percent-encoded UTF-8): QR byte mode has no agreed text
+    # encoding, and readers guess (zbar reads raw UTF-8 as Shift-JIS)
+    qr = segno.make(quote(url, safe=":/?#[]@!$&'()*+,;=%~"), error="m", micro=False)
     m = np.array([list(r) for r in qr.matrix_iter(scale=1, border=4)], dtype=bool)
     n = m.shape[0]
     ax = page.axes(x, y, size, size)
@@ -651,6 +656,12 @@ def make_poster(
         x0, x1, y0, y1 = min(x0, bx0), max(x1, bx1), min(y0, by0), max(y1, by1)
     pad = 0.05 * max(x1 - x0, y1 - y0, 500.0)
     x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
+    for lo_, hi_ in ((0, 1), (2, 3)):  # at least 800 m across: a few stations on one street still show their streets
+        ext = [x0, x1, y0, y1]
+        grow = max(0.0, 800.0 - (ext[hi_] - ext[lo_])) / 2
+        ext[lo_] -= grow
+        ext[hi_] += grow
+        x0, x1, y0, y1 = ext
 
     order = _reading_order(sx, sy)
     number = np.empty(n, dtype=np.int64)
@@ -798,11 +809,11 @@ def make_poster(
             term = kv.terms.get(key)
             shape = KIND_MARKERS[kind_pos.get(key, 0) % len(KIND_MARKERS)]
             bx = xs[0] + cpad + badge / 2
-            by = y + cpad + lh * 0.42
-            page.marker(bx, by, shape, size_mm=badge * math.sqrt(MARKER_AREA.get(shape, 1.0)),
-                        color=term.color if term else "#555555")
-            page.text(bx, by, str(rec["编号"]), size=st.number_table, fontweight="bold", color="white", ha="center",
-                      va="center_baseline")
+            page.marker(bx, y + cpad + st.table * PT_MM * 0.62, shape,
+                        size_mm=badge * math.sqrt(MARKER_AREA.get(shape, 1.0)), color=term.color if term else "#555555")
+            # on the row's first line (set like the other cells, so that the number and the name share a line)
+            page.text(bx, y + cpad + (st.table - st.number_table) * PT_MM * 0.55, str(rec["编号"]),
+                      size=st.number_table, fontweight="bold", color="white", ha="center")
             for c in range(1, len(INDEX_COLUMNS)):
                 page.text(xs[c] + cpad, y + cpad, "\n".join(cells[c]), size=st.table, linespacing=1.35)
             y += rh
@@ -931,13 +942,16 @@ def make_poster(
             obstacles.append(shapely.box((bb.x0 - ax_bb.x0) / ax_bb.width * bw, (bb.y0 - ax_bb.y0) / ax_bb.height * bh,
                                          (bb.x1 - ax_bb.x0) / ax_bb.width * bw, (bb.y1 - ax_bb.y0) / ax_bb.height * bh))
         obstacles.append(shapely.box(bw * 0.9, bh * 0.85, bw, bh))  # the north arrow
-        halo = [pe.withStroke(linewidth=2.2, foreground="white")]
+        halo = [pe.Stroke(linewidth=2.2, foreground="white")]
         for name, lx, ly, ang, vertical in _street_labels(ways, wx, wy, to_mm=to_mm, box_mm=(bw, bh),
                                                             size_pt=st.street, obstacles=obstacles):
             gx, gy = from_mm(lx, ly)
-            ax.text(float(gx), float(gy), "\n".join(name) if vertical else name, fontsize=st.street,
-                    color="#303030", ha="center", va="center", rotation=ang, rotation_mode="anchor",
-                    linespacing=1.0, path_effects=halo, zorder=5)
+            label = "\n".join(name) if vertical else name
+            kw = {"fontsize": st.street, "ha": "center", "va": "center", "rotation": ang, "rotation_mode": "anchor",
+                  "linespacing": 1.0, "zorder": 5}
+            # the white halo as a stroked outline, the name over it as real text (found, copied and read aloud)
+            ax.text(float(gx), float(gy), label, color="white", path_effects=halo, **kw)
+            ax.text(float(gx), float(gy), label, color="#303030", **kw)
             label_names.append(name)
     texts += label_names
 
