@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -106,6 +107,12 @@ class Settings(BaseSettings):
         None, description="天地图 browser key for `--tiles tianditu` (GEOMAP_TIANDITU_KEY)"
     )
     poster_dpi: int = Field(300, description="Resolution of `geomap poster` PNG output (dots per inch)", ge=72, le=1200)
+    public_url: str | None = Field(
+        None, description="Address of the place's online map or rider page (https://…): printed as a QR code on "
+        "the poster and named on the HTML map; unset: no QR code")
+    data_date: date | None = Field(
+        None, description="Date the station list is true on (YYYY-MM-DD), shown as 数据截至 on the map and poster; "
+        "unset: the date of the registry's last change (Asia/Shanghai)")
 
     # --- geocoding of rows without coordinates (issue 18; docs/stations.md) ---------------------------
     geocoder: Literal["none", "amap", "tianditu", "osm"] = Field(
