@@ -101,7 +101,8 @@ def render_in_child(root: str, mode: str) -> str:
             return page.read_text(encoding="utf-8")
         graph = ws.graph(mode) if ws.has_network else None
         html = maps.render_map(frame, graph=graph, osm_path=ws.osm_path, streets=ws.osm_path is not None,
-                               place=ws.name, publisher=ws.publisher)
+                               place=ws.name, publisher=ws.publisher,
+                               data_date=maps.data_date(ws.registry, settings=ws.settings))
         tmp = page.with_suffix(".tmp")
         tmp.write_text(html, encoding="utf-8")
         tmp.replace(page)

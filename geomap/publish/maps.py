@@ -282,7 +282,8 @@ def main_kinds(kind_lists: Sequence[Sequence[str]], names: Sequence[str] | None 
 
 def data_date(stations: pd.DataFrame | Registry, *, settings: Any = None) -> date | None:
     """The date the station data is true on: ``settings.data_date`` when set, else the day (Asia/Shanghai, or
-    ``settings.timezone``) of the registry's last recorded change; None for a plain table (not known)."""
+    ``settings.timezone``) of the registry's last recorded change (or import); None for a plain table (not
+    known)."""
     from zoneinfo import ZoneInfo
 
     settings = settings or get_settings()
@@ -291,9 +292,14 @@ def data_date(stations: pd.DataFrame | Registry, *, settings: Any = None) -> dat
     if not hasattr(stations, "history"):
         return None
     last = stations.history(limit=1)
-    if not last:
-        return None
-    when = datetime.fromisoformat(last[0].time)
+    if last:
+        stamp = last[0].time
+    else:  # a registry filled by imports recorded before change sets were kept: its last import
+        imports = stations.imports()
+        if not len(imports) or "finished_at" not in imports:
+            return None
+        stamp = str(imports["finished_at"].dropna().max())
+    when = datetime.fromisoformat(stamp)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(ZoneInfo(getattr(settings, "timezone", "Asia/Shanghai"))).date()

@@ -45,6 +45,8 @@ def _registry_day(path: Path) -> str:
     """The day of the registry's last change in Shanghai (UTC+8), read from its table with sqlite3."""
     with sqlite3.connect(path) as con:
         (last,) = con.execute("SELECT max(created_at) FROM geomap_changesets").fetchone()
+        if last is None:  # a registry filled before change sets were kept: its last import
+            (last,) = con.execute("SELECT max(finished_at) FROM geomap_imports").fetchone()
     d = (datetime.fromisoformat(last).astimezone(UTC) + timedelta(hours=8)).date()
     return f"{d.year}年{d.month}月{d.day}日"
 
