@@ -259,7 +259,7 @@ def _assemble(*, osm: Path | None, graph: Callable[[str], StreetGraph], study_ar
         notes.append(f"研究范围：{area_path.name}（{study_area_crs}）")
     else:
         area = shapely.convex_hull(shapely.multipoints(np.column_stack([walk.node_lon, walk.node_lat])))
-        notes.append("研究范围：步行路网的外包范围（未给出边界文件）")
+        notes.append("研究范围：路网数据覆盖的范围（未给出行政边界文件）")
     if sd_path is not None:
         sds = sd_mod.read_subdistricts(sd_path, crs=subdistricts_crs)
         sds = sds.assign(geometry=shapely.intersection(sds.geometry.values, area))

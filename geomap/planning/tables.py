@@ -24,7 +24,7 @@ __all__ = ["CELL_ADDRESS", "MISSING", "NOTHING", "count", "coverage_table_zh", "
 
 MISSING = "无数据"
 """A figure that was not measured."""
-CELL_ADDRESS = "待定：在此周边约 200 米内选定场所"
+CELL_ADDRESS = "待定（周边约 200 米内选址）"
 """The address of a proposal that is a grid cell's centre (a place on the map, not yet a building)."""
 NOTHING = "—"
 """A share of nothing (a 街道 with no pickup point has no pickup-point coverage to speak of)."""
@@ -88,8 +88,8 @@ def gaps_table_zh(grid: Any, result: CoverageResult, *, top: int = 10, places: l
                   ) -> Any:
     """The ``top`` uncovered cells with most demand, for people: 排名, 位置 (``places``: the cells' names by
     their streets, in rank order; else the H3 id), 街道, minutes to the nearest station (1 decimal, 无法到达
-    when none), each layer's amount (whole), 需求（折合人数） (resident equivalents, whole), 说明 (a layer
-    with no figure for the cell's 街道)."""
+    when none), each layer's amount (whole), 需求（折合人数） (resident equivalents, whole; only when several
+    layers are added), 说明 (a layer with no figure for the cell's 街道)."""
     import pandas as pd
 
     unc = grid[grid["gap_rank"].notna()].sort_values("gap_rank").head(top)
@@ -107,7 +107,8 @@ def gaps_table_zh(grid: Any, result: CoverageResult, *, top: int = 10, places: l
             amount = rec[name]
             row[f"{lay.label_zh}{f'（{unit}）' if unit else ''}"] = (
                 MISSING if lay.label_zh in unmeasured.split("、") and amount == 0 else count(amount))
-        row["需求（折合人数）"] = count(rec["demand"])
+        if len(result.demand) > 1:
+            row["需求（折合人数）"] = count(rec["demand"])
         row["说明"] = (f"所在街道没有{unmeasured}数字，只计入了邻近街道的部分" if unmeasured else "")
         rows.append(row)
     return pd.DataFrame(rows)

@@ -44,8 +44,12 @@ class DemandWeights:
         return float(self.per_unit.get(layer, 1.0))
 
     def explain(self, labels: Mapping[str, str] | None = None) -> str:
-        """The weighting in one Chinese sentence, e.g. "每个餐饮取餐点折合 500 名常住人口（默认值）"."""
+        """The weighting in one Chinese sentence, e.g. "需求按“折合常住人口”相加：每名常住人口计 1，每个餐饮取餐点
+        折合 500 名常住人口（默认值）"; with one layer only, that it alone is counted."""
         labels = dict(labels or {})
+        if len(self.per_unit) == 1 and next(iter(self.per_unit)) not in RESIDENT_LAYERS:
+            only = next(iter(self.per_unit))
+            return f"只有{labels.get(only, only)}一类需求，按它的多少排序"
         parts = []
         for name, w in self.per_unit.items():
             if name in RESIDENT_LAYERS:
@@ -55,7 +59,7 @@ class DemandWeights:
             tail = ("（默认值）" if name in PICKUP_LAYERS and not self.stated else "")
             parts.append(f"每{unit}{label}折合 {w:,.6g} 名常住人口{tail}")
         if not parts:
-            return "只计常住人口，每人计 1"
+            return "只计常住人口，每人计 1" if self.per_unit else "没有需求数据"
         return "需求按“折合常住人口”相加：每名常住人口计 1，" + "，".join(parts)
 
 
