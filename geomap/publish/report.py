@@ -365,6 +365,9 @@ def _context(rep: PlannerReport) -> dict[str, Any]:
             entry["same_as_recommended"] = (s != rep.recommended and rep.plan is not None
                                             and plan.site_ids() == rep.plan.site_ids())
         ctx["plans"].append(entry)
+    if rep.plans and all(not len(p.table) for p in rep.plans.values()):  # one sentence, not one per solver
+        ctx["no_sites"] = next(iter(rep.plans.values())).notes[-1]
+        ctx["plans"], ctx["comparison"] = [], None
     if rep.plan is not None and rep.after is not None:
         ctx["maps"]["plan"] = _png(_map(rep, "plan"))
         ctx["before_after"] = _table(_before_after(rep), first_text=1)
