@@ -40,7 +40,7 @@ def study_for(args: argparse.Namespace, ws: Workspace) -> Any:
 def filters(args: argparse.Namespace) -> dict[str, Any]:
     """The station filters, minutes and mode of a planner command."""
     if not (0 < args.minutes <= 120):
-        raise CliError("--minutes: give a value between 0 and 120, e.g. 15")
+        raise CliError("--minutes：服务圈分钟数应在 0 到 120 之间，例如 15")
     return {"minutes": args.minutes, "mode": args.mode, "kind": args.kind, "amenity": args.amenity,
             "open_at": parse_when(args.open_at)}
 
@@ -48,7 +48,7 @@ def filters(args: argparse.Namespace) -> dict[str, Any]:
 def _pickup_weight(args: argparse.Namespace) -> float | None:
     w = getattr(args, "pickup_weight", None)
     if w is not None and not (w >= 0):
-        raise CliError("--pickup-weight: give how many residents one pickup point counts as, e.g. 500")
+        raise CliError("--pickup-weight：每个取餐点折合多少名常住人口（不小于 0），例如 500")
     return w
 
 
@@ -146,14 +146,14 @@ def describe_new(plan: Any, result: Any) -> str:
 def cmd_plan(args: argparse.Namespace, ws: Workspace) -> int:
     reg = ws.registry
     if args.add < 1:
-        raise CliError("--add: give the number of new sites, at least 1")
+        raise CliError("--add：新增站点数至少为 1")
     study = study_for(args, ws)
     flt = filters(args)
     result = study.coverage(reg.index, with_area=False, **flt)
     sources = tuple(s.strip() for s in args.candidates.split(",") if s.strip()) if args.candidates else ()
     bad = set(sources) - {"osm", "h3"}
     if bad:
-        raise CliError(f"--candidates: unknown source(s) {', '.join(sorted(bad))}; use osm, h3 (or --candidates-file)")
+        raise CliError(f"--candidates：未知的候选来源 {'、'.join(sorted(bad))}；可写 osm、h3（或用 --candidates-file）")
     if not sources and args.candidates_file is None:
         raise CliError("没有候选地点来源：--candidates 写 osm、h3，或用 --candidates-file 给出候选点文件")
     cands = study.candidates(sources=sources, path=args.candidates_file, crs=args.candidates_crs, kind=args.kind,

@@ -22,11 +22,11 @@ def cmd_report(args: argparse.Namespace, ws: Workspace) -> int:
     if args.add < 0:
         raise CliError("--add：新增站点数不能是负数（0 表示不做选址）")
     if args.pickup_weight is not None and not args.pickup_weight >= 0:
-        raise CliError("--pickup-weight：每个取餐点折合多少名常住人口，例如 500")
+        raise CliError("--pickup-weight：每个取餐点折合多少名常住人口（不小于 0），例如 500")
     sources = tuple(s.strip() for s in args.candidates.split(",") if s.strip())
     bad = set(sources) - {"osm", "h3"}
     if bad:
-        raise CliError(f"--candidates: unknown source(s) {', '.join(sorted(bad))}; use osm, h3")
+        raise CliError(f"--candidates：未知的候选来源 {'、'.join(sorted(bad))}；可写 osm、h3")
     study = study_for(args, ws)
     candidates = None
     if args.candidates_file is not None:

@@ -118,7 +118,9 @@ def test_plan_candidates_fit_the_kind_and_none_is_said_in_chinese(reg_path: Path
 @pytest.mark.parametrize("argv,needle", [
     (["coverage", "--minutes", "0"], "--minutes"),
     (["plan", "--add", "0"], "--add"),
-    (["plan", "--add", "1", "--candidates", "banks"], "unknown source"),
+    (["plan", "--add", "1", "--candidates", "banks"], "未知的候选来源 banks"),
+    (["report", "--add", "1", "--candidates", "banks", "--out", "r.pdf"], "未知的候选来源 banks"),
+    (["gaps", "--pickup-weight", "-1"], "--pickup-weight"),
     (["coverage", "--kind", "飞船"], "飞船"),
 ])
 def test_planner_commands_reject_bad_input(reg_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
