@@ -293,7 +293,7 @@ def _candidates_text(cands: Candidates, *, kind: Any, any_host: bool, sources: t
 
 # --- rendering ----------------------------------------------------------------------------------------
 
-_NAME_COLUMNS = frozenset({"街道", "位置", "名称", "类型", "所在街道"})
+_NAME_COLUMNS = frozenset({"街道", "位置", "名称", "类型", "所在街道", "主要服务街道"})
 
 
 def _table(df: Any, *, first_text: int = 1) -> dict[str, Any]:
