@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-# System packages the tests need: Debian's Chromium (browser tests), a CJK font (posters, screenshots), poppler-utils
-# (pdftotext / pdftoppm read the poster's PDF pages) and zbar-tools (zbarimg, an independent QR decoder for the
+# System packages the tests need: Debian's Chromium (browser tests, the report's PDF), a CJK font (posters, screenshots), poppler-utils
+# (pdftotext / pdftoppm read the poster's and the report's PDF pages) and zbar-tools (zbarimg, an independent QR decoder for the
 # poster's QR code). Installed only when missing; needs root (CI and the project's machines) or prints what to install.
 SYSDEPS := chromium fonts-noto-cjk poppler-utils zbar-tools
 sysdeps:

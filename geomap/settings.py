@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     exact_max_pairs: int = Field(
         2_000_000, description="The exact site solver (MILP) runs only when candidates × demand cells fit this"
     )
+    pickup_weight: float = Field(
+        500.0, ge=0, description="Residents one delivery pickup point (restaurant) counts as when gaps are ranked "
+        "and sites chosen (每个餐饮取餐点折合多少名常住人口); a planning judgement, stated in the report")
 
     # --- service (API issue) ----------------------------------------------------------------------
     admin_token: SecretStr | None = Field(

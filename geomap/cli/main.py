@@ -575,8 +575,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from geomap.cli.history import add_parsers as add_history_parsers
     from geomap.cli.plan import add_parsers as add_planner_parsers
+    from geomap.cli.report import add_parsers as add_report_parsers
 
     add_planner_parsers(sub)
+    add_report_parsers(sub)
     add_history_parsers(sub)
     return p
 
