@@ -504,7 +504,7 @@
           p.travel_min.toFixed(1) + ' 分钟（' + S.cfg.modeLabel + '）'));
         box.appendChild(row('常住人口', Math.round(p.residents)));
         box.appendChild(row('餐饮商户', Math.round(p.restaurants)));
-        box.appendChild(row('需求指数', p.demand.toFixed(1)));
+        box.appendChild(row('需求（折合人数）', Math.round(p.demand).toLocaleString('zh-CN')));
         if (p.gap_rank !== null && p.gap_rank !== undefined) box.appendChild(row('空白排名', '第 ' + p.gap_rank + ' 位'));
         box.appendChild(row('网格编号', p.h3));
         layer.bindPopup(box);
