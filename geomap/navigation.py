@@ -19,6 +19,7 @@ the car mode (none of the three web URIs has a truck mode). Names lose the chara
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote
 
 from geomap import coords, coords_compiled
@@ -65,11 +66,17 @@ def _convert(lon: float, lat: float, src: str, dst: str) -> tuple[float, float]:
     return float(x), float(y)
 
 
+@lru_cache(maxsize=4096)
+def _name(name: str) -> tuple[str, str]:
+    """A name without the fields' separators, and percent-encoded (a rider's start is always named alike)."""
+    clean = " ".join(name.replace(",", " ").replace("，", " ").replace("|", " ").split()) or "终点"
+    return clean, quote(clean, safe="")
+
+
 def nav_point(lon: float, lat: float, name: str, *, crs: str = "wgs84") -> NavPoint:
     """The :class:`NavPoint` of ``lon``, ``lat`` (degrees in ``crs``: wgs84, gcj02 or bd09) named ``name``."""
     src = coords.normalize_crs(crs)
-    clean = " ".join(name.replace(",", " ").replace("，", " ").replace("|", " ").split()) or "终点"
-    q = quote(clean, safe="")
+    clean, q = _name(name)
     (gx, gy), (bx, by) = _convert(lon, lat, src, "gcj02"), _convert(lon, lat, src, "bd09")
     g, b = f"{gx:.6f},{gy:.6f}", f"{by:.6f},{bx:.6f}"  # AMap: lon,lat; Baidu (and Tencent): lat,lon
     t = f"{gy:.6f},{gx:.6f}"
