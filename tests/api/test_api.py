@@ -61,6 +61,13 @@ def test_healthz(client, state):
     assert set(h["modes"]) == {"walk", "ebike", "drive", "truck"} and h["admin_enabled"] is True
 
 
+def test_place_names_the_area_modes_and_speeds(client, state):
+    p = client.get("/place").json()
+    cfg = state.settings
+    assert p["area_label"] == state.workspace.area_label and set(p["modes"]) == {"walk", "ebike", "drive", "truck"}
+    assert p["speed_kmh"] == {"walk": cfg.walk_speed_kmh, "ebike": cfg.ebike_speed_kmh}
+
+
 def test_stations_list_filters_match_pandas(client, state):
     df = state.registry.frame()
     fc = client.get("/stations").json()

@@ -153,10 +153,11 @@ def check_nav(href: str, app: str, *, station, origin, mode: str) -> None:
 
 # --- page helpers -----------------------------------------------------------------------------------------
 
-def new_page(chromium, *, geo=None, worker=None, nav_app=None):
+def new_page(chromium, *, geo=None, worker=None, nav_app=None, **kw):
     """A phone-sized page; ``geo`` (WGS84 lon, lat) allowed as its position, ``worker`` / ``nav_app`` already
-    remembered in localStorage (None: a first visit)."""
-    kw = {"geolocation": {"longitude": geo[0], "latitude": geo[1]}, "permissions": ["geolocation"]} if geo else {}
+    remembered in localStorage (None: a first visit); ``kw`` more context options."""
+    if geo:
+        kw.update(geolocation={"longitude": geo[0], "latitude": geo[1]}, permissions=["geolocation"])
     ctx = chromium.new_context(viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True,
                                device_scale_factor=2, **kw)
     init = "".join(f"localStorage.setItem('geomap.{k}', '{v}');" for k, v in
@@ -429,7 +430,7 @@ def test_ride_hailing_driver(server, chromium, artifacts_dir):
 def test_truck_driver(server, chromium, artifacts_dir):
     """货车司机 at 五角场 on a Saturday 20:00: truck minutes, 司机之家 and 货车停车 offered first, the Driver
     Homes with truck parking by truck, a night-only one opening 今天 22:00, Baidu / Tencent links with the car
-    mode; after a reload still a truck driver."""
+    mode; after a reload still a truck driver. A place without a truck network answers by car, and says so."""
     srv, ws = server
     at = datetime(2026, 12, 5, 20, 0)
     geo = tuple(float(v) for v in coords.to_wgs84(*WUJIAOCHANG_GCJ, src="gcj02"))
@@ -471,6 +472,23 @@ def test_truck_driver(server, chromium, artifacts_dir):
         assert parse_qs(urlparse(req.value.url).query)["mode"] == ["truck"]
         assert page.locator("#who-sheet").is_hidden() and page.locator("#who-btn").inner_text() == "我是：货车司机"
         assert page.errors == []
+    finally:
+        ctx.close()
+
+    # a place without a truck network: the truck driver is answered by car, and told so
+    ctx, page = new_page(chromium, geo=geo, worker="trucker", service_workers="block")
+    try:
+        def no_trucks(route):
+            place = route.fetch().json()
+            route.fulfill(json={**place, "modes": [m for m in place["modes"] if m != "truck"]})
+
+        page.route("**/place", no_trucks)
+        with page.expect_request(lambda r: "/nearest?" in r.url) as req:
+            page.goto(srv.url + "/")
+        assert parse_qs(urlparse(req.value.url).query)["mode"] == ["drive"]
+        wait_ids(page, [s for s, _, _ in expected(ws, *geo, crs="wgs84", mode="drive")])
+        assert page.locator("#speed-note").inner_text().startswith("本服务没有货车路网，按驾车计算。")
+        assert chips(page)[:2] == ["k:driver_home", "a:truck_parking"]  # still a truck driver's filters
     finally:
         ctx.close()
 
