@@ -759,7 +759,7 @@ def test_nothing_by_this_mode_names_what_other_modes_reach(tmp_path, monkeypatch
     lon, lat = float(g.node_lon[j]), float(g.node_lat[j])
     body = c.get("/nearest", params={"lon": lon, "lat": lat, "mode": "walk", "k": 5}).json()
     NearestCollection.model_validate(body)
-    assert body["count"] == 0 and "步行 10 分钟内沿道路到不了任何站点" == body["message"]
+    assert body["count"] == 0 and body["message"] == "步行 10 分钟内沿道路到不了任何站点"
     assert [o["mode"] for o in body["other_modes"]] == ["ebike", "drive"]
     for o in body["other_modes"]:
         want = ws.nearest(lon, lat, k=3, mode=o["mode"], return_routes=False)
