@@ -126,9 +126,8 @@ def test_the_follower_reads_an_edit_in_before_any_request(tmp_path: Path) -> Non
     import time
 
     from geomap.api.state import ServiceState
-    from tests._workspaces import sample_workspace
-
     from geomap.nearest import nearest
+    from tests._workspaces import sample_workspace
 
     ws = sample_workspace(tmp_path / "w")
     state = ServiceState.load(ws, modes=["ebike", "walk"])  # e-bike (the riders' default) first, walk after
