@@ -67,6 +67,7 @@ def minutes_text(minutes: float) -> str:
 
 
 def distance_text(m: float) -> str:
+    m = round(m, 1)  # the API's answer is rounded to 0.1 m first, then the page rounds what it got
     return f"{math.floor(m + 0.5)} 米" if m < 1000 else f"{m / 1000:.1f} 公里"
 
 
