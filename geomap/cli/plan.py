@@ -15,7 +15,7 @@ from geomap.cli._common import CliError, parse_when
 from geomap.network.graph import MODES
 from geomap.planning.coverage import mode_label
 from geomap.planning.siting import compare_plans, host_places, solver_label
-from geomap.planning.tables import count, coverage_table_zh, gaps_table_zh, layer_units, plan_table_zh
+from geomap.planning.tables import coverage_table_zh, describe_new, gaps_table_zh, plan_table_zh
 from geomap.workspace import Workspace
 
 
@@ -129,18 +129,6 @@ def plan_outputs(out: Path, solvers: list[str]) -> dict[str, Path]:
     if len(solvers) == 1:
         return {solvers[0]: out}
     return {s: out.with_name(f"{out.stem}_{s}{out.suffix or '.geojson'}") for s in solvers}
-
-
-def describe_new(plan: Any, result: Any) -> str:
-    """What a plan newly covers, in words: "常住人口 25,683 人、餐饮取餐点 2 个（折合 26,683 人）"."""
-    parts = []
-    for name, lay in result.demand.items():
-        unit = layer_units(name)[0]
-        parts.append(f"{lay.label_zh} {count(float(plan.table[f'{name}_new'].sum())):,} {unit}".rstrip())
-    text = "、".join(parts)
-    if len(result.demand) > 1 or "residents" not in result.demand:
-        text += f"（折合 {count(plan.objective):,} 人）"
-    return text
 
 
 def cmd_plan(args: argparse.Namespace, ws: Workspace) -> int:

@@ -530,9 +530,9 @@ class Labels:
         f = np.where(snapped.ok, snapped.fraction, 0.0).astype(np.float64)
         leg_m = np.where(snapped.ok, snapped.distance_m, 0.0).astype(np.float64)
         if q and g.n_nodes:
-            _query(s, f, access_s(g, leg_m), leg_m, k, self.limit_s, g.street_u, g.street_v, g.street_travel_s, g.street_length_m,
-                   g.street_forward, g.street_backward, self.station, self.time_s, self.dist_m, self.count,
-                   *self._on_street(), out_j, out_t, out_d, out_v)
+            _query(s, f, access_s(g, leg_m), leg_m, k, self.limit_s, g.street_u, g.street_v, g.street_travel_s,
+                   g.street_length_m, g.street_forward, g.street_backward, self.station, self.time_s, self.dist_m,
+                   self.count, *self._on_street(), out_j, out_t, out_d, out_v)
         return out_j, out_t, out_d, out_v
 
     def route_pieces(self, snapped: Snapped, slot: IntArray, via: npt.NDArray[np.int8]

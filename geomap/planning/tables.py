@@ -135,3 +135,18 @@ def plan_table_zh(plan: Any, result: CoverageResult) -> Any:
         row["主要服务街道"] = rec["serves"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def describe_new(plan: Any, result: Any) -> str:
+    """What a site plan newly covers, in words for people, each demand layer in its own unit and, when
+    the layers are several (or not residents), their sum in resident equivalents: "常住人口 25,683 人、餐饮取餐点
+    2 个（合计折合 26,683 人）". ``plan``: a :class:`~geomap.planning.siting.SitePlan`; ``result``: the
+    coverage it was made against."""
+    parts = []
+    for name, lay in result.demand.items():
+        unit = layer_units(name)[0]
+        parts.append(f"{lay.label_zh} {count(float(plan.table[f'{name}_new'].sum())):,} {unit}".rstrip())
+    text = "、".join(parts)
+    if len(result.demand) > 1 or "residents" not in result.demand:
+        text += f"（合计折合 {count(plan.objective):,} 人）"
+    return text

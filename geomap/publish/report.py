@@ -44,6 +44,7 @@ from geomap.planning.tables import (
     MISSING,
     count,
     coverage_table_zh,
+    describe_new,
     gaps_table_zh,
     layer_units,
     plan_table_zh,
@@ -360,7 +361,7 @@ def _context(rep: PlannerReport) -> dict[str, Any]:
         entry: dict[str, Any] = {"label": plan.label, "recommended": s == rep.recommended, "n": len(plan.table),
                                  "note": plan.notes[-1] if plan.notes and not len(plan.table) else ""}
         if len(plan.table):
-            entry["new"] = _describe_new(plan, res)
+            entry["new"] = describe_new(plan, res)
             entry["table"] = _table(_plan_for_page(plan_table_zh(plan, res)), first_text=4)
             entry["same_as_recommended"] = (s != rep.recommended and rep.plan is not None
                                             and plan.site_ids() == rep.plan.site_ids())
@@ -392,17 +393,6 @@ def _plan_for_page(df: Any) -> Any:
     df = df.copy()
     df["名称"] = [f"{n}（{k}）" if k != "网格中心" else n for n, k in zip(df["名称"], df["类型"], strict=True)]
     return df.drop(columns=["类型", "新增需求（折合人数）"])
-
-
-def _describe_new(plan: SitePlan, res: CoverageResult) -> str:
-    parts = []
-    for name, lay in res.demand.items():
-        unit = layer_units(name)[0]
-        parts.append(f"{lay.label_zh} {count(float(plan.table[f'{name}_new'].sum())):,} {unit}".rstrip())
-    text = "、".join(parts)
-    if len(res.demand) > 1:
-        text += f"（合计折合 {count(plan.objective):,} 人）"
-    return text
 
 
 def _before_after(rep: PlannerReport) -> Any:
