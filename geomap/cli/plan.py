@@ -13,9 +13,6 @@ import numpy as np
 
 from geomap.cli._common import CliError, parse_when
 from geomap.network.graph import MODES
-from geomap.planning.coverage import mode_label
-from geomap.planning.siting import compare_plans, host_places, solver_label
-from geomap.planning.tables import coverage_table_zh, describe_new, gaps_table_zh, plan_table_zh
 from geomap.workspace import Workspace
 
 
@@ -61,6 +58,8 @@ def print_table(df: Any) -> None:
 
 
 def cmd_coverage(args: argparse.Namespace, ws: Workspace) -> int:
+    from geomap.planning.tables import coverage_table_zh  # the planning library: loaded by its commands only
+
     reg = ws.registry
     study = study_for(args, ws)
     res = study.coverage(reg.index, **filters(args))
@@ -92,6 +91,9 @@ def cmd_coverage(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 def cmd_gaps(args: argparse.Namespace, ws: Workspace) -> int:
+    from geomap.planning.coverage import mode_label
+    from geomap.planning.tables import gaps_table_zh
+
     reg = ws.registry
     study = study_for(args, ws)
     flt = filters(args)
@@ -132,6 +134,9 @@ def plan_outputs(out: Path, solvers: list[str]) -> dict[str, Path]:
 
 
 def cmd_plan(args: argparse.Namespace, ws: Workspace) -> int:
+    from geomap.planning.siting import compare_plans, host_places, solver_label
+    from geomap.planning.tables import describe_new, plan_table_zh
+
     reg = ws.registry
     if args.add < 1:
         raise CliError("--add：新增站点数至少为 1")
