@@ -156,19 +156,22 @@ class ServiceState:
         if self.graphs:
             warm_edit_kernels()
 
-    def _warm_all(self, snap: Snapshot, modes: list[str] | None = None) -> None:
+    def _warm_all(self, snap: Snapshot, modes: list[str] | None = None, *, background: bool = False) -> None:
         """:meth:`warm_labels` for ``modes`` (default every mode), side by side in threads (the searches and
-        the copies of an edit run without the interpreter lock: two cores do it in about half the time)."""
+        the copies of an edit run without the interpreter lock: two cores do it in about half the time).
+        ``background``: in threads of the lowest CPU priority (the modes a follower warms after the swap:
+        the next edit's reload and the riders' requests go first)."""
         from concurrent.futures import ThreadPoolExecutor
 
         modes = list(self.graphs) if modes is None else modes
         snap.index.selection(_ALL, tz=self.settings.timezone)  # once, before the threads share it
-        if len(modes) < 2:
+        if len(modes) < 2 and not background:
             for mode in modes:
                 self.warm_labels(mode, snap)
             return
-        with ThreadPoolExecutor(max_workers=min(len(modes), os.cpu_count() or 1),
-                                thread_name_prefix="geomap-labels") as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(modes), os.cpu_count() or 1)),
+                                thread_name_prefix="geomap-labels",
+                                initializer=_lowest_thread_priority if background else None) as pool:
             for f in [pool.submit(self.warm_labels, mode, snap) for mode in modes]:
                 f.result()
 
@@ -225,7 +228,7 @@ class ServiceState:
                         continue
                     # served since its swap; the other modes' labels and the heap's settling follow here,
                     # outside the lock (a request in one of those modes meanwhile derives its labels itself)
-                    self._warm_all(snap, self._later)
+                    self._warm_all(snap, self._later, background=True)
                     settle_heap()
                 except Exception:  # keep following; the next request reports what is wrong
                     if stop.is_set():
@@ -314,6 +317,13 @@ class RegistryWatch:
             version = self._version()
             changed, self._seen = version != self._seen, version
         return changed
+
+
+def _lowest_thread_priority() -> None:
+    """Give the calling thread the lowest CPU priority (Linux: a thread's own nice value, 19); elsewhere
+    nothing."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def settle_heap() -> None:
