@@ -95,6 +95,10 @@ def test_map_in_chromium_desktop_phone_and_print(chromium, published: dict, arti
         t = lo.page.locator(".gm-title").bounding_box()
         s = lo.page.locator(".leaflet-control-layers").bounding_box()
         assert t["x"] + t["width"] <= s["x"] or t["y"] + t["height"] <= s["y"]
+        # the scale bar is not under the credit line (on a phone the credit spans the width)
+        sc = lo.page.locator(".leaflet-control-scale").bounding_box()
+        at = lo.page.locator(".leaflet-control-attribution").bounding_box()
+        assert sc["y"] + sc["height"] <= at["y"] or sc["x"] + sc["width"] <= at["x"], (sc, at)
         # clusters are dark on the light bands, not green on green
         if lo.page.locator(".gm-cluster span").count():
             rgb = lo.page.evaluate("getComputedStyle(document.querySelector('.gm-cluster span')).backgroundColor")
