@@ -15,14 +15,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-# System packages the tests need: Debian's Chromium (browser tests) and a CJK font (posters, screenshots).
-# Installed only when missing; needs root (CI and the project's machines) or prints what to install.
+# System packages the tests need: Debian's Chromium (browser tests, the report's PDF), a CJK font (posters, screenshots), poppler-utils
+# (pdftotext / pdftoppm read the poster's and the report's PDF pages) and zbar-tools (zbarimg, an independent QR decoder for the
+# poster's QR code). Installed only when missing; needs root (CI and the project's machines) or prints what to install.
+SYSDEPS := chromium fonts-noto-cjk poppler-utils zbar-tools
 sysdeps:
-	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q 'Noto Sans CJK'; then :; \
+	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q 'Noto Sans CJK' \
+	  && command -v pdftoppm >/dev/null 2>&1 && command -v zbarimg >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing chromium and fonts-noto-cjk (Debian packages)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
-	else echo "browser tests need Chromium and a CJK font: sudo apt-get install chromium fonts-noto-cjk" >&2; exit 1; fi
+	  echo "installing $(SYSDEPS) (Debian packages)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSDEPS) >/dev/null; \
+	else echo "browser and poster tests need: sudo apt-get install $(SYSDEPS)" >&2; exit 1; fi
 
 # The HTTP load benchmark drives the service with wrk (Debian), a C load generator.
 benchdeps:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -106,6 +107,12 @@ class Settings(BaseSettings):
         None, description="天地图 browser key for `--tiles tianditu` (GEOMAP_TIANDITU_KEY)"
     )
     poster_dpi: int = Field(300, description="Resolution of `geomap poster` PNG output (dots per inch)", ge=72, le=1200)
+    public_url: str | None = Field(
+        None, description="Address of the place's online map or rider page (https://…): printed as a QR code on "
+        "the poster and named on the HTML map; unset: no QR code")
+    data_date: date | None = Field(
+        None, description="Date the station list is true on (YYYY-MM-DD), shown as 数据截至 on the map and poster; "
+        "unset: the date of the registry's last change (Asia/Shanghai)")
 
     # --- geocoding of rows without coordinates (issue 18; docs/stations.md) ---------------------------
     geocoder: Literal["none", "amap", "tianditu", "osm"] = Field(
@@ -133,6 +140,9 @@ class Settings(BaseSettings):
     exact_max_pairs: int = Field(
         2_000_000, description="The exact site solver (MILP) runs only when candidates × demand cells fit this"
     )
+    pickup_weight: float = Field(
+        500.0, ge=0, description="Residents one delivery pickup point (restaurant) counts as when gaps are ranked "
+        "and sites chosen (每个餐饮取餐点折合多少名常住人口); a planning judgement, stated in the report")
 
     # --- service (API issue) ----------------------------------------------------------------------
     admin_token: SecretStr | None = Field(

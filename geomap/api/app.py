@@ -47,7 +47,7 @@ for riders, couriers and drivers, along real streets; station admin for union st
 _FIELD_ZH = {
     "lon": "经度 lon", "lat": "纬度 lat", "crs": "坐标系 crs", "out_crs": "输出坐标系 out_crs", "k": "站点数 k",
     "mode": "出行方式 mode", "kind": "站点类型 kind", "amenity": "设施 amenity", "open_at": "开放时间 open_at",
-    "bbox": "范围 bbox", "minutes": "分钟数 minutes", "station": "站点 station", "limit": "条数 limit",
+    "bbox": "范围 bbox", "at": "时刻 at", "minutes": "分钟数 minutes", "station": "站点 station", "limit": "条数 limit",
     "name": "名称 name", "kinds": "类型 kinds", "route": "路线 route",
 }
 
@@ -148,6 +148,7 @@ def create_app(state: ServiceState | None = None, *, workspace: Workspace | None
             read.warm_nearest(app.state.geomap)
             settle_heap()
             start_map_build(app.state.geomap)
+            app.state.geomap.follow()
         yield
         if loaded_here:  # a state passed in belongs to the caller (tests share one)
             stop_map_builds(app.state.geomap)
@@ -176,7 +177,7 @@ def create_app(state: ServiceState | None = None, *, workspace: Workspace | None
     app.include_router(planning.router)
     for r in routers:
         app.include_router(r)
-    app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
+    app.mount("/static", web.WebStatic(directory=web.WEB_DIR), name="static")  # versioned: cached a year
     app.add_middleware(admin.ImportBodyLimit)  # an upload over the limit: 413 before it is read
     app.add_middleware(QueryGuard)  # a repeated parameter: 422; an over-long request line: 414 (JSON)
     return app

@@ -12,8 +12,11 @@ when the service is gone, however it ended (a killed service must not leave a ma
 
 Riders come first: the map process runs only on CPU time nobody else wants (Linux ``SCHED_IDLE``), so
 ``/nearest`` keeps its latency while a map is being built. Several service workers build each station
-set's map once: the page is kept in the workspace's cache (``cache/map/``, keyed by the stations, the mode, the settings
-and the extract) under a file lock, and a worker whose map process finds it there reads it instead.
+set's map once: the page is kept in the workspace's cache (``cache/map/``, keyed by the stations, the
+mode, the settings and the extract) under a file lock, and a worker whose map process finds it there
+reads it instead. After an edit, whichever map process builds the new page starts from the bands drawn
+last by any of them (kept beside the labels, :func:`geomap.network.areas.band_polygons`), so the rebuild
+costs what the edit changed in every worker.
 """
 
 from __future__ import annotations
@@ -98,7 +101,8 @@ def render_in_child(root: str, mode: str) -> str:
             return page.read_text(encoding="utf-8")
         graph = ws.graph(mode) if ws.has_network else None
         html = maps.render_map(frame, graph=graph, osm_path=ws.osm_path, streets=ws.osm_path is not None,
-                               place=ws.name, publisher=ws.publisher)
+                               place=ws.name, publisher=ws.publisher,
+                               data_date=maps.data_date(ws.registry, settings=ws.settings))
         tmp = page.with_suffix(".tmp")
         tmp.write_text(html, encoding="utf-8")
         tmp.replace(page)

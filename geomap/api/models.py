@@ -69,9 +69,15 @@ def parse_open_at(text: str | None, *, tz: str = "Asia/Shanghai") -> datetime | 
     try:
         when = datetime.fromisoformat(t)
     except ValueError:
-        raise ValueError(f"open_at {t!r}: 请用 now 或 2026-11-23T12:30 / use 'now' or an ISO date-time "
+        raise ValueError(f"{t!r}: 请用 now 或 2026-11-23T12:30 / use 'now' or an ISO date-time "
                          "like 2026-11-23T12:30 (Asia/Shanghai when no zone is given)") from None
+    if not 2000 <= when.year <= 2100:  # a week either side must stay a valid date in any zone
+        raise ValueError(f"{t!r}: 年份须在 2000–2100 之间 / the year must be between 2000 and 2100")
     return when if when.tzinfo else when.replace(tzinfo=zone)
+
+
+def _is_now_text(v: str) -> bool:
+    return v.strip().lower() in ("now", "现在")
 
 
 KIND_DOC = ("Station kind(s), any of them matches; keys or Chinese names, comma-separated. Valid: "
@@ -141,6 +147,17 @@ class NearestQuery(_Filters):
     mode: NearestMode = Field("ebike", description="Travel mode along the streets, or `straight` (great circle)")
     k: int = Field(3, ge=1, le=50, description="How many stations (1–50)")
     route: bool = Field(True, description="Include the route (LineString) to each station")
+    at: str | None = Field(None, description="The moment the answer is for: `open_now`, `opens_next` and "
+                           "`open_at=now` (ISO date-time, Asia/Shanghai when no zone given; default: the time "
+                           "of the request)", examples=["2026-12-05T20:00"])
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, v: str | None) -> str | None:
+        if v is not None and _is_now_text(v):
+            return None
+        parse_open_at(v)
+        return v
 
 
 class IsochroneQuery(BaseModel):
@@ -231,15 +248,33 @@ class StationCollection(BaseModel):
     features: list[StationFeature] = Field(description="One Point feature per station")
 
 
+class NavUrls(BaseModel):
+    amap: str = Field(description="高德地图: uri.amap.com/navigation, GCJ-02 (`coordinate=gaode`), mode=walk|ride|car")
+    baidu: str = Field(description="百度地图: api.map.baidu.com/direction, BD-09 (`coord_type=bd09ll`, latitude "
+                       "first), mode=walking|riding|driving")
+    tencent: str = Field(description="腾讯地图: apis.map.qq.com/uri/v1/routeplan, GCJ-02 (latitude first), "
+                         "type=walk|bike|drive")
+
+
 class NearestProperties(StationProperties):
     rank: int = Field(description="1 = quickest (or closest in straight line)")
-    travel_s: float | None = Field(description="Travel time from the query point along the streets, seconds "
-                                   "(null for mode=straight)")
+    travel_s: float | None = Field(description="Travel time of the whole trip, seconds: from the query point "
+                                   "straight to its street and from the station's street straight to the "
+                                   "station on foot (the workspace's access_speed_kmh, default 5 km/h), along "
+                                   "the streets in the mode between (null for mode=straight)")
     travel_minutes: float | None = Field(description="travel_s / 60, rounded to 0.1 minute")
-    distance_m: float = Field(description="Distance in metres: along the streets, or great-circle for straight")
-    route: LineGeometry | None = Field(None, description="The route from the query point to the station, "
-                                       "in the collection's coord_system (null when route=false or straight)")
-    amap_nav_url: str = Field(description="AMap (高德) navigation link to the station, GCJ-02 coordinates")
+    distance_m: float = Field(description="Distance in metres: the whole trip (both straight access legs and "
+                              "the streets), or great-circle for straight")
+    route: LineGeometry | None = Field(None, description="The route from the query point (as given) by its street "
+                                       "to the station (as placed), in the collection's coord_system (null when "
+                                       "route=false or straight)")
+    opens_next: str | None = Field(None, description="When a station closed at the answer's `at` opens next: "
+                                   "ISO 8601 local time with its offset (Asia/Shanghai), e.g. "
+                                   "2026-12-07T08:30:00+08:00; null when open then or the hours are unknown")
+    amap_nav_url: str = Field(description="AMap (高德) navigation link to the station, GCJ-02 coordinates (the "
+                              "same as nav_urls.amap)")
+    nav_urls: NavUrls = Field(description="Navigation links into the map apps, from the query point to the "
+                              "station, with the travel mode of `mode` (geomap.navigation)")
 
 
 class NearestFeature(BaseModel):
@@ -254,7 +289,7 @@ class QueryEcho(BaseModel):
     lat: float = Field(description="Query latitude as given, degrees in `crs`")
     crs: Crs = Field(description="Coordinate system of the query point")
     snap_m: float | None = Field(None, description="Straight-line metres from the query point to the street "
-                                 "network (null for mode=straight)")
+                                 "network, the first access leg of every trip (null for mode=straight)")
 
 
 class StraightStation(BaseModel):
@@ -272,11 +307,27 @@ class UnroutedStation(BaseModel):
     note: str = Field(description="What to tell the rider, in Chinese")
 
 
+class OtherModeStation(BaseModel):
+    id: str = Field(description="Station id")
+    name: str = Field(description="Station name")
+    travel_s: float = Field(description="Travel time by this mode along the streets, seconds")
+    travel_minutes: float = Field(description="travel_s / 60, rounded to 0.1 minute")
+    distance_m: float = Field(description="Distance along the streets, metres")
+
+
+class OtherMode(BaseModel):
+    mode: Mode = Field(description="Another travel mode of this service")
+    label: str = Field(description="Its Chinese name (步行, 电动自行车, 驾车, 货车)")
+    stations: list[OtherModeStation] = Field(description="The quickest matching stations by it (1–3)")
+
+
 class NearestCollection(BaseModel):
     type: Literal["FeatureCollection"] = "FeatureCollection"
     coord_system: Crs = Field(description="Coordinate system of every position in this collection")
     mode: NearestMode = Field(description="Travel mode used")
     query: QueryEcho
+    at: str = Field(description="The moment `open_now` and `opens_next` are for: the request's `at`, or the "
+                    "time of the request, to the minute (ISO 8601 local time with its offset, Asia/Shanghai)")
     open_at: str | None = Field(None, description="The `open_at` filter as evaluated (ISO, Asia/Shanghai)")
     count: int = Field(description="Number of stations found (may be < k when fewer match or are reachable)")
     unrouted: list[UnroutedStation] = Field(
@@ -287,6 +338,10 @@ class NearestCollection(BaseModel):
     straight_line: list[StraightStation] = Field(
         default_factory=list, description="When nothing was found along the streets: the nearest stations by "
         "straight line (any filter ignored), within 20 km, labelled as such on the rider page")
+    other_modes: list[OtherMode] = Field(
+        default_factory=list, description="When nothing was found by `mode` (not straight): what each other "
+        "travel mode of the service reaches with the same filters within the same time limit (modes reaching "
+        "nothing left out)")
     features: list[NearestFeature] = Field(description="Ranked stations, quickest first; Point at the station")
 
 
@@ -333,7 +388,7 @@ class Health(BaseModel):
 
 READ_ONLY_FIELDS = frozenset({"opening_hours", "kind_labels", "amenity_labels", "open_now", "source", "source_crs",
                               "source_ref", "updated_at", "rank", "travel_s", "travel_minutes", "distance_m",
-                              "route", "amap_nav_url"})
+                              "route", "amap_nav_url", "nav_urls", "opens_next"})
 """Fields a read answers that a write derives itself: accepted and ignored, so that a station read from
 ``GET /stations/{id}`` can be edited and written back as it is (its ``properties`` plus lon/lat)."""
 

@@ -51,8 +51,10 @@ class PlanRequest(PlanningQuery):
     add: int = Field(..., ge=1, le=20, description="Number of new sites to propose (1–20)")
     candidates: list[Literal["osm", "h3"]] = Field(
         ["osm", "h3"], min_length=1,
-        description="Candidate sources: `osm` (bank branches, post offices, fuel stations, community centres, "
-                    "convenience shops, supermarkets in the extract) and/or `h3` (grid cell centres)")
+        description="Candidate sources: `osm` (places in the extract that fit the station kind: bank branches, "
+                    "post offices, fuel stations, community centres, shops for a service station; community "
+                    "centres and eateries for a canteen; fuel stations and parking for a driver home — see "
+                    "vocab/host_places.toml) and/or `h3` (grid cell centres, named by their nearest streets)")
     solver: Literal["greedy", "exact"] = Field("greedy", description="Lazy greedy (any size) or exact (MILP, CBC)")
 
 
@@ -151,7 +153,8 @@ def _gaps(state: ServiceState, q: GapsQuery, index: StationIndex) -> dict[str, A
 @router.get("/gaps", summary="H3 gap grid: travel minutes to the nearest station and demand per cell",
             response_description="GeoJSON FeatureCollection of H3 cells (properties: h3, subdistrict, travel_min "
                                  "(minutes, null when off the network), covered, residents, restaurants, demand "
-                                 "(share score 0–1), gap_rank (1 = most uncovered demand, null when covered))")
+                                 "(resident equivalents: residents + pickup_weight × restaurants), unmeasured, "
+                                 "gap_rank (1 = most uncovered demand, null when covered))")
 async def get_gaps(state: State, q: Annotated[GapsQuery, Query()]) -> JSONResponse:
     """The gap grid over the study area, uncovered cells ranked by demand."""
     return JSONResponse(await run_in_threadpool(_gaps, state, q, state.current().index))
@@ -161,7 +164,7 @@ def _plan(state: ServiceState, body: PlanRequest, index: StationIndex) -> dict[s
     _graph_ok(state, body.mode)
     with _LOCK:
         study = _study(state)
-        cands = study.candidates(sources=tuple(body.candidates))
+        cands = study.candidates(sources=tuple(body.candidates), kind=body.kind)
         plan = study.plan(index, p=body.add, candidates=cands, solver=body.solver,
                           **_filters(body))
     fc = plan.to_geojson(crs=body.crs)

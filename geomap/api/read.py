@@ -12,9 +12,9 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import orjson
@@ -37,15 +37,15 @@ from geomap.api.models import (
     parse_open_at,
 )
 from geomap.api.state import LABEL_K, ServiceState, Snapshot
+from geomap.navigation import ORIGIN_NAME, NavPoint, nav_point, nav_urls
 from geomap.nearest import nearest_point
 from geomap.network.routing import SnapError
-from geomap.stations.hours import OpeningHours, local_weekday_minute, parse_osm
+from geomap.stations.hours import OpeningHours, parse_osm
 from geomap.stations.index import StationFilter
 from geomap.stations.schema import Station
 
 router = APIRouter(route_class=QueryModelRoute)
 
-_AMAP_MODE = {"walk": "walk", "ebike": "ride", "drive": "car", "truck": "car", "straight": "ride"}
 _ERR = {422: {"description": "Invalid parameter (the message lists the valid values), or the point is too "
                              "far from the street network (detail.distance_m says how far)"}}
 
@@ -76,8 +76,7 @@ class StationView:
     """What every answer repeats about one station, worked out once per snapshot: its GeoJSON properties
     (all :class:`Station` fields except lon/lat, plus Chinese labels; not ``open_now``), its parsed
     opening hours, its Feature's JSON text around the answer's own fields (:attr:`feature_head`, with the
-    position in each coordinate system: :attr:`geometry_tail`) and its AMap navigation link for each AMap
-    travel mode."""
+    position in each coordinate system: :attr:`geometry_tail`) and the station as a navigation target."""
 
     props: dict[str, Any]
     feature_head: bytes
@@ -87,10 +86,12 @@ class StationView:
     """By coordinate system, the text that closes the properties and the Feature with its Point geometry
     (position rounded to 1e-7 degree)."""
     hours: OpeningHours | None
-    nav_url: dict[str, str]
-    """AMap navigation link by AMap mode (``walk``, ``ride``, ``car``); see :func:`amap_nav_url`."""
+    target: NavPoint
+    """The station for the map apps' navigation links (GCJ-02 and BD-09, its name; :mod:`geomap.navigation`)."""
     _open: list[Any] = field(default_factory=lambda: [(None, None)], compare=False, repr=False)
     """The last (local time, open) answered: requests within the same minute ask the same."""
+    _wait: list[Any] = field(default_factory=lambda: [(None, None)], compare=False, repr=False)
+    """The last (local time, minutes until it opens) answered."""
 
     def open_now(self, local: tuple[int, int]) -> bool | None:
         """Whether open at ``local`` = (weekday, minute of the day), local time (None when the hours are
@@ -102,6 +103,18 @@ class StationView:
             is_open = self.hours.is_open_local(*local)
             self._open[0] = (local, is_open)
         return is_open
+
+    def opens_next(self, local: tuple[int, int], moment: datetime) -> str | None:
+        """When the station next opens, closed at ``moment`` (aware local time, whole minute; ``local`` its
+        weekday and minute): ISO 8601 local time with its offset, e.g. ``2026-12-07T08:30:00+08:00``. None
+        when open then or the hours are unknown (:meth:`OpeningHours.minutes_to_open_local`)."""
+        if self.hours is None:
+            return None
+        seen, wait = self._wait[0]
+        if seen != local:
+            wait = self.hours.minutes_to_open_local(*local)
+            self._wait[0] = (local, wait)
+        return None if not wait else (moment + timedelta(minutes=wait)).isoformat()
 
     def properties(self, local: tuple[int, int]) -> dict[str, Any]:
         """The properties with ``open_now`` at ``local`` (see :meth:`open_now`)."""
@@ -117,24 +130,14 @@ def station_view(snap: Snapshot, st: Station) -> StationView:
         d["kind_labels"] = [kinds.terms[k].label for k in st.kinds if k in kinds.terms]
         d["amenity_labels"] = [amen.terms[k].label for k in st.amenities if k in amen.terms]
         pos = {crs: tuple(float(v) for v in coords.from_wgs84(st.lon, st.lat, dst=crs)) for crs in coords.COORD_SYSTEMS}
-        lon, lat = pos["gcj02"]
         view = StationView(props=d, feature_head=b'{"type":"Feature","id":%b,"properties":%b,' % (
                                orjson.dumps(st.id), orjson.dumps(d)[:-1]),
                            geometry_tail={k: b'},"geometry":{"type":"Point","coordinates":%b}}' % orjson.dumps(
                                [_r(x), _r(y)]) for k, (x, y) in pos.items()},
                            hours=parse_osm(st.opening_hours) if st.opening_hours else None,
-                           nav_url={m: amap_nav_url(lon, lat, st.name, amap_mode=m)
-                                    for m in set(_AMAP_MODE.values())})
+                           target=nav_point(st.lon, st.lat, st.name))
         snap.cache[st.id] = view
     return view
-
-
-def amap_nav_url(lon: float, lat: float, name: str, *, amap_mode: str) -> str:
-    """AMap URI API navigation link (https://lbs.amap.com/api/uri-api/guide/travel/route) to GCJ-02
-    ``lon``, ``lat`` (degrees), labelled ``name``; ``amap_mode`` one of walk, ride, car."""
-    label = quote(name.replace(",", " "), safe="")
-    return (f"https://uri.amap.com/navigation?to={lon:.6f},{lat:.6f},{label}"
-            f"&mode={amap_mode}&coordinate=gaode&callnative=1&src=geomap")
 
 
 def _filter(q: Any) -> StationFilter:
@@ -142,18 +145,31 @@ def _filter(q: Any) -> StationFilter:
 
 
 _NOW: list[Any] = [(None, None)]
-"""The last ((UTC minute, zone), (weekday, minute)) answered: every request within a minute asks the same
-(zones in use are whole minutes off UTC, so the local minute turns when the UTC minute does)."""
+"""The last ((UTC minute, zone), ((weekday, minute), local time)) answered: every request within a minute
+asks the same (zones in use are whole minutes off UTC, so the local minute turns when the UTC minute does)."""
+
+
+def _local_moment(state: ServiceState) -> tuple[tuple[int, int], datetime]:
+    """Now in the service's time zone (Asia/Shanghai): (weekday, minute of the day) and the aware local time
+    at the start of that minute."""
+    key = (int(time.time() // 60), state.settings.timezone)
+    seen, now = _NOW[0]
+    if seen != key:
+        moment = datetime.fromtimestamp(key[0] * 60, UTC).astimezone(ZoneInfo(key[1]))
+        now = ((moment.weekday(), moment.hour * 60 + moment.minute), moment)
+        _NOW[0] = (key, now)
+    return now
 
 
 def _local_now(state: ServiceState) -> tuple[int, int]:
     """Weekday and minute of the day now, in the service's time zone (Asia/Shanghai)."""
-    key = (int(time.time() // 60), state.settings.timezone)
-    seen, local = _NOW[0]
-    if seen != key:
-        local = local_weekday_minute(datetime.fromtimestamp(key[0] * 60, UTC), tz=key[1])
-        _NOW[0] = (key, local)
-    return local
+    return _local_moment(state)[0]
+
+
+def _moment_at(state: ServiceState, at: datetime) -> tuple[tuple[int, int], datetime]:
+    """As :func:`_local_moment`, for the moment ``at`` (aware) instead of now."""
+    moment = at.astimezone(ZoneInfo(state.settings.timezone)).replace(second=0, microsecond=0)
+    return (moment.weekday(), moment.hour * 60 + moment.minute), moment
 
 
 def _stations_fc(state: ServiceState, snap: Snapshot, slots: np.ndarray, crs: str) -> dict[str, Any]:
@@ -250,9 +266,11 @@ def _no_network_answer(state: ServiceState, snap: Snapshot, q: Any, exc: SnapErr
                     distance_m=_r(d, 1) if math.isfinite(d) else None, max_snap_m=exc.max_snap_m)
 
 
-def _none_found(state: ServiceState, snap: Snapshot, q: Any, mode: str | None) -> dict[str, Any]:
+def _none_found(state: ServiceState, snap: Snapshot, q: Any, mode: str | None,
+                flt_open: datetime | None) -> dict[str, Any]:
     """What to say when no station was found: why (no filter set: nothing within reach of this mode; with
-    filters: nothing that matches), and the nearest stations by straight line, labelled as such."""
+    filters: nothing that matches), what the other modes reach (:func:`_other_modes`) and the nearest
+    stations by straight line, labelled as such."""
     from geomap.network.graph import load_profiles
 
     filtered = bool(q.kind or q.amenity or q.open_at)
@@ -265,16 +283,57 @@ def _none_found(state: ServiceState, snap: Snapshot, q: Any, mode: str | None) -
                else f"{label} {limit} 分钟内沿道路到不了任何站点")
     lon, lat = (float(v) for v in coords.to_wgs84(q.lon, q.lat, src=q.crs))
     near = _straight_line(snap, lon, lat)
-    return {"message": why, "straight_line": near if mode is not None else []}
+    return {"message": why, "straight_line": near if mode is not None else [],
+            "other_modes": _other_modes(state, snap, q, mode, flt_open) if mode is not None else []}
+
+
+OTHER_MODES_K = 3
+"""How many stations each other mode names when the asked mode reaches none."""
+
+
+def _other_modes(state: ServiceState, snap: Snapshot, q: Any, mode: str, flt_open: datetime | None
+                 ) -> list[dict[str, Any]]:
+    """When ``mode`` reaches no matching station: the nearest by each other loaded mode (same filters, the
+    same time limit), quickest first within a mode, modes in the service's order; a mode that reaches none
+    or whose streets do not take the point is left out. Only on this path: each (mode, filter) pays its own
+    bounded search once, like any first query."""
+    from geomap.network.graph import load_profiles
+
+    profiles = load_profiles()
+    out = []
+    for other, graph in state.graphs.items():
+        if other == mode:
+            continue
+        try:
+            res = nearest_point(snap.index, q.lon, q.lat, k=min(q.k, OTHER_MODES_K), kind=q.kind, amenity=q.amenity,
+                                open_at=flt_open, crs=q.crs, mode=other, graph=graph, return_routes=False,
+                                index_k=LABEL_K)
+        except SnapError:
+            continue
+        if not res.station_id or res.travel_s is None:
+            continue
+        out.append({"mode": other, "label": profiles[other].label or other, "stations": [
+            {"id": sid, "name": snap.stations[sid].name, "travel_s": _round1(t), "travel_minutes": _round1(t / 60),
+             "distance_m": _round1(d)}
+            for sid, t, d in zip(res.station_id, res.travel_s, res.distance_m, strict=True)]})
+    return out
+
+
+def _is_now(text: str) -> bool:
+    return text.strip().lower() in ("now", "现在")
 
 
 def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
     """The ``/nearest`` answer as JSON text (UTF-8): a GeoJSON FeatureCollection of the stations found
-    (:func:`geomap.nearest.nearest_point`), each with its answer's fields (open now, rank, travel time,
-    network distance, the route, the AMap link). Per station, the text of its Feature around those fields
-    is written once per snapshot (:class:`StationView`)."""
+    (:func:`geomap.nearest.nearest_point`), each with its answer's fields (open now or when it opens next,
+    rank, travel time, network distance, the route, the map apps' navigation links from the query point).
+    Per station, the text of its Feature around those fields is written once per snapshot
+    (:class:`StationView`). Opening states are for ``q.at`` (default now), and so is ``open_at=now``."""
     snap = state.current()
-    flt_open = None if q.open_at is None else parse_open_at(q.open_at)
+    at = None if q.at is None else parse_open_at(q.at, tz=state.settings.timezone)
+    local, moment = _local_moment(state) if at is None else _moment_at(state, at)
+    flt_open = None if q.open_at is None else (at if at is not None and _is_now(q.open_at)
+                                                else parse_open_at(q.open_at, tz=state.settings.timezone))
     mode = None if q.mode == "straight" else q.mode
     out_crs = q.out_crs or q.crs
     if mode is not None and mode not in state.graphs:
@@ -289,23 +348,26 @@ def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
         raise _no_network_answer(state, snap, q, exc) from None
     if mode is None and state.graphs:  # by straight line: a point in another city is still outside the area
         _check_area(state, snap, q)
-    local = _local_now(state)
-    nav_mode = _AMAP_MODE[q.mode]
+    nav_mode = mode or "ebike"
+    origin = nav_point(q.lon, q.lat, ORIGIN_NAME, crs=q.crs)  # routes in the apps start where the answer does
     parts = [orjson.dumps({"type": "FeatureCollection", "coord_system": out_crs, "mode": q.mode,
                            "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs,
                                      "snap_m": None if res.snap_m is None else _round1(res.snap_m)},
+                           "at": moment.isoformat(),
                            "open_at": flt_open.isoformat() if flt_open else None,
                            "count": len(res.station_id), "unrouted": _unrouted(snap, res),
-                           **(_none_found(state, snap, q, mode) if not res.station_id else {})})[:-1],
+                           **(_none_found(state, snap, q, mode, flt_open) if not res.station_id else {})})[:-1],
              b',"features":[']
     for n, sid in enumerate(res.station_id):
         view = station_view(snap, snap.stations[sid])
         travel = None if res.travel_s is None else _round1(res.travel_s[n])
         route = None if res.route_xy is None else {"type": "LineString", "coordinates": res.route_xy[n]}
-        own = orjson.dumps({"open_now": view.open_now(local), "rank": n + 1, "travel_s": travel,
+        urls = nav_urls(view.target, mode=nav_mode, origin=origin)
+        own = orjson.dumps({"open_now": view.open_now(local), "opens_next": view.opens_next(local, moment),
+                            "rank": n + 1, "travel_s": travel,
                             "travel_minutes": None if travel is None else _round1(travel / 60),
                             "distance_m": _round1(res.distance_m[n]), "route": route,
-                            "amap_nav_url": view.nav_url[nav_mode]}, option=orjson.OPT_SERIALIZE_NUMPY)
+                            "amap_nav_url": urls["amap"], "nav_urls": urls}, option=orjson.OPT_SERIALIZE_NUMPY)
         parts += (b"," if n else b"", view.feature_head, memoryview(own)[1:-1], view.geometry_tail[out_crs])
     parts.append(b"]}")
     return b"".join(parts)

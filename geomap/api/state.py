@@ -4,11 +4,12 @@ Concurrency model (one event loop per worker process; ``geomap serve --workers N
 each with its own copy of everything below):
 
 * **The registry file is the truth.** A worker serves a :class:`Snapshot` (station index + records) of
-  the registry as it was at some moment. Before every request that reads stations, the worker looks
-  whether anything committed since (:class:`RegistryWatch`: the file's change counter, about 1 µs); if so
-  it reloads the snapshot from the registry before answering. An edit made through
-  any worker (or by ``geomap import`` on the command line) is therefore seen by every worker's next
-  request; no worker answers from a registry state older than one it could observe.
+  the registry as it was at some moment. A thread of each worker (:meth:`ServiceState.follow`) looks every
+  50 ms whether anything committed since (:class:`RegistryWatch`: the file's change counter, about 1 µs)
+  and reads it in at once, so every worker starts on an edit as soon as it is committed; every request
+  that reads stations looks too (under the same lock, waiting for a read-in under way) before answering.
+  An edit made through any worker (or by ``geomap import`` on the command line) is therefore seen by every
+  worker's next request; no worker answers from a registry state older than one it could observe.
 * **Readers** (``/stations``, ``/nearest`` …) run on the event loop and take one snapshot per request
   (:meth:`ServiceState.current`); a snapshot is never changed once served, so a reader sees the stations
   entirely before or entirely after an edit.
@@ -18,8 +19,8 @@ each with its own copy of everything below):
   new snapshot, so its own change is visible in its answer and in every later request.
 * The network-nearest labels (:mod:`geomap.network.nearest`) are cached per station set; a reload builds
   the new unfiltered labels for every mode before the snapshot is swapped in, so the first reader after
-  an edit does not pay for them. Those caches live on the graphs and are touched only from the event
-  loop thread.
+  an edit does not pay for them. Those caches live on the graphs, shared by the event loop and the
+  follower under a lock (``geomap.network.nearest._MEMO_LOCK``).
 * Service circles (``/isochrones``) are slower (≈0.1 s) and run in a worker thread under
   ``iso_lock``; they read graph arrays built at start (snapping index, buffer tree), not the station
   snapshot.
@@ -90,6 +91,13 @@ class ServiceState:
     map_version: int = 0
     map_building: bool = False
     map_lock: threading.Lock = field(default_factory=threading.Lock)
+    reload_lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held while the registry is looked at and, when it changed, read into a new snapshot."""
+    _follower: tuple[threading.Thread, threading.Event] | None = field(default=None, repr=False)
+    _later: list[str] = field(default_factory=list, repr=False)
+    """Followed: the modes whose labels a reload leaves to the follower (all but the riders' default)."""
+    _pending: Snapshot | None = field(default=None, repr=False)
+    """A snapshot swapped in with only the riders' mode warmed; the follower warms the rest."""
 
     @property
     def settings(self) -> Settings:
@@ -139,23 +147,32 @@ class ServiceState:
 
     def prewarm(self) -> None:
         """Build (or load from the workspace's cache) what the first rider's request needs: the snapping
-        index and the labels of the unfiltered stations of every mode. The buffered streets of service
-        circles are built when first asked for (a city's worth takes minutes)."""
-        self._warm_all(self.snapshot)
+        index and the labels of the unfiltered stations of every mode, and the compiled code of label edits
+        (loaded from numba's cache on first use: a quarter second the first edit would otherwise pay). The
+        buffered streets of service circles are built when first asked for (a city's worth takes minutes)."""
+        from geomap.network.labels import warm_edit_kernels
 
-    def _warm_all(self, snap: Snapshot) -> None:
-        """:meth:`warm_labels` for every mode, the modes side by side in threads (the searches and the
-        copies of an edit run without the interpreter lock: two cores do it in about half the time)."""
+        self._warm_all(self.snapshot)
+        if self.graphs:
+            warm_edit_kernels()
+
+    def _warm_all(self, snap: Snapshot, modes: list[str] | None = None, *, background: bool = False) -> None:
+        """:meth:`warm_labels` for ``modes`` (default every mode), side by side in threads (the searches and
+        the copies of an edit run without the interpreter lock: two cores do it in about half the time).
+        ``background``: in threads of the lowest CPU priority (the modes a follower warms after the swap:
+        the next edit's reload and the riders' requests go first)."""
         from concurrent.futures import ThreadPoolExecutor
 
+        modes = list(self.graphs) if modes is None else modes
         snap.index.selection(_ALL, tz=self.settings.timezone)  # once, before the threads share it
-        if len(self.graphs) < 2:
-            for mode in self.graphs:
+        if len(modes) < 2 and not background:
+            for mode in modes:
                 self.warm_labels(mode, snap)
             return
-        with ThreadPoolExecutor(max_workers=min(len(self.graphs), os.cpu_count() or 1),
-                                thread_name_prefix="geomap-labels") as pool:
-            for f in [pool.submit(self.warm_labels, mode, snap) for mode in self.graphs]:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(modes), os.cpu_count() or 1)),
+                                thread_name_prefix="geomap-labels",
+                                initializer=_lowest_thread_priority if background else None) as pool:
+            for f in [pool.submit(self.warm_labels, mode, snap) for mode in modes]:
                 f.result()
 
     def warm_labels(self, mode: str, snapshot: Snapshot | None = None) -> None:
@@ -174,27 +191,82 @@ class ServiceState:
     # --- following the registry ----------------------------------------------------------------------
     def current(self) -> Snapshot:
         """The snapshot to answer from: reloaded first when the registry changed since it was read (an
-        edit through any worker or process). Call once per request, on the event loop."""
-        if self.watch is not None and self.watch.changed():
-            self.reload()
+        edit through any worker or process). Call once per request, on the event loop. While the follower
+        (:meth:`follow`) is reading an edit in, this waits for it: an edit is served by every worker as
+        soon as its write has returned."""
+        if self.watch is None:
+            return self.snapshot
+        with self.reload_lock:
+            if self.watch is not None and self.watch.changed():
+                if self._later:  # followed: the riders' mode now, the follower does the rest
+                    self._pending = self.reload(modes=[self.settings.default_mode])
+                else:
+                    self.reload()
         return self.snapshot
 
-    def close(self) -> None:
-        """Stop following the registry (closes the watch's file descriptor); at shutdown."""
-        if self.watch is not None:
-            self.watch.close()
-            self.watch = None
+    FOLLOW_S = 0.05
+    """How often the follower looks at the registry (seconds; a look is one ``pread``, ~1 µs)."""
 
-    def reload(self) -> Snapshot:
-        """Read the registry into a new snapshot (labels warmed), swap it in, and return it."""
+    def follow(self) -> None:
+        """Start following the registry in a thread of this worker: an edit made anywhere (another worker,
+        ``geomap import``) is read in as soon as it is committed, in every worker at once, rather than by
+        whichever request comes next to each worker (with two workers the second one began only after the
+        first had finished: 1.2 s until both served an edit on a million-node city)."""
+        if self._follower is not None or self.watch is None:
+            return
+        stop = threading.Event()
+        first = self.settings.default_mode
+        self._later = [m for m in self.graphs if m != first] if first in self.graphs else []
+
+        def run() -> None:
+            while not stop.wait(self.FOLLOW_S):
+                try:
+                    self.current()
+                    with self.reload_lock:
+                        snap, self._pending = self._pending, None
+                    if snap is None:
+                        continue
+                    # served since its swap; the other modes' labels and the heap's settling follow here,
+                    # outside the lock (a request in one of those modes meanwhile derives its labels itself)
+                    self._warm_all(snap, self._later, background=True)
+                    settle_heap()
+                except Exception:  # keep following; the next request reports what is wrong
+                    if stop.is_set():
+                        return
+                    log.exception("following the registry failed; retrying")
+                    stop.wait(1.0)
+
+        thread = threading.Thread(target=run, name="geomap-follow", daemon=True)
+        self._follower = (thread, stop)
+        thread.start()
+
+    def close(self) -> None:
+        """Stop following the registry (the follower, then the watch's file descriptor); at shutdown."""
+        if self._follower is not None:
+            thread, stop = self._follower
+            stop.set()
+            thread.join(timeout=30)
+            self._follower = None
+            self._later = []
+        with self.reload_lock:
+            if self.watch is not None:
+                self.watch.close()
+                self.watch = None
+
+    def reload(self, *, modes: list[str] | None = None) -> Snapshot:
+        """Read the registry into a new snapshot, warm the labels of ``modes`` (default: every mode, then
+        settle the heap), swap it in, and return it. With ``modes`` given (the follower: the riders' default
+        mode first) the caller warms the others and settles the heap after the swap."""
         t0 = time.perf_counter()
         snap = snapshot_from_frame(self.registry.frame(), version=self.snapshot.version + 1)
-        self._warm_all(snap)
+        self._warm_all(snap, modes)
         self.snapshot = snap  # one reference assignment: readers see the old or the new view, never a mix
         self.cache.clear()
-        settle_heap()
-        log.info("registry changed: now serving %d stations (snapshot %d, reloaded in %.2f s)",
-                 len(snap.stations), snap.version, time.perf_counter() - t0)
+        if modes is None:
+            settle_heap()
+        log.info("registry changed: now serving %d stations (snapshot %d, %s ready in %.2f s)",
+                 len(snap.stations), snap.version, ", ".join(modes or self.graphs) or "no network",
+                 time.perf_counter() - t0)
         return snap
 
 
@@ -245,6 +317,13 @@ class RegistryWatch:
             version = self._version()
             changed, self._seen = version != self._seen, version
         return changed
+
+
+def _lowest_thread_priority() -> None:
+    """Give the calling thread the lowest CPU priority (Linux: a thread's own nice value, 19); elsewhere
+    nothing."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def settle_heap() -> None:

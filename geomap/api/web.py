@@ -1,15 +1,32 @@
-"""The rider page (``GET /``), its static files, the small street sketch it draws, the vocabulary, the map."""
+"""The rider page (``GET /``), its static files and service worker, the small street sketch it draws, the
+vocabulary, the map.
+
+The page shell opens fast on a weak connection and on a phone that keeps it:
+
+* ``index.html`` names its script and style sheet with their content hash (``/static/app.js?v=…``), is itself
+  sent with ``Cache-Control: no-cache`` and an ETag (a 304 when unchanged), and the versioned files with
+  ``max-age`` a year, ``immutable``: a phone asks only for the small page again, and a new release changes
+  the names. This works in every browser, WeChat's on iOS included (its WebKit view runs no service worker).
+* ``/sw.js``, a service worker where the browser runs one (Chromium, WeChat's XWeb on Android): the shell
+  from the phone's cache even offline; ``/place``, ``/vocab``, ``/streets`` network first with the last copy
+  as fallback; ``/nearest`` never cached (see ``geomap/web/sw.js``).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import shapely
-from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import Scope
 
 from geomap import coords, vocab
 from geomap.api.deps import ApiError, State
@@ -17,14 +34,78 @@ from geomap.api.map_build import start_map_build
 from geomap.api.models import CRS_DOC, Crs, Mode, StreetsFeature
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+SHELL_ASSETS = ("app.js", "style.css")
+"""The page's own files, named in index.html with their content version."""
 router = APIRouter()
 
 
-@router.get("/", response_class=FileResponse, include_in_schema=False)
-async def rider_page() -> FileResponse:
-    """The rider page: nearest open stations by e-bike minutes (Chinese, mobile first)."""
-    return FileResponse(WEB_DIR / "index.html", media_type="text/html; charset=utf-8",
-                        headers={"Cache-Control": "no-cache"})
+@dataclass(frozen=True)
+class Shell:
+    """The page shell as served: ``index.html`` with versioned asset URLs, the service worker with the
+    shell's version and URLs filled in, and each asset's version (first 12 hex digits of its SHA-256)."""
+
+    index: bytes
+    index_etag: str
+    service_worker: bytes
+    versions: dict[str, str]
+
+
+_SHELL: list[Any] = [None, None]  # (files' stamp, Shell)
+
+
+def shell() -> Shell:
+    """The :class:`Shell`, made once and again whenever one of its files changed (size or mtime)."""
+    files = [WEB_DIR / "index.html", WEB_DIR / "sw.js", *(WEB_DIR / a for a in SHELL_ASSETS)]
+    stamp = tuple((st.st_mtime_ns, st.st_size) for st in (f.stat() for f in files))
+    if _SHELL[0] != stamp:
+        versions = {a: hashlib.sha256((WEB_DIR / a).read_bytes()).hexdigest()[:12] for a in SHELL_ASSETS}
+        index = (WEB_DIR / "index.html").read_text(encoding="utf-8")
+        for a, v in versions.items():
+            index = index.replace(f'"/static/{a}"', f'"/static/{a}?v={v}"')
+        index_b = index.encode("utf-8")
+        urls = ["/", *(f"/static/{a}?v={v}" for a, v in versions.items())]
+        sw = (WEB_DIR / "sw.js").read_text(encoding="utf-8")
+        version = hashlib.sha256(index_b + sw.encode("utf-8")).hexdigest()[:12]
+        sw = sw.replace('"__VERSION__"', json.dumps(version)).replace("__SHELL__", json.dumps(urls))
+        _SHELL[1] = Shell(index=index_b, index_etag=f'"{version}"', service_worker=sw.encode("utf-8"),
+                          versions=versions)
+        _SHELL[0] = stamp
+    return _SHELL[1]
+
+
+@router.get("/", include_in_schema=False)
+async def rider_page(request: Request) -> Response:
+    """The rider page: nearest stations for riders, walkers and drivers (Chinese, mobile first)."""
+    sh = shell()
+    headers = {"Cache-Control": "no-cache", "ETag": sh.index_etag}
+    if request.headers.get("if-none-match") == sh.index_etag:
+        return Response(status_code=304, headers=headers)
+    return Response(sh.index, media_type="text/html; charset=utf-8", headers=headers)
+
+
+@router.get("/sw.js", include_in_schema=False)
+async def service_worker() -> Response:
+    """The page's service worker (scope ``/``); browsers look for a new one at every visit."""
+    return Response(shell().service_worker, media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "no-cache"})
+
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class WebStatic(StaticFiles):
+    """``/static``: a page file asked for by its current version is cached for a year (:data:`IMMUTABLE`);
+    anything else is revalidated (ETag). The service worker's template is not served here."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path == "sw.js":
+            return Response("Not Found", status_code=404)
+        response = await super().get_response(path, scope)
+        query = scope.get("query_string", b"").decode("latin-1")
+        current = shell().versions.get(path)
+        fresh = current is not None and query == f"v={current}"
+        response.headers["Cache-Control"] = IMMUTABLE if fresh else "no-cache"
+        return response
 
 
 class StreetsQuery(BaseModel):
@@ -64,13 +145,17 @@ class Place(BaseModel):
     publisher: str = Field(description="Who publishes the service (may be empty)")
     area_label: str = Field(description="Words for the area the street data covers, e.g. 杨浦区五角场一带")
     modes: list[str] = Field(description="Travel modes with a street network")
+    speed_kmh: dict[str, float] = Field(description="Base speed of the modes that have one (walk, ebike), km/h; "
+                                        "drive and truck go by each road's speed")
 
 
 @router.get("/place", response_model=Place, tags=["service"],
             summary="The place this service covers: its name, publisher and area (shown on the rider page)")
 async def place(state: State) -> dict[str, Any]:
     ws = state.workspace
-    return {"name": ws.name, "publisher": ws.publisher, "area_label": ws.area_label, "modes": list(state.graphs)}
+    cfg = state.settings
+    return {"name": ws.name, "publisher": ws.publisher, "area_label": ws.area_label, "modes": list(state.graphs),
+            "speed_kmh": {"walk": cfg.walk_speed_kmh, "ebike": cfg.ebike_speed_kmh}}
 
 
 @router.get("/vocab", tags=["service"], summary="Station kinds and amenities: keys, Chinese labels, colours")

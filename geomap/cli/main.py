@@ -311,24 +311,53 @@ def _circle_graph(ws: Workspace, mode: str | None, *, wanted: bool) -> Any:
 
 
 def cmd_map(args: argparse.Namespace, ws: Workspace) -> int:
-    """`geomap map`: the self-contained service map (geomap.publish.maps.write_map)."""
+    """`geomap map`: the self-contained service map (geomap.publish.maps.write_map), with the proposed sites of
+    `geomap plan --out` and their before / after when --sites is given."""
     from geomap.publish.maps import write_map
+    from geomap.publish.sites import before_after, is_sites_file, read_sites
 
-    if args.gaps and not Path(args.gaps).exists():
-        raise CliError(f"找不到空白网格文件：{args.gaps}")
-    wants_circles = args.layers is None or "circles" in args.layers
-    s = write_map(args.out, ws.registry, tiles=args.tiles, layers=args.layers, mode=args.mode,
-                  minutes=_minutes_list(args.minutes), gaps=args.gaps, osm_path=ws.osm_path,
-                  graph=_circle_graph(ws, args.mode, wanted=wants_circles), title=args.title, place=ws.name,
-                  publisher=ws.publisher)
+    gaps, sites_path = args.gaps, args.sites
+    if gaps and not Path(gaps).exists():
+        raise CliError(f"找不到空白网格文件：{gaps}")
+    if gaps and is_sites_file(gaps):  # a plan's output given as --gaps: it is the sites layer
+        if sites_path:
+            raise CliError(f"{gaps} 是选址结果（点），不是空白网格：请只用 --sites 指定")
+        print(f"注：{gaps} 是 `geomap plan` 的选址结果，按 --sites 画出拟建站点", file=sys.stderr)
+        gaps, sites_path = None, gaps
+    layers = args.layers
+    if layers is not None and args.gaps and not gaps:
+        layers = ",".join(x if x.strip() != "gaps" else "sites" for x in layers.split(","))
+    figures = None
+    if sites_path:
+        if not Path(sites_path).exists():
+            raise CliError(f"找不到选址文件：{sites_path}")
+        sites = read_sites(sites_path)
+        mode = args.mode or ws.settings.default_mode
+        minutes = args.sites_minutes if args.sites_minutes is not None else ws.settings.default_minutes
+        study = ws.study()
+        frame = ws.registry.frame()
+        with ws.in_force():
+            figures = before_after(ws.graph(mode), station_lon=frame["lon"], station_lat=frame["lat"], sites=sites,
+                                   demand=study.demand, minutes=minutes, mode=mode, absent=study.absent)
+    wants_circles = layers is None or "circles" in layers
+    s = write_map(args.out, ws.registry, tiles=args.tiles, layers=layers, mode=args.mode,
+                  minutes=_minutes_list(args.minutes), gaps=gaps, osm_path=ws.osm_path,
+                  graph=_circle_graph(ws, args.mode, wanted=wants_circles or figures is not None), title=args.title,
+                  place=ws.name, publisher=ws.publisher, sites=figures)
     print(f"已写入{ws.name}服务地图 {s.path}：{s.stations} 个站点，图层 {', '.join(s.layers)}，"
           f"底图 {s.tiles}（{s.coord_system}），"
           f"{s.size_bytes / 1e6:.2f} MB")
+    if figures is not None:
+        print(f"拟建站点 {len(figures.sites)} 个（{figures.minutes:g} 分钟）：")
+        from geomap.publish.maps import _extract_data
+
+        for line in _extract_data(Path(s.path).read_text(encoding="utf-8"))["sites"]["lines"]:
+            print(f"  {line}")
     return 0
 
 
 def cmd_poster(args: argparse.Namespace, ws: Workspace) -> int:
-    """`geomap poster`: the print poster, PNG or PDF (geomap.publish.poster.make_poster)."""
+    """`geomap poster`: the printable directory, PDF (all pages) or PNG (geomap.publish.poster.make_poster)."""
     from geomap.publish.poster import make_poster
 
     s = make_poster(ws.registry, args.out, title=args.title, mode=args.mode, minutes=_minutes_list(args.minutes),
@@ -337,7 +366,13 @@ def cmd_poster(args: argparse.Namespace, ws: Workspace) -> int:
                     landscape=args.landscape, dpi=args.dpi, place=ws.name, publisher=ws.publisher)
     if s.missing_glyphs:
         print(f"注意：字体缺少这些字符的字形：{''.join(sorted(s.missing_glyphs))}", file=sys.stderr)
-    print(f"已写入 {s.path}：{s.stations} 个站点，{s.paper}" + (f"，{s.dpi} dpi" if s.dpi else "（矢量 PDF）"))
+    files = "、".join(str(p) for p in s.paths)
+    print(f"已写入{ws.name}站点海报 {files}：{s.stations} 个站点，{s.paper}，共 {s.pages} 页"
+          + (f"，{s.dpi} dpi" if s.dpi else "（矢量 PDF）"))
+    if s.qr_url:
+        print(f"二维码：{s.qr_url}")
+    else:
+        print("未印二维码：工作区没有设置 public_url（在线地图或骑手页面的网址）", file=sys.stderr)
     return 0
 
 
@@ -502,21 +537,26 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--out", required=True, help="HTML file to write, e.g. service_map.html")
     mp.add_argument("--tiles", default=None, choices=["none", "osm", "amap", "tianditu"],
                     help="base map (default settings.map_tiles = none: streets from the OSM extract, no network)")
-    mp.add_argument("--layers", default=None, help="comma list of stations,circles,gaps (default stations,circles "
-                    "and gaps when --gaps is given)")
+    mp.add_argument("--layers", default=None, help="comma list of stations,circles,gaps,sites (default "
+                    "stations,circles, plus gaps / sites when --gaps / --sites is given)")
     mp.add_argument("--mode", default=None, choices=MODES, help="travel mode of the service circles")
     mp.add_argument("--minutes", default="5,10,15", help="service-circle bands in minutes")
     mp.add_argument("--gaps", default=None, help="gap grid GeoJSON (output of `geomap gaps --out`)")
+    mp.add_argument("--sites", default=None, help="proposed sites GeoJSON (output of `geomap plan --out`): drawn with "
+                    "the area they newly reach and the coverage before / after")
+    mp.add_argument("--sites-minutes", type=float, default=None,
+                    help="the service-circle size the plan used (default settings.default_minutes = 15, as plan)")
     mp.add_argument("--title", default=None, help="page title")
     mp.set_defaults(func=cmd_map)
 
-    po = sub.add_parser("poster", help="print poster of the service map (PNG or PDF)")
-    po.add_argument("--out", required=True, help="map.png or map.pdf")
+    po = sub.add_parser("poster", help="printable directory: the map with numbered stations and their index (PDF)")
+    po.add_argument("--out", required=True, help="poster.pdf (every page) or poster.png (page 2 on as poster-2.png …)")
     po.add_argument("--title", default=None, help="poster title")
     po.add_argument("--mode", default=None, choices=MODES, help="travel mode of the service circles")
     po.add_argument("--minutes", default="5,10,15", help="service-circle bands in minutes")
     po.add_argument("--no-circles", action="store_true", help="leave the service circles out")
-    po.add_argument("--paper", default="A3", help="A0-A4 (default A3)")
+    po.add_argument("--size", "--paper", dest="paper", default="A3", type=str.upper,
+                    choices=["A0", "A1", "A2", "A3", "A4"], help="paper size: a3 (default) or a4 (A0-A2 too)")
     po.add_argument("--landscape", action="store_true", help="landscape instead of portrait")
     po.add_argument("--dpi", type=int, default=None, help="PNG resolution (default settings.poster_dpi = 300)")
     po.set_defaults(func=cmd_poster)
@@ -535,8 +575,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from geomap.cli.history import add_parsers as add_history_parsers
     from geomap.cli.plan import add_parsers as add_planner_parsers
+    from geomap.cli.report import add_parsers as add_report_parsers
 
     add_planner_parsers(sub)
+    add_report_parsers(sub)
     add_history_parsers(sub)
     from geomap.cli.regions import add_options as add_regions_options
 

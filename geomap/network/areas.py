@@ -20,7 +20,9 @@ outlines are accurate to about a cell, enough for a map. Cost: linear in street 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -199,6 +201,8 @@ class BandState:
         self.level = np.full((self.ny, self.nx), len(mins), dtype=np.uint8)
         self.area = np.full((self.ny, self.nx), len(mins), dtype=np.uint8)
         self.result: tuple[list[shapely.Geometry], FloatArray] | None = None
+        self.loaded = False
+        """Whether the drawing started from one saved on disk (:func:`band_polygons`)."""
 
     def _gxy(self) -> tuple[FloatArray, FloatArray]:
         return self.si.fast_xy(self.graph.geom_lon, self.graph.geom_lat)
@@ -311,6 +315,55 @@ class BandState:
         return polys, areas.astype(np.float64)
 
 
+_SAVED = ("node_time", "on_key", "level", "area")
+"""The parts of a :class:`BandState` that follow the stations (the rest follows the graph alone)."""
+
+
+def _store(graph: StreetGraph, key: tuple[Any, ...]) -> Path | None:
+    """Where the band state of ``graph`` and band settings ``key`` is kept between processes: the graph's
+    cache folder (a graph loaded from a workspace's cache), else nowhere."""
+    cache = graph.__dict__.get("_cache_dir")
+    if cache is None or not graph.cache_key:
+        return None
+    tag = hashlib.sha256(repr(key).encode()).hexdigest()[:12]
+    return Path(cache) / f"bands_{graph.cache_key[:20]}_{tag}"
+
+
+def _load_saved(state: BandState, folder: Path) -> bool:
+    """Give ``state`` the station-dependent parts saved in ``folder`` (by any process, for any station set:
+    :meth:`BandState.update` redraws from the differences, so any saved drawing is a valid start).
+    False when there is none or it does not fit."""
+    try:
+        arrays = {name: np.load(folder / f"{name}.npy") for name in _SAVED}
+    except (OSError, ValueError):
+        return False
+    if arrays["level"].shape != state.level.shape or arrays["area"].shape != state.area.shape \
+            or arrays["node_time"].shape != (state.graph.n_nodes,):
+        return False
+    state.node_time, state.on_key = arrays["node_time"], arrays["on_key"]
+    state.level, state.area = arrays["level"], arrays["area"]
+    return True
+
+
+def _save(state: BandState, folder: Path) -> None:
+    """Write the station-dependent parts of ``state`` to ``folder`` (a folder of this process's own,
+    renamed into place: a reader never sees half of one)."""
+    import os
+    import shutil
+    import threading
+
+    tmp = folder.with_name(f"{folder.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in _SAVED:
+        np.save(tmp / f"{name}.npy", getattr(state, name))
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        tmp.rename(folder)
+    except OSError:  # another process saved its drawing there first: as good a start as ours
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def band_polygons(labels: Labels, minutes: Sequence[float], *, buffer_m: float = 30.0,
                   hole_fill_m2: float = 20_000.0, cell_m: float = 10.0,
                   keep: bool = False) -> tuple[list[shapely.Geometry], FloatArray]:
@@ -320,15 +373,23 @@ def band_polygons(labels: Labels, minutes: Sequence[float], *, buffer_m: float =
     *to* the stations (a rider riding to one), one-way streets in that direction.
 
     ``keep``: keep what the bands were drawn from on the graph (:class:`BandState`), so that the next
-    station set's bands (an edit) are recomputed only where they change; the result is the same."""
+    station set's bands (an edit) are recomputed only where they change; the result is the same. A graph
+    from a workspace's cache also keeps it on disk, beside its labels: a process that has not drawn these
+    bands yet (another worker's map process, a restarted service) starts from the last drawing saved by
+    any process and redraws what changed since."""
     mins = sorted(float(m) for m in minutes)
     graph = labels.graph
     key = (tuple(mins), float(buffer_m), float(hole_fill_m2), float(cell_m))
     states: dict[Any, BandState] = graph.__dict__.setdefault("_band_states", {}) if keep else {}
+    store = _store(graph, key) if keep else None
     state = states.get(key)
     if state is None:
         state = BandState(labels, mins, buffer_m=buffer_m, hole_fill_m2=hole_fill_m2, cell_m=cell_m)
+        state.loaded = store is not None and _load_saved(state, store)
         if keep:
             states.clear()  # one set of band settings per graph: a city's rasters are tens of MB
             states[key] = state
-    return state.update(labels)
+    result = state.update(labels)
+    if store is not None:
+        _save(state, store)
+    return result

@@ -261,8 +261,8 @@ def _repair_seeds(nodes, ptr, indices, edge_t, edge_len, lab_j, lab_t, lab_d, cn
 
 
 @njit(cache=True, nogil=True)
-def _query(s_arr, f_arr, a_t, a_d, k, street_u, street_v, street_t, street_len, fw, bw, lab_j, lab_t, lab_d, cnt,
-           on_street, on_slot, on_frac, on_t, on_d, out_j, out_t, out_d, out_via):  # pragma: no cover (compiled)
+def _query(s_arr, f_arr, a_t, a_d, k, limit, street_u, street_v, street_t, street_len, fw, bw, lab_j, lab_t, lab_d,
+           cnt, on_street, on_slot, on_frac, on_t, on_d, out_j, out_t, out_d, out_via):  # pragma: no cover (compiled)
     """The k quickest stations of each snapped point (street ``s``, fraction ``f``; ``s < 0``: none),
     whole trips: the point's access leg (``a_t`` s, ``a_d`` m) first.
 
@@ -270,7 +270,8 @@ def _query(s_arr, f_arr, a_t, a_d, k, street_u, street_v, street_t, street_len, 
     ``f * t`` then u's label (open backward, or at u) — labels hold the station's own access leg; direct
     along the street to a station on it, then its access leg (``on_t`` / ``on_d``). A station reached
     several ways keeps its quickest (ties: through v, then u, then direct; a direct way wins ties against
-    the network). Ranked by (time, station)."""
+    the network). Ranked by (time, station); none farther than ``limit`` seconds (the labels' limit: the
+    whole trip, nobody is sent farther)."""
     kk = lab_j.shape[1]
     width = 2 * kk + 64
     cj = np.empty(width, dtype=np.int64)
@@ -343,6 +344,13 @@ def _query(s_arr, f_arr, a_t, a_d, k, street_u, street_v, street_t, street_len, 
                 elif tt <= ct[found]:
                     ct[found], cd[found], cv[found] = tt, dd, 2
             r0 += 1
+        # beyond the limit: none (the labels' own search stopped there, the point's part comes on top)
+        w = 0
+        for r in range(m):
+            if ct[r] <= limit:
+                cj[w], ct[w], cd[w], cv[w] = cj[r], ct[r], cd[r], cv[r]
+                w += 1
+        m = w
         # the k best by (time, station): selection, k is small
         for rank in range(min(k, m)):
             best = rank
@@ -522,9 +530,9 @@ class Labels:
         f = np.where(snapped.ok, snapped.fraction, 0.0).astype(np.float64)
         leg_m = np.where(snapped.ok, snapped.distance_m, 0.0).astype(np.float64)
         if q and g.n_nodes:
-            _query(s, f, access_s(g, leg_m), leg_m, k, g.street_u, g.street_v, g.street_travel_s, g.street_length_m,
-                   g.street_forward, g.street_backward, self.station, self.time_s, self.dist_m, self.count,
-                   *self._on_street(), out_j, out_t, out_d, out_v)
+            _query(s, f, access_s(g, leg_m), leg_m, k, self.limit_s, g.street_u, g.street_v, g.street_travel_s,
+                   g.street_length_m, g.street_forward, g.street_backward, self.station, self.time_s, self.dist_m,
+                   self.count, *self._on_street(), out_j, out_t, out_d, out_v)
         return out_j, out_t, out_d, out_v
 
     def route_pieces(self, snapped: Snapped, slot: IntArray, via: npt.NDArray[np.int8]
@@ -685,6 +693,16 @@ def build_labels(graph: StreetGraph, targets: Snapped, *, k: int, limit_s: float
     return lab
 
 
+def warm_edit_kernels() -> None:
+    """Load the compiled code of edits in place (removal, repair, addition) from numba's cache, on a
+    three-node graph: a service does it at start so that its first edit does not pay for it."""
+    g = StreetGraph.from_arrays(node_lon=[121.0, 121.001, 121.002], node_lat=[31.0, 31.0, 31.0],
+                                edge_u=[0, 1], edge_v=[1, 2])
+    st = Snapped(street=np.array([0, 1]), fraction=np.array([0.5, 0.5]), distance_m=np.zeros(2),
+                 lon=np.zeros(2), lat=np.zeros(2), ok=np.ones(2, dtype=bool))
+    build_labels(g, st, k=2, limit_s=3600.0).with_changes(remove=[0], add=st.take(np.array([0])), add_ids=["x"])
+
+
 def content_key(graph: StreetGraph, lon: FloatArray, lat: FloatArray, ids: npt.NDArray[Any], *, k: int,
                 limit_s: float, max_snap_m: float) -> str:
     """The key of a station set's labels on ``graph``: the graph's own key, every station's id and
@@ -697,4 +715,4 @@ def content_key(graph: StreetGraph, lon: FloatArray, lat: FloatArray, ids: npt.N
     return h.hexdigest()
 
 
-__all__ += ["content_key", "end_access"]
+__all__ += ["content_key", "end_access", "warm_edit_kernels"]

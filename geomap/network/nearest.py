@@ -120,6 +120,11 @@ def _snap_m(max_snap_m: float | None) -> float:
     return float(get_settings().max_snap_m if max_snap_m is None else max_snap_m)
 
 
+_MEMO_LOCK = threading.Lock()
+"""Guards the label sets kept in memory on the graphs: a service reads an edit in on a thread of its own
+(:meth:`geomap.api.state.ServiceState.follow`) while requests look sets up."""
+
+
 def station_labels(
     graph: StreetGraph,
     *,
@@ -145,20 +150,24 @@ def station_labels(
     limit, snap = _limit_s(limit_s), _snap_m(max_snap_m)
     memo: OrderedDict[str, StationLabels] = graph.__dict__.setdefault("_station_labels", OrderedDict())
     named = None if station_key is None else f"{station_key};k={k};limit={limit!r};snap={snap!r}"
-    hit = None if named is None else memo.get(named)
-    if hit is not None:
-        memo.move_to_end(named)
-        return hit
+    with _MEMO_LOCK:
+        hit = None if named is None else memo.get(named)
+        if hit is not None:
+            memo.move_to_end(named)
+            return hit
     lon = np.atleast_1d(np.asarray(station_lon, dtype=np.float64))
     lat = np.atleast_1d(np.asarray(station_lat, dtype=np.float64))
     ids = np.arange(len(lon)) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
     if not (len(lon) == len(lat) == len(ids)):
         raise ValueError("station_lon, station_lat and station_ids must have the same length")
     key = content_key(graph, lon, lat, ids, k=k, limit_s=limit, max_snap_m=snap)
-    hit = memo.get(key) or _from_disk(graph, key, lon, lat, ids, snap)
+    with _MEMO_LOCK:
+        hit = memo.get(key)
+        in_memory = list(reversed(dict.fromkeys(memo.values())))  # newest first
+    hit = hit or _from_disk(graph, key, lon, lat, ids, snap)
     derived = False
     if hit is None:
-        bases = [*reversed(dict.fromkeys(memo.values())), *(_on_disk(graph) if persist else [])]  # newest first
+        bases = [*in_memory, *(_on_disk(graph) if persist else [])]
         hit = _derived(graph, bases, lon, lat, ids, k=k, limit=limit, snap=snap)
         derived = hit is not None
     if hit is None:
@@ -173,12 +182,13 @@ def station_labels(
                     _to_disk(graph, key, hit, background=False)
     if persist:
         _to_disk(graph, key, hit, background=derived)
-    memo[key] = hit
-    memo.move_to_end(key)
-    if named is not None:
-        memo[named] = hit
-    while len(memo) > 2 * _MAX_IN_MEMORY:
-        memo.popitem(last=False)
+    with _MEMO_LOCK:
+        memo[key] = hit
+        memo.move_to_end(key)
+        if named is not None:
+            memo[named] = hit
+        while len(memo) > 2 * _MAX_IN_MEMORY:
+            memo.popitem(last=False)
     return hit
 
 

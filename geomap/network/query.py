@@ -34,7 +34,7 @@ _FORWARD = {"wgs84": 0, "gcj02": coords.STEPS[("wgs84", "gcj02")][0], "bd09": co
 
 
 @njit(cache=True, nogil=True)
-def _answer(lon, lat, src, dst, k, want_routes, max_snap_m, cap_m, prefer_core,
+def _answer(lon, lat, src, dst, k, limit, want_routes, max_snap_m, cap_m, prefer_core,
             core, lon0, lat0, kx, ky, glon, glat, seg_first, seg_street, cumfrac, cell_ptr, cell_seg, x0, y0, c, nx,
             ny,
             street_u, street_v, street_t, street_len, fw, bw, indptr, indices, edge_street, edge_fwd, geom_offsets,
@@ -59,8 +59,8 @@ def _answer(lon, lat, src, dst, k, want_routes, max_snap_m, cap_m, prefer_core,
     out_t = np.full((n, k), np.inf)
     out_d = np.full((n, k), np.inf)
     out_v = np.zeros((n, k), dtype=np.int8)
-    _query(s, f, leg_d * s_per_m, leg_d, k, street_u, street_v, street_t, street_len, fw, bw, lab_j, lab_t, lab_d,
-           cnt, on_s, on_j, on_f, on_t, on_d, out_j, out_t, out_d, out_v)
+    _query(s, f, leg_d * s_per_m, leg_d, k, limit, street_u, street_v, street_t, street_len, fw, bw, lab_j, lab_t,
+           lab_d, cnt, on_s, on_j, on_f, on_t, on_d, out_j, out_t, out_d, out_v)
     if not want_routes:
         return out_j, out_t, out_d, dist, status, wl, wa, np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
     rs = np.where(s >= 0, s, 0)
@@ -175,8 +175,8 @@ def answer(labels: Labels, lon: npt.ArrayLike, lat: npt.ArrayLike, *, k: int, cr
     si = snap_index(g)
     t_lon, t_lat = _station_positions(labels)
     j, t, d, dist, status, wl, wa, vx, vy, grp = _answer(
-        lon_a, lat_a, src, dst, int(k), route_crs is not None, float(max_snap_m), max(FAR_M, 3.0 * max_snap_m),
-        prefer_core, *si.kernel_args(g),
+        lon_a, lat_a, src, dst, int(k), float(labels.limit_s), route_crs is not None, float(max_snap_m),
+        max(FAR_M, 3.0 * max_snap_m), prefer_core, *si.kernel_args(g),
         g.street_u, g.street_v, g.street_travel_s, g.street_length_m, g.street_forward, g.street_backward, g.indptr,
         g.indices, g.edge_street, g.edge_forward, g.geom_offsets,
         labels.station, labels.time_s, labels.dist_m, labels.next_node, labels.count, *labels._on_street(),

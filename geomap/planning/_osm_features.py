@@ -9,18 +9,29 @@ One reading gives, all in WGS84 lon/lat degrees:
 - ``subdistrict_areas``: complete ``boundary=administrative`` + ``admin_level=8`` (街道 / 镇) polygons;
 - ``subdistrict_ways``: the member ways of *every* admin_level=8 relation that are present in the
   extract, with the names of the relations they bound. A city extract usually clips these relations, so
-  their polygons cannot be assembled; :mod:`geomap.planning.subdistricts` rebuilds approximate areas from them.
+  their polygons cannot be assembled; :mod:`geomap.planning.subdistricts` rebuilds approximate areas from them;
+- ``street_names``: the ``name`` of every named road (``highway`` of :data:`NAMED_ROADS`: not footways,
+  paths or service roads, whose names people do not give as an address), by way id (the street graph's streets keep
+  their way id, so a place can be told by its streets: :mod:`geomap.planning.naming`);
+- ``newest_edit``: the time of the newest object in the file (UTC), a lower bound of the extract's date
+  when its header carries none.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import shapely
 
-POI_KEYS = ("amenity", "shop", "office", "building", "name", "brand", "operator", "community_centre")
+POI_KEYS = ("amenity", "shop", "office", "building", "name", "brand", "operator", "community_centre",
+            "social_facility", "addr:street", "addr:housenumber")
+NAMED_ROADS = frozenset({
+    "motorway", "trunk", "primary", "secondary", "tertiary", "unclassified", "residential", "living_street",
+    "pedestrian", "motorway_link", "trunk_link", "primary_link", "secondary_link", "tertiary_link", "road",
+})
 RESIDENTIAL_BUILDINGS = frozenset({
     "apartments", "residential", "house", "dormitory", "detached", "terrace", "semidetached_house",
     "bungalow", "flats",
@@ -36,6 +47,8 @@ class OsmFeatures:
     subdistrict_areas: Any  # GeoDataFrame: name, osm_id, geometry (complete admin_level=8 polygons)
     subdistrict_ways: Any  # GeoDataFrame: way_id, names (tuple of relation names), geometry (LineString)
     node_bounds: tuple[float, float, float, float]  # lon/lat extent of all nodes
+    street_names: dict[int, str] = field(default_factory=dict)  # highway way id -> its name
+    newest_edit: datetime | None = None  # UTC time of the newest object in the file
 
 
 def _is_subdistrict(tags: Any) -> bool:
@@ -66,12 +79,20 @@ def read_osm_features(path: str | Path) -> OsmFeatures:
     areas: list[dict[str, Any]] = []
     ways: list[dict[str, Any]] = []
     bounds = [180.0, 90.0, -180.0, -90.0]
+    street_names: dict[int, str] = {}
+    newest: list[datetime] = []
+
+    def _seen(obj: Any) -> None:
+        t = obj.timestamp
+        if t is not None and t.year > 1970 and (not newest or t > newest[0]):
+            newest[:] = [t]
 
     def _poi_row(osm_type: str, osm_id: int, tags: Any) -> dict[str, Any]:
         return {"osm_type": osm_type, "osm_id": osm_id, **{k: tags.get(k) for k in POI_KEYS}}
 
     class _Features(osmium.SimpleHandler):
         def node(self, n: Any) -> None:
+            _seen(n)
             if n.location.valid():
                 lon, lat = n.location.lon, n.location.lat
                 if lon < bounds[0]:
@@ -88,6 +109,9 @@ def read_osm_features(path: str | Path) -> OsmFeatures:
                     pois.append(row)
 
         def way(self, w: Any) -> None:
+            _seen(w)
+            if w.tags.get("highway") in NAMED_ROADS and "name" in w.tags:
+                street_names[w.id] = w.tags["name"]
             if w.id in member_names:
                 coords = [(nd.lon, nd.lat) for nd in w.nodes if nd.location.valid()]
                 if len(coords) >= 2:
@@ -138,4 +162,6 @@ def read_osm_features(path: str | Path) -> OsmFeatures:
         subdistrict_ways=gpd.GeoDataFrame(ways, columns=["way_id", "names", "geometry"], geometry="geometry",
                                           crs=crs),
         node_bounds=(bounds[0], bounds[1], bounds[2], bounds[3]),
+        street_names=street_names,
+        newest_edit=newest[0] if newest else None,
     )

@@ -36,10 +36,11 @@ from geomap.network.isochrones import DEFAULT_BUFFER_M, _buffer_tree, area_of_pi
 from geomap.network.routing import Snapped, access_s, end_access, snap_points
 from geomap.planning.demand import DemandLayer
 from geomap.planning.subdistricts import assign_subdistrict
+from geomap.planning.weights import DemandWeights, demand_weights
 from geomap.settings import get_settings
 
-__all__ = ["CoverageResult", "Stations", "TimeField", "coverage", "coverage_of_points", "covered_street_pieces",
-           "filter_stations", "gap_grid", "mode_label", "point_times", "time_field"]
+__all__ = ["TOTAL_ROW", "CoverageResult", "Stations", "TimeField", "coverage", "coverage_of_points",
+           "covered_street_pieces", "filter_stations", "gap_grid", "mode_label", "pct", "point_times", "time_field"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -242,6 +243,11 @@ class CoverageResult:
     absent: dict[str, str] = field(default_factory=dict)
     """Demand layers not measured for lack of data: Chinese label -> why (said in the summary)."""
 
+    def missing(self, layer: str) -> dict[str, str]:
+        """The 街道 ``layer`` holds no figure for (name -> why, Chinese): their rows show it as not measured, and
+        its total and share are over the other 街道 only."""
+        return dict(self.demand[layer].missing)
+
     def share(self, layer: str) -> float:
         """Covered share (0–1) of a demand layer's total weight; NaN when the layer weighs nothing (not
         measured, never 0 %)."""
@@ -255,19 +261,26 @@ class CoverageResult:
         return float(total["street_share"].iloc[0]) if len(total) else math.nan
 
     def summary(self, *, lang: str = "zh") -> str:
-        """The total line, e.g. "杨浦区：常住人口的 62.1% 和餐饮取餐点的 80.0% 在电动自行车15分钟内可到达站点",
-        followed by what was not measured and why (未计算常住人口：没有人口普查数据)."""
+        """The total line, e.g. "杨浦区：常住人口的 62.1%（不含没有常住人口数字的曲阳路街道）和餐饮取餐点的
+        80.0% 在电动自行车15分钟内可到达站点", followed by what was not measured and why
+        (未计算常住人口（没有人口普查数据）). A share is over the 街道 the layer has figures for, and says which
+        it leaves out."""
         m = f"{self.minutes:g}"
         if lang == "zh":
-            parts = [f"{lay.label_zh}的 {_pct(self.share(k))}" for k, lay in self.demand.items()]
-            who = ("、".join(parts[:-1]) + (" 和" if len(parts) > 1 else "") + parts[-1] if parts
-                   else f"街道路网的 {_pct(self.street_share())}")
+            parts = [f"{lay.label_zh}的 {_pct(self.share(k))}"
+                     + (f"（不含没有{lay.label_zh}数字的{'、'.join(lay.missing)}）" if lay.missing else "")
+                     for k, lay in self.demand.items()]
+            joined = "、".join(parts[:-1])
+            joiner = ("" if not joined else "和" if joined.endswith("）") else " 和")
+            who = (joined + joiner + parts[-1] if parts else f"街道路网的 {_pct(self.street_share())}")
             head = f"{self.place}：" if self.place else ""
             tail = ("。未计算" + "、".join(f"{label}（{why}）" for label, why in self.absent.items())
                     if self.absent else "")
             return (f"{head}{who} 在{mode_label(self.mode)}{m}分钟内可到达{self.stations_zh}"
                     f"（共 {self.n_stations} 个）{tail}")
-        parts = [f"{_pct(self.share(k), missing='no data')} of {k}" for k in self.demand]
+        parts = [f"{_pct(self.share(k), missing='no data')} of {k}"
+                 + (f" (leaving out {', '.join(lay.missing)}: no figures)" if lay.missing else "")
+                 for k, lay in self.demand.items()]
         who = (", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] if parts
                else f"{_pct(self.street_share(), missing='no data')} of the street length")
         head = f"{self.place}: " if self.place else ""
@@ -297,8 +310,23 @@ TOTAL_ROW = "合计"
 
 
 def _pct(share: float, *, missing: str = "无数据") -> str:
-    """A share as people write it ("62.1%"), or ``missing`` when it was not measured (NaN)."""
-    return f"{100 * share:.1f}%" if math.isfinite(share) else missing
+    """A share as people write it ("62.1%"), or ``missing`` when it was not measured (NaN). A share that is
+    not all or nothing never reads as 100.0% or 0.0% (">99.9%", "<0.1%")."""
+    return pct(share, missing=missing)
+
+
+def pct(share: float, *, missing: str = "无数据", digits: int = 1) -> str:
+    """A share (0–1) as a percentage with ``digits`` decimals ("62.1%"); ``missing`` for NaN (not measured);
+    ">99.9%" / "<0.1%" for shares that round to all or nothing without being so."""
+    if not math.isfinite(share):
+        return missing
+    text = f"{100 * share:.{digits}f}%"
+    step = 10.0 ** -digits
+    if share < 1 and text == f"{100:.{digits}f}%":
+        return f">{100 - step:.{digits}f}%"
+    if share > 0 and text == f"{0:.{digits}f}%":
+        return f"<{step:.{digits}f}%"
+    return text
 
 
 def street_midpoints(graph: StreetGraph) -> tuple[FloatArray, FloatArray]:
@@ -378,6 +406,9 @@ def coverage(graph: StreetGraph, stations: Stations, *, minutes: float | None = 
         row["street_covered_km"] = float((length_km * frac)[sel].sum())
         row["street_share"] = row["street_covered_km"] / row["street_km"] if row["street_km"] > 0 else np.nan
         for name, lay in layers.items():
+            if sd is not None and sd in lay.missing:  # no figure for this 街道: not measured, never 0
+                row[name] = row[f"{name}_covered"] = row[f"{name}_share"] = np.nan
+                continue
             pm = (lay.subdistrict == sd) if sd is not None else np.ones(len(lay), dtype=bool)
             tot = float(lay.weight[pm].sum())
             cov = float(lay.weight[pm & (demand_time[name] <= limit_s)].sum())
@@ -395,15 +426,18 @@ def coverage(graph: StreetGraph, stations: Stations, *, minutes: float | None = 
 
 
 def gap_grid(result: CoverageResult, graph: StreetGraph, stations: Stations, study_area: shapely.Geometry, *,
-             resolution: int | None = None, subdistricts: Any = None, layer_weights: dict[str, float] | None = None,
+             resolution: int | None = None, subdistricts: Any = None, weights: DemandWeights | None = None,
              max_snap_m: float | None = None) -> Any:
     """H3 gap grid over ``study_area`` (WGS84 polygon): one cell per H3 cell whose centre lies inside.
 
     Columns: ``h3``, ``subdistrict``, ``travel_min`` (from the cell centre to the nearest station; NaN when
     the centre is off the network or reaches none), ``covered`` (``travel_min <= minutes``), one column
-    per demand layer (its weight inside the cell), ``demand`` (score: the cell's share of each layer's
-    total, averaged with ``layer_weights``, default equal), ``gap_rank`` (1 = the uncovered cell with the
-    most demand; NaN for covered cells) and the cell polygon (EPSG:4326).
+    per demand layer (its weight inside the cell), ``demand`` (the cell's demand in resident equivalents,
+    people: each layer's amount times its weight, :mod:`geomap.planning.weights`; default: a resident 1, a
+    pickup point ``settings.pickup_weight``), ``unmeasured`` (labels of the layers with no figure for the
+    cell's 街道, "、"-joined, "" when all are measured: the cell's amount of them is at best partial),
+    ``gap_rank`` (1 = the uncovered cell with the most demand; NaN for covered cells) and the cell polygon
+    (EPSG:4326).
     """
     import geopandas as gpd
     import h3
@@ -419,8 +453,8 @@ def gap_grid(result: CoverageResult, graph: StreetGraph, stations: Stations, stu
     data["travel_min"] = np.where(np.isfinite(t), t / 60.0, np.nan)
     data["covered"] = t <= result.minutes * 60.0
     score = np.zeros(len(cells))
-    weights = layer_weights or {name: 1.0 for name in result.demand}
-    wsum = sum(weights.get(n, 0.0) for n in result.demand) or 1.0
+    weights = weights or demand_weights(result.demand)
+    unmeasured = [[] for _ in range(len(cells))]
     for name, lay in result.demand.items():
         amount = np.zeros(len(cells))
         if len(lay):
@@ -429,9 +463,11 @@ def gap_grid(result: CoverageResult, graph: StreetGraph, stations: Stations, stu
             inside = idx >= 0
             np.add.at(amount, idx[inside], lay.weight[inside])
         data[name] = amount
-        if lay.total > 0:
-            score += weights.get(name, 0.0) * amount / lay.total
-    data["demand"] = score / wsum
+        score += weights.of(name) * amount
+        for i in np.flatnonzero(np.isin(data["subdistrict"], list(lay.missing))):
+            unmeasured[i].append(lay.label_zh)
+    data["demand"] = score
+    data["unmeasured"] = np.array(["、".join(u) for u in unmeasured], dtype=object)
     rank = np.full(len(cells), np.nan)
     unc = np.flatnonzero(~data["covered"] & (data["demand"] > 0))
     order = unc[np.argsort(-data["demand"][unc], kind="stable")]

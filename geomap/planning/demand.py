@@ -45,6 +45,9 @@ class DemandLayer:
     subdistrict: npt.NDArray[np.object_]
     unit: str = "points"
     notes: list[str] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)
+    """街道 this layer holds no figure for: name -> why, in Chinese (e.g. 人口普查表中没有该街道的数字). Their
+    rows show the layer as not measured, never as 0."""
 
     def __len__(self) -> int:
         return len(self.lon)
@@ -95,9 +98,11 @@ def residents_layer(subdistricts: Any, buildings: Any, *, street_points: tuple[A
     if street_points is not None:
         s_lon, s_lat, s_len = (np.asarray(a, dtype=float) for a in street_points)
         s_sd = assign_subdistrict(subdistricts, s_lon, s_lat)
+    missing: dict[str, str] = {}
     for name, pop in zip(subdistricts["name"].values, subdistricts["population_here"].values, strict=True):
         if not np.isfinite(pop):
             notes.append(f"{name}：人口普查表中没有该街道的数字，未计入常住人口")
+            missing[name] = "人口普查表中没有该街道的数字"
             continue
         mine = b_sd == name
         if mine.any() and b_area[mine].sum() > 0:
@@ -108,6 +113,7 @@ def residents_layer(subdistricts: Any, buildings: Any, *, street_points: tuple[A
             notes.append(f"{name}：地图上没有住宅建筑，常住人口按街道长度分布")
         else:
             notes.append(f"{name}：既没有住宅建筑也没有街道，{pop:,.0f} 名常住人口无法落位")
+            missing[name] = "地图上既没有住宅建筑也没有道路，人口无法落位"
             continue
         lon_parts.append(lon)
         lat_parts.append(lat)
@@ -119,6 +125,7 @@ def residents_layer(subdistricts: Any, buildings: Any, *, street_points: tuple[A
     return DemandLayer(
         name="residents", label_zh="常住人口", lon=cat(lon_parts, float), lat=cat(lat_parts, float),
         weight=cat(w_parts, float), subdistrict=cat(sd_parts, object), unit="people", notes=notes,
+        missing=missing,
     )
 
 

@@ -28,8 +28,17 @@ from geomap.network.graph import StreetGraph
 from geomap.planning import demand as demand_mod
 from geomap.planning import subdistricts as sd_mod
 from geomap.planning._osm_features import OsmFeatures, read_osm_features
-from geomap.planning.coverage import CoverageResult, coverage, filter_stations, gap_grid, street_midpoints
+from geomap.planning.coverage import (
+    CoverageResult,
+    Stations,
+    coverage,
+    filter_stations,
+    gap_grid,
+    street_midpoints,
+)
+from geomap.planning.naming import StreetNamer, street_namer
 from geomap.planning.siting import Candidates, SitePlan, file_candidates, h3_candidates, osm_candidates, propose_sites
+from geomap.planning.weights import DemandWeights, demand_weights
 from geomap.settings import Settings, get_settings, settings_in_force
 
 __all__ = ["Study", "load_study", "read_area"]
@@ -48,9 +57,13 @@ class Study:
     absent: dict[str, str] = field(default_factory=dict)
     """Demand layers the place has no data for: Chinese label -> why (e.g. 常住人口 -> 没有人口普查数据)."""
     place: str = ""
+    census: dict[str, Any] = field(default_factory=dict)
+    """The census file read, for the report's sources: ``file`` (its name), ``year`` (from a
+    ``population_census<YEAR>`` column; None when the file does not say)."""
     graph_source: Callable[[str], StreetGraph] | None = field(default=None, repr=False)
     settings: Settings | None = field(default=None, repr=False)
     _graphs: dict[str, StreetGraph] = field(default_factory=dict, repr=False)
+    _namer: StreetNamer | None = field(default=None, repr=False)
 
     def graph(self, mode: str) -> StreetGraph:
         """The street graph of ``mode`` (from :attr:`graph_source`, kept once asked for)."""
@@ -62,6 +75,19 @@ class Study:
 
     def _in_force(self) -> Any:
         return settings_in_force(self.settings) if self.settings is not None else contextlib.nullcontext()
+
+    def namer(self) -> StreetNamer | None:
+        """Names places by their nearest named streets (:mod:`geomap.planning.naming`) on the walking network
+        (every road a person can stand on, not motorways); None without an extract."""
+        if self._namer is None and self.features is not None:
+            self._namer = street_namer(self.graph("walk"), self.features.street_names)
+        return self._namer
+
+    def weights(self, *, pickup_weight: float | None = None, weights: dict[str, float] | None = None
+                ) -> DemandWeights:
+        """Resident equivalents per unit of each of this study's demand layers (:mod:`geomap.planning.weights`)."""
+        with self._in_force():
+            return demand_weights([lay.name for lay in self.demand], pickup_weight=pickup_weight, weights=weights)
 
     def layer(self, name: str) -> demand_mod.DemandLayer:
         for lay in self.demand:
@@ -82,24 +108,53 @@ class Study:
         res.place, res.absent = self.place, dict(self.absent)
         return res
 
+    def coverage_after(self, index: Any, plan: SitePlan, *, minutes: float | None = None, mode: str | None = None,
+                       kind: Any = None, amenity: Any = None, open_at: Any = None,
+                       with_area: bool = True) -> CoverageResult:
+        """Coverage of the filtered stations with ``plan``'s proposed sites added as stations (ids
+        ``site_id``): the "after" of a before/after; its shares equal the plan's cumulative ones."""
+        import numpy as np
+
+        with self._in_force():
+            mode = mode or plan.mode
+            base = filter_stations(index, kind=kind, amenity=amenity, open_at=open_at)
+            t = plan.table
+            both = Stations(lon=np.concatenate([base.lon, t["lon"].to_numpy(float)]),
+                            lat=np.concatenate([base.lat, t["lat"].to_numpy(float)]),
+                            ids=np.concatenate([base.ids, t["site_id"].to_numpy(object)]))
+            res = coverage(self.graph(mode), both, minutes=plan.minutes if minutes is None else minutes,
+                           demand=self.demand, subdistricts=self.subdistricts, with_area=with_area)
+        zh, en = _describe(kind, amenity, open_at)
+        res.stations_zh, res.stations_en = f"{zh}（含新增 {len(t)} 处）", en
+        res.place, res.absent = self.place, dict(self.absent)
+        return res
+
     def gaps(self, index: Any, *, minutes: float | None = None, mode: str | None = None, kind: Any = None,
              amenity: Any = None, open_at: Any = None, resolution: int | None = None,
-             result: CoverageResult | None = None) -> Any:
-        """The H3 gap grid (:func:`geomap.planning.coverage.gap_grid`) of the filtered stations over the study area."""
+             result: CoverageResult | None = None, pickup_weight: float | None = None,
+             weights: DemandWeights | None = None) -> Any:
+        """The H3 gap grid (:func:`geomap.planning.coverage.gap_grid`) of the filtered stations over the study
+        area; its ``demand`` in resident equivalents (``weights``, or a pickup point = ``pickup_weight``
+        residents, default ``settings.pickup_weight``)."""
         if result is None:
             result = self.coverage(index, minutes=minutes, mode=mode, kind=kind, amenity=amenity,
                                    open_at=open_at, with_area=False)
         with self._in_force():
             stations = filter_stations(index, kind=kind, amenity=amenity, open_at=open_at)
             return gap_grid(result, self.graph(result.mode), stations, self.study_area, resolution=resolution,
-                            subdistricts=self.subdistricts)
+                            subdistricts=self.subdistricts,
+                            weights=weights or self.weights(pickup_weight=pickup_weight))
 
     def candidates(self, *, sources: tuple[str, ...] = ("osm", "h3"), path: str | Path | None = None,
-                   crs: str = "wgs84", resolution: int | None = None) -> Candidates:
-        """Candidate sites: ``osm`` host places, ``h3`` cell centres, and/or a user file ``path`` in ``crs``."""
+                   crs: str = "wgs84", resolution: int | None = None, kind: Any = None,
+                   any_host: bool = False) -> Candidates:
+        """Candidate sites: ``osm`` host places fitting a station of ``kind`` (None: a general station; every
+        host place with ``any_host``: :func:`geomap.planning.siting.host_places`), ``h3`` cell centres,
+        and/or a user file ``path`` in ``crs``."""
         parts = []
         if "osm" in sources and self.features is not None:
-            parts.append(osm_candidates(self.features.pois, study_area=self.study_area))
+            parts.append(osm_candidates(self.features.pois, study_area=self.study_area, kinds=kind,
+                                        any_host=any_host))
         if "h3" in sources:
             parts.append(h3_candidates(self.study_area, resolution=resolution))
         if path is not None:
@@ -110,16 +165,22 @@ class Study:
 
     def plan(self, index: Any, *, p: int, minutes: float | None = None, mode: str | None = None,
              kind: Any = None, amenity: Any = None, open_at: Any = None, candidates: Candidates | None = None,
-             solver: str = "greedy", result: CoverageResult | None = None) -> SitePlan:
-        """Propose ``p`` new sites (:func:`geomap.planning.siting.propose_sites`) keeping the filtered stations."""
+             solver: str = "greedy", result: CoverageResult | None = None, pickup_weight: float | None = None,
+             weights: DemandWeights | None = None) -> SitePlan:
+        """Propose ``p`` new sites (:func:`geomap.planning.siting.propose_sites`) keeping the filtered stations.
+
+        ``candidates`` default: host places fitting ``kind`` and H3 cell centres (:meth:`candidates`).
+        Demand in resident equivalents (``weights``, or a pickup point = ``pickup_weight`` residents). Each
+        proposal is named by its nearest named streets."""
         if result is None:
             result = self.coverage(index, minutes=minutes, mode=mode, kind=kind, amenity=amenity,
                                    open_at=open_at, with_area=False)
         with self._in_force():
             stations = filter_stations(index, kind=kind, amenity=amenity, open_at=open_at)
-            cands = candidates if candidates is not None else self.candidates()
+            cands = candidates if candidates is not None else self.candidates(kind=kind)
             return propose_sites(self.graph(result.mode), stations, result, cands, p=p, solver=solver,
-                                 subdistricts=self.subdistricts)
+                                 subdistricts=self.subdistricts, namer=self.namer(),
+                                 weights=weights or self.weights(pickup_weight=pickup_weight))
 
 
 def read_area(path: str | Path, *, crs: str = "wgs84") -> shapely.Geometry:
@@ -198,7 +259,7 @@ def _assemble(*, osm: Path | None, graph: Callable[[str], StreetGraph], study_ar
         notes.append(f"研究范围：{area_path.name}（{study_area_crs}）")
     else:
         area = shapely.convex_hull(shapely.multipoints(np.column_stack([walk.node_lon, walk.node_lat])))
-        notes.append("研究范围：步行路网的外包范围（未给出边界文件）")
+        notes.append("研究范围：路网数据覆盖的范围（未给出行政边界文件）")
     if sd_path is not None:
         sds = sd_mod.read_subdistricts(sd_path, crs=subdistricts_crs)
         sds = sds.assign(geometry=shapely.intersection(sds.geometry.values, area))
@@ -209,8 +270,11 @@ def _assemble(*, osm: Path | None, graph: Callable[[str], StreetGraph], study_ar
             notes.append("街道边界由路网数据中现有的边界线拼出（数据范围截断了街道关系）")
     else:
         sds = sd_mod._frame([], source="none")
+    census: dict[str, Any] = {}
     if pop_path is not None:
-        sds = sd_mod.attach_population(sds, sd_mod.read_population(pop_path))
+        table = sd_mod.read_population(pop_path)
+        census = {"file": pop_path.name, "year": table.attrs.get("census_year")}
+        sds = sd_mod.attach_population(sds, table)
     else:
         sds = sds.assign(population=np.nan, official_area_km2=np.nan, population_here=np.nan)
     layers: list[demand_mod.DemandLayer] = []
@@ -245,7 +309,7 @@ def _assemble(*, osm: Path | None, graph: Callable[[str], StreetGraph], study_ar
     notes.extend(f"未计算{label}：{why}" + (f"（{detail[label]}）" if label in detail else "")
                  for label, why in absent.items())
     return Study(osm_path=osm, study_area=area, subdistricts=sds, demand=layers, features=features,
-                 notes=notes, absent=absent, place=place, graph_source=graph, settings=settings,
+                 notes=notes, absent=absent, place=place, census=census, graph_source=graph, settings=settings,
                  _graphs={"walk": walk})
 
 

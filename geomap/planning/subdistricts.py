@@ -204,17 +204,28 @@ def subdistricts_from_osm(features: Any, study_area: shapely.Geometry, *, resolu
 
 
 def read_population(path: str | Path) -> Any:
-    """Census table: ``subdistrict_name``, ``population`` (residents), ``area_km2`` (official area)."""
+    """Census table: ``subdistrict_name``, ``population`` (residents), ``area_km2`` (official area).
+
+    A ``population_census<YEAR>`` column is read as ``population``, and its year kept in
+    ``df.attrs["census_year"]`` (None when the file does not say)."""
+    import re
+
     import pandas as pd
 
     df = pd.read_csv(path, encoding="utf-8-sig")
-    rename = {"population_census2020": "population"}
-    df = df.rename(columns=rename)
+    year = None
+    for col in df.columns:
+        m = re.fullmatch(r"population_census(\d{4})", str(col))
+        if m and "population" not in df.columns:
+            df = df.rename(columns={col: "population"})
+            year = int(m.group(1))
+            break
     missing = {"subdistrict_name", "population"} - set(df.columns)
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
     if "area_km2" not in df.columns:
         df["area_km2"] = np.nan
+    df.attrs["census_year"] = year
     return df
 
 

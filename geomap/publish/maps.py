@@ -32,10 +32,12 @@ import gzip
 import html
 import io
 import json
+import math
 import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
 
     from geomap.network._osm import RawWays
     from geomap.network.graph import StreetGraph
+    from geomap.publish.sites import SiteFigures
     from geomap.stations.registry import Registry
 
 __all__ = [
@@ -62,25 +65,31 @@ __all__ = [
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 TILES: tuple[str, ...] = ("none", "osm", "amap", "tianditu")
-LAYERS: tuple[str, ...] = ("stations", "circles", "gaps")
+LAYERS: tuple[str, ...] = ("stations", "circles", "gaps", "sites")
 GAP_COLUMNS: tuple[str, ...] = (
     "h3", "subdistrict", "travel_min", "covered", "residents", "restaurants", "demand", "gap_rank",
 )
 """Properties of a gap-grid feature (the ``geomap gaps --out`` GeoJSON contract)."""
 
 COORD_SCALE = 100_000
-STATION_CORE: tuple[str, ...] = ("n", "scale", "x", "y", "kind")
+STATION_CORE: tuple[str, ...] = ("n", "scale", "x", "y", "kind", "main")
 """Station columns the first drawing needs; the others are decoded after it."""
 COMPRESS_ABOVE_BYTES = 1_000_000
 """Embedded data larger than this is written gzip-compressed and base64-encoded (decoded in the page by fflate)."""
 """Station and street coordinates are written as integers of 1e-5 degree (about 1.1 m)."""
 
-OSM_ATTRIBUTION = '© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+OSM_ATTRIBUTION = '底图数据 © <a href="https://www.openstreetmap.org/copyright">OpenStreetMap 贡献者</a>（ODbL）'
+"""The OpenStreetMap credit in Chinese (the wording of openstreetmap.org/copyright in Chinese), on every page."""
+SITE_COLOR = "#b35806"
+NEW_AREA_COLOR = "#fdb863"
+"""Proposed sites and the area they newly bring within reach: orange, apart from the purple bands."""
 DEFAULT_TITLE = "新就业形态劳动者服务站点地图"
 NAV_MODES = {"walk": "walk", "ebike": "ride", "drive": "car", "truck": "car"}
 """AMap URI API ``mode`` per geomap travel mode."""
 
-BAND_COLORS = ("#1a9850", "#66bd63", "#a6d96a", "#d9ef8b", "#fee08b", "#fdae61")
+BAND_COLORS = ("#948fc2", "#bebbdc", "#e3e2f0", "#efeef6", "#f6f5fa", "#fbfafd")
+"""Service-circle bands, nearest first: one hue (ColorBrewer Purples) with CIE L* about 61 / 77 / 90 / 94 …, so the
+bands stay apart in grey print and for colour-blind readers, and apart from the kinds' red, blue, orange and green."""
 GAP_RAMP: dict[str, Any] = {
     "breaks": [5, 10, 15, 20, 30],
     "colors": ["#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026"],
@@ -92,11 +101,11 @@ GAP_RAMP: dict[str, Any] = {
 STREET_CLASSES: tuple[dict[str, Any], ...] = (
     {"key": "path", "color": "#9e9e9e", "casing": None, "weight": 1, "dash": "3,3",
      "highway": {"footway", "cycleway", "path", "pedestrian", "steps", "track", "bridleway", "corridor"}},
-    {"key": "minor", "color": "#ffffff", "casing": "#c8c8c8", "weight": 2.5,
+    {"key": "minor", "color": "#ffffff", "casing": "#a3a3a3", "weight": 2.5,
      "highway": {"residential", "living_street", "unclassified", "service", "road", "busway"}},
-    {"key": "secondary", "color": "#fff6c8", "casing": "#c9b77c", "weight": 3.5,
+    {"key": "secondary", "color": "#fff3b0", "casing": "#b09a50", "weight": 3.5,
      "highway": {"secondary", "secondary_link", "tertiary", "tertiary_link"}},
-    {"key": "major", "color": "#fcd68a", "casing": "#c98c3a", "weight": 4.5,
+    {"key": "major", "color": "#fcd68a", "casing": "#b07830", "weight": 4.5,
      "highway": {"motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link"}},
 )
 
@@ -256,6 +265,54 @@ def _list_column(df: pd.DataFrame, col: str) -> list[list[str]]:
     return out
 
 
+def main_kinds(kind_lists: Sequence[Sequence[str]], names: Sequence[str] | None = None) -> list[str]:
+    """Each station's main kind (one per station, so that counts add up to the number of stations): of the
+    kinds it has, the one its name says (a kind's ``name_markers`` in ``vocab/kinds.toml``, e.g. 司机之家),
+    else the first in vocabulary order; a station without a known kind gets the vocabulary's first."""
+    kv = vocab.kinds()
+    order = kv.keys()
+    out = []
+    for i, kl in enumerate(kind_lists):
+        have = [k for k in order if k in set(kl)]
+        name = str(names[i]) if names is not None and not _is_missing(names[i]) else ""
+        said = [k for k in have if any(m in name for m in kv.terms[k].name_markers)] if name else []
+        out.append((said or have or order)[0])
+    return out
+
+
+def data_date(stations: pd.DataFrame | Registry, *, settings: Any = None) -> date | None:
+    """The date the station data is true on: ``settings.data_date`` when set, else the day (Asia/Shanghai, or
+    ``settings.timezone``) of the registry's last recorded change (or import); None for a plain table (not
+    known)."""
+    from zoneinfo import ZoneInfo
+
+    settings = settings or get_settings()
+    if getattr(settings, "data_date", None) is not None:
+        return settings.data_date
+    if not hasattr(stations, "history"):
+        return None
+    last = stations.history(limit=1)
+    if last:
+        stamp = last[0].time
+    else:  # a registry filled by imports recorded before change sets were kept: its last import
+        imports = stations.imports()
+        if not len(imports) or "finished_at" not in imports:
+            return None
+        stamp = str(imports["finished_at"].dropna().max())
+    when = datetime.fromisoformat(stamp)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(ZoneInfo(getattr(settings, "timezone", "Asia/Shanghai"))).date()
+
+
+_data_date_of = data_date  # build_map's own argument is called data_date
+
+
+def date_zh(d: date | None) -> str:
+    """A date as people write it (2026年12月2日); ``未知`` when not known."""
+    return f"{d.year}年{d.month}月{d.day}日" if d is not None else "未知"
+
+
 def station_payload(stations: pd.DataFrame, *, crs: str = "wgs84") -> dict[str, Any]:
     """The stations as compact columns for the page (coordinates in ``crs``: ``wgs84`` or ``gcj02``).
 
@@ -317,6 +374,7 @@ def station_payload(stations: pd.DataFrame, *, crs: str = "wgs84") -> dict[str, 
         "id": _texts(df["id"]) if "id" in df.columns else [str(i) for i in range(n)],
         "name": _texts(df["name"]),
         "kind": kv.masks(kind_lists).tolist(),
+        "main": [kv.terms[k].bit for k in main_kinds(kind_lists, _texts(df["name"]))],
         "am": av.masks(am_lists).tolist(),
         "addr": _texts(df["address"]) if "address" in df.columns else [""] * n,
         "hours": hours,
@@ -525,6 +583,58 @@ def gap_payload(gaps: gpd.GeoDataFrame, *, crs: str = "wgs84") -> dict[str, Any]
     return {"type": "FeatureCollection", "features": feats}
 
 
+def _pct_text(part: float, total: float) -> str:
+    """A covered share as people write it: 95.6%, 100% only when all of it is covered; 无数据 for an empty layer."""
+    if not (total > 0) or not math.isfinite(part):
+        return "无数据"
+    if part >= total:
+        return "100%"
+    return f"{min(100 * part / total, 99.9):.1f}%"
+
+
+def _amount_text(v: float, unit: str) -> str:
+    return f"{round(v):,} {unit}".rstrip()
+
+
+def _sites_payload(fig: SiteFigures, graph: StreetGraph, stations: pd.DataFrame, *, crs: str) -> dict[str, Any]:
+    """The proposed-sites layer: each site (WGS84 or GCJ-02 ``lon`` / ``lat``, rank, texts, what it newly covers),
+    the before / after lines, and the area newly within ``fig.minutes`` of a site (the service area of stations
+    and sites together less that of the stations)."""
+    lon = pd.to_numeric(stations["lon"], errors="coerce").to_numpy(dtype=np.float64)
+    lat = pd.to_numeric(stations["lat"], errors="coerce").to_numpy(dtype=np.float64)
+    keep = np.isfinite(lon) & np.isfinite(lat)
+    s_lon = fig.sites["lon"].to_numpy(dtype=np.float64)
+    s_lat = fig.sites["lat"].to_numpy(dtype=np.float64)
+    before = service_bands(graph, lon[keep], lat[keep], minutes=[fig.minutes]).geometry.iloc[0]
+    after = service_bands(graph, np.concatenate([lon[keep], s_lon]), np.concatenate([lat[keep], s_lat]),
+                          minutes=[fig.minutes]).geometry.iloc[0]
+    new_area = shapely.difference(after, before)
+    import geopandas as gpd
+
+    area_new = 0.0
+    if not new_area.is_empty:
+        c = new_area.centroid
+        metric = coords.local_metric_crs(float(c.x), float(c.y))
+        area_new = float(gpd.GeoSeries([new_area], crs=4326).to_crs(metric).area.iloc[0]) / 1e6
+    out_lon, out_lat = (coords.from_wgs84(s_lon, s_lat, dst="gcj02") if crs == "gcj02" else (s_lon, s_lat))
+    feats = []
+    for i, row in enumerate(fig.sites.itertuples(index=False)):
+        new = [f"{lay['label']} {_amount_text(lay['new'][i], lay['unit'])}" for lay in fig.layers]
+        feats.append({"lon": round(float(out_lon[i]), 6), "lat": round(float(out_lat[i]), 6), "rank": int(row.rank),
+                      "name": row.name, "source": row.source, "subdistrict": row.subdistrict, "serves": row.serves,
+                      "onNetwork": bool(row.on_network), "newText": "、".join(new) if new else ""})
+    lines = []
+    for lay in fig.layers:
+        gain = lay["after"] - lay["before"]
+        lines.append(f"{lay['label']}：{_pct_text(lay['before'], lay['total'])} → "
+                     f"{_pct_text(lay['after'], lay['total'])}（新增 {_amount_text(gain, lay['unit'])}）")
+    lines += [f"{label}：未计算（{why}）" for label, why in fig.absent.items()]
+    return {"features": feats, "minutes": fig.minutes, "lines": lines, "notes": list(fig.notes),
+            "newAreaKm2": round(area_new, 2), "color": SITE_COLOR, "areaColor": NEW_AREA_COLOR,
+            "newArea": (None if new_area.is_empty else
+                        _geom_to_geojson(new_area, crs=crs, simplify_deg=2e-5))}
+
+
 # --- the folium page ------------------------------------------------------------------------------------
 
 def _json_for_script(obj: Any) -> str:
@@ -612,9 +722,10 @@ def _mode_label(mode: str) -> str:
     return profiles[mode].label or mode
 
 
-def _parse_layers(layers: Sequence[str] | str | None, *, gaps_given: bool) -> tuple[str, ...]:
+def _parse_layers(layers: Sequence[str] | str | None, *, gaps_given: bool, sites_given: bool = False
+                  ) -> tuple[str, ...]:
     if layers is None:
-        chosen = ["stations", "circles"] + (["gaps"] if gaps_given else [])
+        chosen = ["stations", "circles"] + (["gaps"] if gaps_given else []) + (["sites"] if sites_given else [])
     else:
         items = layers.split(",") if isinstance(layers, str) else list(layers)
         chosen = [str(x).strip().lower() for x in items if str(x).strip()]
@@ -625,6 +736,8 @@ def _parse_layers(layers: Sequence[str] | str | None, *, gaps_given: bool) -> tu
         raise MapError(f"至少选择一个图层：{', '.join(LAYERS)}")
     if "gaps" in chosen and not gaps_given:
         raise MapError("“gaps”图层需要空白网格数据：请用 --gaps FILE.geojson 指定（`geomap gaps --out` 的结果）")
+    if "sites" in chosen and not sites_given:
+        raise MapError("“sites”图层需要选址结果：请用 --sites FILE.geojson 指定（`geomap plan --out` 的结果）")
     return tuple(x for x in LAYERS if x in chosen)
 
 
@@ -644,6 +757,8 @@ def build_map(
     compress: bool | None = None,
     place: str = "",
     publisher: str = "",
+    sites: SiteFigures | None = None,
+    data_date: date | None = None,
 ) -> folium.Map:
     """The service map as a folium Map whose rendered HTML is self-contained.
 
@@ -656,7 +771,11 @@ def build_map(
     ``graph`` (no circles without it); the offline base map's streets come from the OSM extract
     ``osm_path``. ``place`` and ``publisher`` (a workspace's name and publisher) head the page: the title
     (default ``{place}{DEFAULT_TITLE}``) and a 发布 line. ``gaps``: the
-    gap grid (GeoDataFrame or GeoJSON path, see :data:`GAP_COLUMNS`). ``streets=False`` leaves the
+    gap grid (GeoDataFrame or GeoJSON path, see :data:`GAP_COLUMNS`). ``sites``: proposed sites with their
+    before / after (:func:`geomap.publish.sites.before_after`), drawn as the ``sites`` layer with the area they
+    newly bring within ``sites.minutes`` (needs ``graph``). ``data_date``: the date the list is true on, in the
+    page's heading (default :func:`data_date`: ``settings.data_date``, else the registry's last change; a plain
+    table without it reads 数据日期未记录). ``streets=False`` leaves the
     offline base map empty (plain background). ``compress``: write the embedded data gzip-compressed
     and base64-encoded (default: when it exceeds ``COMPRESS_ABOVE_BYTES``; the page inflates it with
     fflate before drawing).
@@ -666,7 +785,7 @@ def build_map(
     tiles = (tiles or getattr(settings, "map_tiles", "none")).strip().lower()
     if tiles not in TILES:
         raise MapError(f"未知的底图 {tiles!r}：可选 {', '.join(TILES)}")
-    chosen = _parse_layers(layers, gaps_given=gaps is not None)
+    chosen = _parse_layers(layers, gaps_given=gaps is not None, sites_given=sites is not None)
     mode = (mode or settings.default_mode).strip().lower()
     mode_label = _mode_label(mode)
     crs = "gcj02" if tiles == "amap" else "wgs84"
@@ -698,13 +817,22 @@ def build_map(
         bands_data = _bands_payload(service_bands(graph, lon[keep], lat[keep], minutes=minutes), crs=crs)
 
     gaps_data = gap_payload(load_gaps(gaps), crs=crs) if "gaps" in chosen and gaps is not None else None
+    sites_data = None
+    if "sites" in chosen and sites is not None:
+        if graph is None:
+            raise MapError("画拟建站点的新增覆盖范围需要路网（工作区的 osm_path）")
+        sites_data = _sites_payload(sites, graph, df, crs=crs)
+    when = data_date if data_date is not None else _data_date_of(stations, settings=settings)
 
     kv, av = vocab.kinds(), vocab.amenities()
     kind_counts = dict.fromkeys(kv.terms, 0)
+    main_counts = dict.fromkeys(kv.terms, 0)
     if st_payload is not None:
         masks = np.asarray(st_payload["kind"], dtype=np.int64)
+        mains = np.asarray(st_payload["main"], dtype=np.int64)
         for k, t in kv.terms.items():
             kind_counts[k] = int(((masks >> t.bit) & 1).sum())
+            main_counts[k] = int((mains == t.bit).sum())
     cfg = {
         "crs": crs,
         "mode": mode,
@@ -712,10 +840,13 @@ def build_map(
         "navMode": NAV_MODES.get(mode, "car"),
         "title": title,
         "publisher": publisher,
-        "attribution": OSM_ATTRIBUTION,
+        "dataDate": date_zh(when) if when is not None else None,
+        "total": st_payload["n"] if st_payload is not None else len(df),
+        "attribution": OSM_ATTRIBUTION + (f"　站点数据：{html.escape(publisher)}" if publisher else ""),
         "background": "#f2efe9" if tiles == "none" else None,
         "kinds": [{"key": t.key, "label": t.label, "short": t.short_label, "color": _css_color(t.color),
-                   "icon": _icon_name(t.icon), "bit": t.bit, "count": kind_counts[t.key]} for t in kv.terms.values()],
+                   "icon": _icon_name(t.icon), "bit": t.bit, "count": kind_counts[t.key], "main": main_counts[t.key]}
+                  for t in kv.terms.values()],
         "amenities": [{"key": t.key, "label": t.label, "color": _css_color(t.color), "icon": _icon_name(t.icon),
                        "bit": t.bit} for t in av.terms.values()],
         "stations": st_payload,
@@ -723,7 +854,8 @@ def build_map(
         "bands": bands_data,
         "gaps": gaps_data,
         "gapRamp": GAP_RAMP,
-        "bounds": _bounds(st_payload, street_data, gaps_data, bands_data),
+        "sites": sites_data,
+        "bounds": _bounds(st_payload, street_data, gaps_data, bands_data, sites_data),
     }
     return _assemble(cfg, tiles=tiles, tile_layers=tile_layers, chosen=chosen, title=title, compress=compress)
 
@@ -736,9 +868,13 @@ def _icon_name(name: str) -> str:
     return name if re.fullmatch(r"[a-z0-9-]+", name) else "circle"
 
 
-def _bounds(st: dict | None, streets: dict | None, gaps: dict | None, bands: dict | None) -> list[list[float]] | None:
+def _bounds(st: dict | None, streets: dict | None, gaps: dict | None, bands: dict | None,
+            sites: dict | None = None) -> list[list[float]] | None:
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
+    if sites is not None and sites["features"]:
+        xs.append(np.array([f["lon"] for f in sites["features"]]))
+        ys.append(np.array([f["lat"] for f in sites["features"]]))
     if st is not None and st["n"]:
         xs.append(np.cumsum(st["x"]) / COORD_SCALE)
         ys.append(np.cumsum(st["y"]) / COORD_SCALE)
@@ -778,7 +914,7 @@ def _assemble(cfg: dict[str, Any], *, tiles: str, tile_layers: list[Any], chosen
     m.default_css = []
     m.add_to(fig)
     icons = tuple(sorted({k["icon"] for k in cfg["kinds"]} | {a["icon"] for a in cfg["amenities"]}
-                         | {"location-arrow", "circle"}))
+                         | {"location-arrow", "circle", "print"}))
     head = [
         '<meta charset="utf-8">',
         _licence_comment(),
@@ -810,12 +946,16 @@ def _assemble(cfg: dict[str, Any], *, tiles: str, tile_layers: list[Any], chosen
         JsLayer("geomap.streetLayer() || L.layerGroup()", name="街道底图（OSM 数据，离线）", overlay=False).add_to(m)
     if cfg["gaps"] is not None:
         JsLayer("geomap.gapLayer()", name="服务空白网格（到最近站点分钟数）", overlay=True).add_to(m)
+    if cfg["sites"] is not None:
+        JsLayer("geomap.sitesLayer()", name=f"拟建站点及新增覆盖范围（{len(cfg['sites']['features'])} 个）",
+                overlay=True).add_to(m)
     if cfg["bands"] is not None:
         mins = "/".join(f"{f['properties']['minutes']:g}" for f in cfg["bands"]["features"][::-1])
         JsLayer("geomap.bandLayer()", name=f"服务圈（{cfg['modeLabel']} {mins} 分钟）", overlay=True).add_to(m)
     if cfg["stations"] is not None:
         for k in cfg["kinds"]:
-            label = f"{k['label']}（{k['count']}）"
+            label = f"{k['label']}（含兼有此类型的 {k['count']} 个）" if k["count"] != k["main"] else \
+                f"{k['label']}（{k['count']}）"
             JsLayer(f"geomap.kindLayer({json.dumps(k['key'])})", name=label, overlay=True).add_to(m)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     return m
@@ -837,8 +977,8 @@ def write_map(path: str | Path, stations: pd.DataFrame | Registry, **kwargs: Any
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     data = _extract_data(text)
-    layers = tuple(k for k, key in (("stations", "stations"), ("circles", "bands"), ("gaps", "gaps"))
-                   if data.get(key) is not None)
+    layers = tuple(k for k, key in (("stations", "stations"), ("circles", "bands"), ("gaps", "gaps"),
+                                    ("sites", "sites")) if data.get(key) is not None)
     n = data["stations"]["n"] if data.get("stations") else 0
     return MapSummary(path=out, size_bytes=out.stat().st_size, stations=n, layers=layers,
                       tiles=kwargs.get("tiles") or getattr(get_settings(), "map_tiles", "none"),

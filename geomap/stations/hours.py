@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -60,6 +60,32 @@ class OpeningHours:
     def is_open_local(self, weekday: int, minute: int) -> bool:
         """Whether open on local ``weekday`` (0 = Monday) at local ``minute`` of the day."""
         return any(_rule_open(rule, weekday, minute) for rule in self.rules)
+
+    def minutes_to_open_local(self, weekday: int, minute: int) -> int | None:
+        """Whole minutes from local ``weekday`` (0 = Monday) at ``minute`` of the day until the station next
+        opens: 0 when it is open then, None when it never opens (no rules); at most a week (7 × 1440), the
+        rules repeating every week. Closed now, the next opening is the first start of a rule after now
+        (any open spell begins at some rule's start)."""
+        if not self.rules:
+            return None
+        if self.is_open_local(weekday, minute):
+            return 0
+        week = 7 * 1440
+        now = weekday * 1440 + minute
+        return min((day * 1440 + s - now) % week or week
+                   for d, s, _e in self.rules for day in range(7) if d >> day & 1)
+
+    def next_opening(self, at: datetime, *, tz: str = "Asia/Shanghai") -> datetime | None:
+        """When the station next opens after ``at``, as an aware local time in ``tz`` (a naive ``at`` is
+        local time there; its seconds are dropped): None when it is open at ``at`` or never opens.
+        E.g. closed on Saturday 20:00 with ``Mo-Fr 08:30-17:00`` → Monday 08:30 of the next week."""
+        zone = ZoneInfo(tz)
+        local = (at.astimezone(zone) if at.tzinfo is not None else at.replace(tzinfo=zone)).replace(
+            second=0, microsecond=0)
+        wait = self.minutes_to_open_local(local.weekday(), local.hour * 60 + local.minute)
+        if not wait:  # open now (0) or never (None)
+            return None
+        return local + timedelta(minutes=wait)  # wall-clock arithmetic in the zone (aware + timedelta)
 
 
 def _hhmm(minutes: int) -> str:

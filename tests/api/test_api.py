@@ -61,6 +61,13 @@ def test_healthz(client, state):
     assert set(h["modes"]) == {"walk", "ebike", "drive", "truck"} and h["admin_enabled"] is True
 
 
+def test_place_names_the_area_modes_and_speeds(client, state):
+    p = client.get("/place").json()
+    cfg = state.settings
+    assert p["area_label"] == state.workspace.area_label and set(p["modes"]) == {"walk", "ebike", "drive", "truck"}
+    assert p["speed_kmh"] == {"walk": cfg.walk_speed_kmh, "ebike": cfg.ebike_speed_kmh}
+
+
 def test_stations_list_filters_match_pandas(client, state):
     df = state.registry.frame()
     fc = client.get("/stations").json()
@@ -208,7 +215,8 @@ def test_nearest_body_is_canonical_geojson_with_the_stations_properties(client, 
     NearestCollection.model_validate(body)
     assert body["count"] == len(body["features"]) >= 3
     out_crs = params.get("out_crs", params.get("crs", "wgs84"))
-    own = ["open_now", "rank", "travel_s", "travel_minutes", "distance_m", "route", "amap_nav_url"]
+    own = ["open_now", "opens_next", "rank", "travel_s", "travel_minutes", "distance_m", "route", "amap_nav_url",
+           "nav_urls"]
     for f in body["features"]:
         st = client.get(f"/stations/{f['id']}", params={"crs": out_crs}).json()
         props = f["properties"]
@@ -659,3 +667,113 @@ def test_nothing_found_says_why_and_what_is_near_by_straight_line(client, state,
     body = TestClient(create_app(tiny)).get("/nearest", params={"lon": lon_w, "lat": lat_w}).json()
     assert body["count"] == 0 and "分钟内沿道路到不了任何站点" in body["message"]
     assert "筛选" not in body["message"] and len(body["straight_line"]) == 3
+
+
+def test_nearest_at_opens_next_and_open_at_now(client, state):
+    """`at` moves the answer's clock: open_now and opens_next are for that moment (and open_at=now means
+    it). A station closed then opens at opens_next and not a minute before (by its own hours); a Mo-Fr
+    08:30-17:00 station asked on Saturday 20:00 opens on Monday 08:30 (hand-computed)."""
+    from datetime import datetime, timedelta
+
+    from geomap.stations.hours import parse_osm
+    at = "2026-12-05T20:00"  # a Saturday
+    when = datetime(2026, 12, 5, 20, 0)
+    body = client.get("/nearest", params={"lon": WJC_GCJ[0], "lat": WJC_GCJ[1], "crs": "gcj02", "k": 20,
+                                          "at": at}).json()
+    NearestCollection.model_validate(body)
+    assert body["at"] == "2026-12-05T20:00:00+08:00" and body["open_at"] is None
+    closed = 0
+    for f in body["features"]:
+        p = f["properties"]
+        h = parse_osm(p["opening_hours"]) if p["opening_hours"] else None
+        assert p["open_now"] == (None if h is None else h.is_open(when))
+        if not p["open_now"]:
+            assert (p["opens_next"] is None) == (h is None)
+        if p["opens_next"] is not None:
+            closed += 1
+            t = datetime.fromisoformat(p["opens_next"])
+            assert t.utcoffset() == timedelta(hours=8) and h.is_open(t.replace(tzinfo=None))
+            assert not h.is_open(t.replace(tzinfo=None) - timedelta(minutes=1))
+            assert when < t.replace(tzinfo=None) <= when + timedelta(days=7)
+        else:
+            assert p["open_now"] is not False
+    assert closed >= 3
+    st = state.registry.get("YP008")
+    assert st.opening_hours == "Mo-Fr 08:30-17:00"
+    one = client.get("/nearest", params={"lon": st.lon, "lat": st.lat, "mode": "straight", "k": 1, "at": at}).json()
+    assert one["features"][0]["id"] == "YP008"
+    assert one["features"][0]["properties"]["opens_next"] == "2026-12-07T08:30:00+08:00"
+    # open_at=now with at: only what is open at that moment
+    opened = client.get("/nearest", params={"lon": WJC_GCJ[0], "lat": WJC_GCJ[1], "crs": "gcj02", "k": 5, "at": at,
+                                            "open_at": "now"}).json()
+    assert opened["open_at"].startswith("2026-12-05T20:00") and opened["count"] == 5
+    assert all(f["properties"]["open_now"] is True for f in opened["features"])
+    for bad in ("soon", "9999-12-31T23:59", "0001-01-01T00:00+14:00"):
+        r = client.get("/nearest", params={"lon": WJC_GCJ[0], "lat": WJC_GCJ[1], "crs": "gcj02", "at": bad})
+        assert r.status_code == 422 and "时刻 at" in r.json()["message"], r.text
+
+
+@pytest.mark.parametrize(("mode", "amap", "baidu", "tencent"), [
+    ("ebike", "ride", "riding", "bike"), ("walk", "walk", "walking", "walk"), ("drive", "car", "driving", "drive"),
+    ("truck", "car", "driving", "drive"), ("straight", "ride", "riding", "bike")])
+def test_nearest_navigation_links_for_each_mode(client, state, mode, amap, baidu, tencent):
+    """Each station's links open the three map apps with the mode's travel mode, from the query point to
+    the station in each app's system (checked with prcoords, independent of geomap.coords)."""
+    from urllib.parse import parse_qs, urlparse
+
+    import prcoords
+    body = client.get("/nearest", params={"lon": WJC_GCJ[0], "lat": WJC_GCJ[1], "crs": "gcj02", "k": 2,
+                                          "mode": mode}).json()
+    o_bd = prcoords.gcj_bd(prcoords.Coords(WJC_GCJ[1], WJC_GCJ[0]))
+    for f in body["features"]:
+        p = f["properties"]
+        st = state.registry.get(f["id"])
+        g = prcoords.wgs_gcj(prcoords.Coords(st.lat, st.lon))
+        b = prcoords.wgs_bd(prcoords.Coords(st.lat, st.lon))
+        assert p["amap_nav_url"] == p["nav_urls"]["amap"]
+        q = parse_qs(urlparse(p["nav_urls"]["amap"]).query)
+        assert q["mode"] == [amap] and [float(x) for x in q["to"][0].split(",")[:2]] == pytest.approx(
+            [g.lon, g.lat], abs=2e-6) and [float(x) for x in q["from"][0].split(",")[:2]] == pytest.approx(
+            list(WJC_GCJ), abs=2e-6)
+        q = parse_qs(urlparse(p["nav_urls"]["baidu"]).query)
+        lat, lon = q["destination"][0].split("|")[0].removeprefix("latlng:").split(",")
+        o_lat, o_lon = q["origin"][0].split("|")[0].removeprefix("latlng:").split(",")
+        assert q["mode"] == [baidu] and q["coord_type"] == ["bd09ll"]
+        assert (float(lon), float(lat), float(o_lon), float(o_lat)) == pytest.approx((b.lon, b.lat, o_bd.lon, o_bd.lat),
+                                                                                    abs=2e-6)
+        q = parse_qs(urlparse(p["nav_urls"]["tencent"]).query)
+        lat, lon = q["tocoord"][0].split(",")
+        assert q["type"] == [tencent] and (float(lon), float(lat)) == pytest.approx((g.lon, g.lat), abs=2e-6)
+        assert q["to"] == [st.name] and q["fromcoord"] == [f"{WJC_GCJ[1]:.6f},{WJC_GCJ[0]:.6f}"]
+
+
+def test_nothing_by_this_mode_names_what_other_modes_reach(tmp_path, monkeypatch):
+    """A place sending nobody farther than 10 minutes: from a spot no station is within walking reach of,
+    /nearest by walk says so (no filter: no 'fewer filters') and lists, for each other mode, the stations
+    the library finds by it (same filters); with a filter that still finds nothing on foot, the other modes'
+    stations all match it."""
+    import geomap.settings
+
+    ws = sample_workspace(tmp_path, label_limit_minutes=10.0)
+    monkeypatch.setattr(geomap.settings, "_SETTINGS", ws.settings)  # a service's settings are process-wide
+    tiny = ServiceState.load(ws, modes=["walk", "ebike", "drive"])
+    c = TestClient(create_app(tiny))
+    g = tiny.graphs["walk"]
+    res = ws.nearest(g.node_lon, g.node_lat, k=1, mode="walk", return_routes=False)
+    j = int(np.flatnonzero(res.status == "none")[0])
+    lon, lat = float(g.node_lon[j]), float(g.node_lat[j])
+    body = c.get("/nearest", params={"lon": lon, "lat": lat, "mode": "walk", "k": 5}).json()
+    NearestCollection.model_validate(body)
+    assert body["count"] == 0 and body["message"] == "步行 10 分钟内沿道路到不了任何站点"
+    assert [o["mode"] for o in body["other_modes"]] == ["ebike", "drive"]
+    for o in body["other_modes"]:
+        want = ws.nearest(lon, lat, k=3, mode=o["mode"], return_routes=False)
+        assert [s["id"] for s in o["stations"]] == [s for s in want.station_id[0] if s is not None]
+        assert [s["travel_s"] for s in o["stations"]] == pytest.approx(want.travel_s[0][:len(o["stations"])], abs=0.1)
+        assert o["label"] in ("电动自行车", "驾车")
+    body = c.get("/nearest", params={"lon": lon, "lat": lat, "mode": "walk", "kind": "canteen"}).json()
+    assert body["count"] == 0 and "试试减少筛选条件" in body["message"]
+    for o in body["other_modes"]:
+        assert all("canteen" in tiny.snapshot.stations[s["id"]].kinds for s in o["stations"])
+    found = c.get("/nearest", params={"lon": lon, "lat": lat, "mode": "ebike"}).json()
+    assert found["count"] > 0 and "other_modes" not in found

@@ -118,3 +118,33 @@ def test_watch_closes_its_descriptor(tmp_path: Path) -> None:
     gc.collect()
     if fds is not None:
         assert set(os.listdir("/proc/self/fd")) <= fds
+
+
+def test_the_follower_reads_an_edit_in_before_any_request(tmp_path: Path) -> None:
+    """`ServiceState.follow`: an edit committed by another process is read into a new snapshot by the
+    worker's own thread, with no request asking; the new snapshot holds the edit."""
+    import time
+
+    from geomap.api.state import ServiceState
+    from geomap.nearest import nearest
+    from tests._workspaces import sample_workspace
+
+    ws = sample_workspace(tmp_path / "w")
+    state = ServiceState.load(ws, modes=["ebike", "walk"])  # e-bike (the riders' default) first, walk after
+    try:
+        version, n0 = state.snapshot.version, len(state.snapshot.stations)
+        state.follow()
+        _import(Registry(ws.registry_path), tmp_path / "more.csv", _rows(2))
+        deadline = time.monotonic() + 60
+        while state.snapshot.version == version and time.monotonic() < deadline:  # no current(): no request
+            time.sleep(0.02)
+        assert state.snapshot.version == version + 1
+        assert len(state.snapshot.stations) == n0 + 2 and {"W0", "W1"} <= set(state.snapshot.stations)
+        snap = state.snapshot
+        w0 = snap.stations["W0"]
+        for mode in ("ebike", "walk"):  # both modes answer from the new stations
+            res = nearest(snap.index, w0.lon, w0.lat, k=1, mode=mode, graph=state.graphs[mode], return_routes=False)
+            assert res.station_id[0, 0] == "W0", mode
+    finally:
+        state.close()
+    assert state.watch is None

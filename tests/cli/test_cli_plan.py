@@ -33,9 +33,21 @@ def test_coverage_command_table_summary_and_files(reg_path: Path, tmp_path: Path
     assert rc == 0
     assert "五角场街道" in printed and "合计" in printed
     assert "在步行15分钟内可到达司机之家" in printed
-    table = pd.read_csv(out / "coverage.csv", encoding="utf-8-sig")
+    table = pd.read_csv(out / "coverage_data.csv", encoding="utf-8-sig")  # exact values, for programs
     assert table["subdistrict"].iloc[-1] == "合计"
     assert 0 < table["residents_share"].iloc[-1] < 1
+    # coverage.csv is for people: Chinese headers, whole people, percentages to one decimal, 无数据 + why
+    people = pd.read_csv(out / "coverage.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert list(people.columns[:4]) == ["街道", "道路总长（公里）", "15分钟内道路（公里）", "道路覆盖率"]
+    assert people["街道"].tolist() == table["subdistrict"].tolist()
+    for (_, want), (_, got) in zip(table.iterrows(), people.iterrows(), strict=True):
+        if pd.isna(want["residents"]):
+            assert got["常住人口（人）"] == got["常住人口覆盖率"] == "无数据" and "普查" in got["说明"]
+            continue
+        assert got["常住人口（人）"] == str(round(want["residents"]))
+        assert got["15分钟内常住人口（人）"] == str(round(want["residents_covered"]))
+        assert got["常住人口覆盖率"] in (f"{100 * want['residents_share']:.1f}%", ">99.9%", "<0.1%")
+    assert people["街道"].iloc[-1] == "合计" and "不含曲阳路街道、江湾镇街道" in people["说明"].iloc[-1]
     area = json.loads((out / "covered_area.geojson").read_text(encoding="utf-8"))
     assert area["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
     rest = json.loads((out / "restaurants.geojson").read_text(encoding="utf-8"))
@@ -59,16 +71,56 @@ def test_gaps_and_plan_commands(reg_path: Path, tmp_path: Path, capsys: pytest.C
     assert main(["--workspace", str(reg_path), "plan", "--add", "2", "--mode", "walk", "--kind", "driver_home",
                  "--solver", "both", "--out", str(plan)]) == 0
     printed = capsys.readouterr().out
-    assert "贪心算法" in printed and "精确解" in printed and "贪心 / 精确" in printed
-    sites = json.loads(plan.read_text(encoding="utf-8"))["features"]
-    assert len(sites) == 2 and all(s["properties"]["serves"] for s in sites)
+    assert "【逐个挑选】" in printed and "【整体最优】" in printed and "两种算法比较：" in printed
+    for jargon in ("目标值", "1 − 1/e", "Empty DataFrame", "greedy", "objective"):
+        assert jargon not in printed
+    # both answers kept, each as GeoJSON (exact values) and a Chinese CSV
+    answers = {}
+    for solver in ("greedy", "exact"):
+        fc = json.loads((tmp_path / f"plan_{solver}.geojson").read_text(encoding="utf-8"))
+        assert fc["solver"] == solver
+        sites = fc["features"]
+        assert len(sites) == 2 and all(s["properties"]["serves"] and s["properties"]["address"] for s in sites)
+        answers[solver] = sites
+        people = pd.read_csv(tmp_path / f"plan_{solver}.csv", encoding="utf-8-sig", dtype=str)
+        assert people["名称"].tolist() == [s["properties"]["name"] for s in sites]
+        want = [str(round(s["properties"]["residents_new"])) for s in sites]
+        assert people["新增覆盖常住人口（人）"].tolist() == want
+    assert not plan.exists()
+
+
+@pytest.mark.realdata
+def test_plan_candidates_fit_the_kind_and_none_is_said_in_chinese(reg_path: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Canteens are not proposed in banks unless the planner allows it; no candidate is one Chinese line."""
+    out = tmp_path / "canteens.geojson"
+    assert main(["--workspace", str(reg_path), "plan", "--add", "3", "--mode", "walk", "--kind", "canteen",
+                 "--candidates", "osm", "--out", str(out)]) == 0
+    sources = {f["properties"]["source"] for f in json.loads(out.read_text(encoding="utf-8"))["features"]}
+    assert sources and sources <= {"社区中心", "社区服务设施", "餐馆", "快餐店", "美食广场"}
+    from geomap.workspace import open_workspace
+
+    study = open_workspace(reg_path).study()
+    fit = study.candidates(sources=("osm",), kind="canteen")
+    anyhost = study.candidates(sources=("osm",), kind="canteen", any_host=True)
+    assert "银行网点" not in set(fit.source) and "银行网点" in set(anyhost.source)
+    assert set(fit.ids) < set(anyhost.ids)
+    # a study area holding no host place: no candidates, said in one Chinese line
+    capsys.readouterr()
+    rc = main(["--workspace", str(reg_path), "plan", "--add", "1", "--mode", "walk", "--kind", "canteen",
+               "--candidates", "osm", "--study-area", str(_tiny_area(tmp_path))])
+    captured = capsys.readouterr()
+    assert rc == 2 and "Empty DataFrame" not in captured.out + captured.err
+    assert "error: 没有候选地点：研究范围内没有适合设站的场所（社区中心" in captured.err
 
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("argv,needle", [
     (["coverage", "--minutes", "0"], "--minutes"),
     (["plan", "--add", "0"], "--add"),
-    (["plan", "--add", "1", "--candidates", "banks"], "unknown source"),
+    (["plan", "--add", "1", "--candidates", "banks"], "未知的候选来源 banks"),
+    (["report", "--add", "1", "--candidates", "banks", "--out", "r.pdf"], "未知的候选来源 banks"),
+    (["gaps", "--pickup-weight", "-1"], "--pickup-weight"),
     (["coverage", "--kind", "飞船"], "飞船"),
 ])
 def test_planner_commands_reject_bad_input(reg_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
@@ -98,3 +150,15 @@ def test_real_gaps_output_draws_on_the_map(reg_path: Path, tmp_path: Path) -> No
     assert main(["--workspace", str(reg_path), "map", "--out", str(html), "--tiles", "none", "--mode", "walk",
                  "--layers", "stations,gaps", "--gaps", str(gaps)]) == 0
     assert html.stat().st_size > 0
+
+
+def _tiny_area(folder: Path) -> Path:
+    """A 40 m square in the sample's north-west corner, where the extract holds no place to host a station."""
+    path = folder / "tiny.geojson"
+    lon, lat = 121.4800, 31.3290
+    d = 0.0002
+    ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}),
+        encoding="utf-8")
+    return path

@@ -80,3 +80,40 @@ def test_an_edit_redraws_a_window_not_the_city(tmp_path: Path, monkeypatch: pyte
                                  station_lat=np.append(lat, g.node_lat[corner]), k=1).labels, [2.0, 4.0],
                   keep=True, **kw)
     assert len(sampled) == 1 and 0 < sampled[0] < g.n_streets / 2
+
+
+def test_another_process_redraws_from_the_saved_drawing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that never drew these bands (another worker's map process, a restarted service: a second
+    opening of the workspace) starts from the drawing saved beside the labels, redraws only what the edit
+    changed, and gets the bands of a fresh drawing, cell for cell."""
+    import geomap.network.areas as areas
+    from geomap.workspace import open_workspace
+
+    ws = sample_workspace(tmp_path / "w")
+    frame = ws.registry.frame()
+    lon, lat = frame["lon"].to_numpy(), frame["lat"].to_numpy()
+    kw = {"buffer_m": 30.0, "hole_fill_m2": 2_000.0, "cell_m": 10.0}
+    mins = [2.0, 4.0]
+    g1 = ws.graph("ebike")
+    band_polygons(station_labels(g1, station_lon=lon, station_lat=lat, k=1).labels, mins, keep=True, **kw)
+    assert len(list(ws.cache_dir.glob("bands_*"))) == 1
+    # the other process: the same workspace opened afresh, its graph from the cache, nothing drawn in memory
+    g2 = open_workspace(ws.root).graph("ebike")
+    assert g2 is not g1 and "_band_states" not in g2.__dict__
+    sampled: list[int] = []
+    real = areas._sample_times
+    monkeypatch.setattr(areas, "_sample_times", lambda lab, streets, *a: sampled.append(len(streets)) or
+                        real(lab, streets, *a))
+    corner = int(np.argmin(g2.node_lon + g2.node_lat))
+    lon2, lat2 = np.append(lon[1:], g2.node_lon[corner]), np.append(lat[1:], g2.node_lat[corner])  # a delete, an add
+    labels = station_labels(g2, station_lon=lon2, station_lat=lat2, k=1).labels
+    kept = band_polygons(labels, mins, keep=True, **kw)
+    state: BandState = next(iter(g2.__dict__["_band_states"].values()))
+    assert state.loaded and len(sampled) == 1 and 0 < sampled[0] < g2.n_streets / 2
+    monkeypatch.setattr(areas, "_sample_times", real)
+    fresh_state = BandState(labels, mins, **kw)
+    fresh = fresh_state.update(labels)
+    assert np.array_equal(state.level, fresh_state.level) and np.array_equal(state.area, fresh_state.area)
+    assert np.allclose(kept[1], fresh[1])
+    for a, b in zip(kept[0], fresh[0], strict=True):
+        assert shapely.equals_exact(a, b, tolerance=0.0) or a.equals(b)

@@ -145,13 +145,14 @@ def test_a_hundred_random_edits_equal_a_fresh_build() -> None:
     assert_labels_equal(lab, brute_labels(g, lab.targets, 3, np.inf, alive=lab.alive))
 
 
-def test_queries_and_routes_equal_networkx_shortest_paths() -> None:
+@pytest.mark.parametrize("limit_s", [np.inf, 40.0])
+def test_queries_and_routes_equal_networkx_shortest_paths(limit_s: float) -> None:
     """A point's k quickest stations: the times of networkx shortest paths from the point (with the partial
-    streets at both ends), and each route's pieces add up to its time and run from the point to the
-    station."""
+    streets at both ends and both access legs), none beyond the limit (the whole trip), and each route's
+    pieces add up to its time and run from the point to the station."""
     g = random_graph(3, n=50, m=120)
     st = random_stations(g, 10, 4)
-    lab = build_labels(g, st, k=4, limit_s=np.inf)
+    lab = build_labels(g, st, k=4, limit_s=limit_s)
     h = street_digraph(g)
     rng = np.random.default_rng(9)
     q = random_stations(g, 30, 10)
@@ -174,6 +175,7 @@ def test_queries_and_routes_equal_networkx_shortest_paths() -> None:
                     legs = leg_s(g, q.distance_m[p]) + leg_s(g, st.distance_m[j])
                     best = min(best, abs(d) * g.street_travel_s[s] + legs)
             want.append(best)
+        want = [w if w <= limit_s else np.inf for w in want]
         order = sorted(range(len(st)), key=lambda j: (want[j], j))[:4]
         got_t = [t for t in tt[p] if np.isfinite(t)]
         np.testing.assert_allclose(got_t, [want[j] for j in order if np.isfinite(want[j])], rtol=1e-6)

@@ -139,7 +139,7 @@ def test_plan_when_everything_is_covered_proposes_nothing(study, registry) -> No
     assert all(res.share(n) == 1.0 for n in res.demand)
     plan = propose_sites(g, stations, res, study.candidates(sources=("osm",)), p=2)
     assert len(plan.table) == 0 and plan.objective == 0
-    assert any("只有 0 个候选点" in n for n in plan.notes)
+    assert any("已覆盖全部需求，不需要新增站点" in n for n in plan.notes)
     assert plan.to_geojson()["features"] == []
 
 

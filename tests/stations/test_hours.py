@@ -295,3 +295,53 @@ def test_utc_sunday_evening_is_monday_in_shanghai():
 
 def test_naive_is_local():
     assert local_weekday_minute(datetime(2026, 11, 23, 9, 30)) == (0, 570)
+
+
+# --- when a closed station opens next (hand-computed; 2026-11-23 is a Monday) -----------------------------
+
+@pytest.mark.parametrize(("osm", "when", "expected"), [
+    ("Mo-Fr 08:30-17:00", "2026-11-28T20:00", "2026-11-30T08:30:00+08:00"),   # Saturday evening -> Monday
+    ("Mo-Fr 08:30-17:00", "2026-11-27T17:00", "2026-11-30T08:30:00+08:00"),   # Friday at closing time
+    ("Mo-Fr 08:30-17:00", "2026-11-25T07:59", "2026-11-25T08:30:00+08:00"),   # Wednesday before opening
+    ("Mo-Fr 08:30-17:00", "2026-11-25T10:00", None),                          # open
+    ("08:30-11:00,13:00-17:00", "2026-11-24T11:00", "2026-11-24T13:00:00+08:00"),  # lunch break
+    ("08:30-11:00,13:00-17:00", "2026-11-24T17:30", "2026-11-25T08:30:00+08:00"),  # evening -> tomorrow
+    ("22:00-06:00", "2026-11-23T06:00", "2026-11-23T22:00:00+08:00"),        # night station, morning
+    ("22:00-06:00", "2026-11-23T05:59", None),                                # Sunday night's spell
+    ("Mo-Fr 22:00-06:00", "2026-11-28T05:00", None),                          # Friday night into Saturday
+    ("Mo-Fr 22:00-06:00", "2026-11-28T07:00", "2026-11-30T22:00:00+08:00"),   # Saturday -> Monday night
+    ("Mo 09:00-10:00", "2026-11-23T10:00", "2026-11-30T09:00:00+08:00"),      # a whole week round
+    ("09:00-17:00", "2026-11-29T23:59:45", "2026-11-30T09:00:00+08:00"),     # seconds dropped
+    ("Mo-Fr 08:30-17:00", "2026-12-31T18:00", "2027-01-01T08:30:00+08:00"),   # across the year (no holidays)
+    ("24/7", "2026-11-28T03:00", None),
+])
+def test_next_opening_hand_computed(osm, when, expected):
+    got = parse_osm(osm).next_opening(datetime.fromisoformat(when))
+    assert (None if got is None else got.isoformat()) == expected
+
+
+def test_next_opening_of_an_instant_is_in_shanghai_time():
+    t = datetime(2026, 11, 22, 16, 30, tzinfo=UTC)  # Sunday 16:30 UTC = Monday 00:30 in Shanghai
+    assert parse_osm("09:00-17:00").next_opening(t).isoformat() == "2026-11-23T09:00:00+08:00"
+    assert parse_osm("09:00-17:00").next_opening(t, tz="UTC") is None  # Sunday 16:30 there: open
+    assert OpeningHours(()).next_opening(t) is None  # never opens
+
+
+def test_next_opening_is_the_first_open_minute_found_by_stepping():
+    """Against a minute-by-minute walk with is_open (random rule sets, random moments)."""
+    rng = np.random.default_rng(19)
+    for _ in range(60):
+        rules = []
+        for _ in range(rng.integers(1, 4)):
+            s = int(rng.integers(0, 1440))
+            rules.append((int(rng.integers(1, 128)), s, s + int(rng.integers(1, 1000))))
+        h = OpeningHours(tuple(rules))
+        t0 = MONDAY + timedelta(minutes=int(rng.integers(0, 7 * 1440)))
+        got = h.next_opening(t0)
+        if h.is_open(t0):
+            assert got is None
+            continue
+        step = 1
+        while not h.is_open(t0 + timedelta(minutes=step)):
+            step += 1
+        assert got is not None and got.replace(tzinfo=None) == t0 + timedelta(minutes=step)

@@ -173,12 +173,20 @@
     L.control.scale({ imperial: false, position: 'bottomleft' }).addTo(map);
 
     S.canvas = L.canvas({ padding: 0.3 });
+    // areas (bands, gap grid, new coverage) in panes under the street canvas: the streets stay readable on top
+    map.createPane('gm-areas').style.zIndex = 350;
+    map.createPane('gm-new').style.zIndex = 360;
+    S.areaCanvas = L.canvas({ padding: 0.3, pane: 'gm-areas' });
+    S.newCanvas = L.canvas({ padding: 0.3, pane: 'gm-new' });
     if (cfg.streets) S.streetLayer = streetLayer(cfg.streets, S.canvas);
     if (cfg.stations) setupStations(S);
     if (cfg.bands) S.bandLayer = bandLayer(S);
     if (cfg.gaps) S.gapLayer = gapLayer(S);
+    if (cfg.sites) S.sitesLayer = sitesLayer(S);
+    new TitleControl(S).addTo(map);
     if (cfg.stations) new SearchControl(S).addTo(map);
     new LocateControl(S).addTo(map);
+    new PrintControl(S).addTo(map);
     new LegendControl(S).addTo(map);
 
     if (cfg.bounds) map.fitBounds(cfg.bounds, { padding: [20, 20], maxZoom: 16 });
@@ -230,7 +238,9 @@
       });
     });
     S.primary = new Array(n);
-    for (var i = 0; i < n; i++) S.primary[i] = primaryKind(S, st.kind[i]);
+    var byBit = {};
+    S.kinds.forEach(function (k) { byBit[k.bit] = k; });
+    for (var i = 0; i < n; i++) S.primary[i] = (st.main && byBit[st.main[i]]) || primaryKind(S, st.kind[i]);
     S.markers = L.layerGroup().addTo(S.map);
     S.map.on('moveend', function () { draw(S); });
     S.map.on('popupclose', function () { S.openStation = null; });
@@ -453,9 +463,11 @@
   function bandLayer(S) {
     var cfg = S.cfg;
     return L.geoJSON(cfg.bands, {
-      renderer: S.canvas,
+      renderer: S.areaCanvas,
       style: function (f) {
-        return { color: f.properties.color, weight: 1, opacity: 0.7, fillColor: f.properties.color, fillOpacity: 0.35 };
+        // offline: the streets are drawn over the bands, so the bands can be strong; over tiles they stay light
+        return { color: f.properties.color, weight: 1, opacity: 0.9, fillColor: f.properties.color,
+          fillOpacity: cfg.background ? 0.85 : 0.4 };
       },
       onEachFeature: function (f, layer) {
         var p = f.properties;
@@ -478,7 +490,7 @@
 
   function gapLayer(S) {
     return L.geoJSON(S.cfg.gaps, {
-      renderer: S.canvas,
+      renderer: S.areaCanvas,
       style: function (f) {
         var c = gapColor(S, f.properties.travel_min);
         return { color: '#555', weight: 0.5, opacity: 0.5, fillColor: c, fillOpacity: 0.55 };
@@ -492,7 +504,7 @@
           p.travel_min.toFixed(1) + ' 分钟（' + S.cfg.modeLabel + '）'));
         box.appendChild(row('常住人口', Math.round(p.residents)));
         box.appendChild(row('餐饮商户', Math.round(p.restaurants)));
-        box.appendChild(row('需求指数', p.demand.toFixed(1)));
+        box.appendChild(row('需求（折合人数）', Math.round(p.demand).toLocaleString('zh-CN')));
         if (p.gap_rank !== null && p.gap_rank !== undefined) box.appendChild(row('空白排名', '第 ' + p.gap_rank + ' 位'));
         box.appendChild(row('网格编号', p.h3));
         layer.bindPopup(box);
@@ -500,6 +512,35 @@
     });
   }
   G.gapLayer = function () { return G.state.gapLayer; };
+
+  // ---------------------------------------------------------------- proposed sites
+  /** Proposed sites (numbered by rank, hollow: not built yet) and the area they newly bring within reach. */
+  function sitesLayer(S) {
+    var sd = S.cfg.sites;
+    var group = L.layerGroup();
+    if (sd.newArea) {
+      group.addLayer(L.geoJSON(sd.newArea, { renderer: S.newCanvas, interactive: false,
+        style: function () { return { color: sd.color, weight: 2, dashArray: '6,4', opacity: 0.9, fillColor: sd.areaColor,
+          fillOpacity: 0.55 }; } }));
+    }
+    sd.features.forEach(function (f) {
+      var icon = L.divIcon({ className: 'gm-site', iconSize: [30, 30], iconAnchor: [15, 15], popupAnchor: [0, -13],
+        html: '<span class="gm-site-b" style="border-color:' + sd.color + ';color:' + sd.color + '">' + f.rank + '</span>' });
+      var m = L.marker([f.lat, f.lon], { icon: icon, title: '拟建站点 ' + f.rank + '：' + f.name, zIndexOffset: 500 });
+      var box = el('div', 'gm-pop gm-site-pop');
+      box.appendChild(el('div', 'gm-pop-name', f.name));
+      box.appendChild(row('拟建', '第 ' + f.rank + ' 位（按新增覆盖多少排序）'));
+      if (f.source) box.appendChild(row('来源', f.source));
+      if (f.subdistrict) box.appendChild(row('所在街道', f.subdistrict));
+      if (f.serves) box.appendChild(row('服务街道', f.serves));
+      box.appendChild(row('新增覆盖', f.onNetwork ? (f.newText || '无') : '离道路太远，不计'));
+      box.appendChild(el('div', 'gm-row gm-label', S.cfg.modeLabel + ' ' + sd.minutes + ' 分钟内；按排名依次加入后计算'));
+      m.bindPopup(box);
+      group.addLayer(m);
+    });
+    return group;
+  }
+  G.sitesLayer = function () { return G.state.sitesLayer; };
 
   // ---------------------------------------------------------------- controls
   var SearchControl = L.Control.extend({
@@ -578,6 +619,48 @@
     }
   });
 
+  /** The page's heading: title, publisher, data date and station count (kept when printed). */
+  var TitleControl = L.Control.extend({
+    options: { position: 'topleft' },
+    initialize: function (S) { this._S = S; },
+    onAdd: function () {
+      var cfg = this._S.cfg;
+      var box = el('div', 'gm-title');
+      box.appendChild(el('h1', 'gm-title-main', cfg.title));
+      var parts = [];
+      if (cfg.publisher) parts.push(cfg.publisher + ' 发布');
+      parts.push(cfg.dataDate ? '数据截至 ' + cfg.dataDate : '数据日期未记录');
+      if (cfg.stations) parts.push('共 ' + cfg.total + ' 个站点');
+      box.appendChild(el('div', 'gm-title-sub', parts.join(' · ')));
+      L.DomEvent.disableClickPropagation(box);
+      return box;
+    },
+    addTo: function (map) {
+      L.Control.prototype.addTo.call(this, map);
+      var c = this.getContainer(), corner = c.parentNode;
+      corner.insertBefore(c, corner.firstChild);  // above the zoom buttons
+      return this;
+    }
+  });
+
+  /** "打印地图": the browser's print dialog; the print stylesheet hides the controls. */
+  var PrintControl = L.Control.extend({
+    options: { position: 'topleft' },
+    onAdd: function () {
+      var box = el('div', 'leaflet-bar gm-print');
+      var a = el('a');
+      a.href = '#';
+      a.title = '打印地图';
+      a.setAttribute('role', 'button');
+      a.setAttribute('aria-label', '打印地图');
+      a.appendChild(el('i', 'gmi gmi-print'));
+      box.appendChild(a);
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.on(a, 'click', function (e) { L.DomEvent.preventDefault(e); global.print(); });
+      return box;
+    }
+  });
+
   var LegendControl = L.Control.extend({
     options: { position: 'bottomright' },
     initialize: function (S) { this._S = S; },
@@ -587,10 +670,9 @@
       var head = el('div', 'gm-legend-title');
       var arrow = el('span', 'gm-legend-arrow', '▾ ');
       head.appendChild(arrow);
-      head.appendChild(document.createTextNode(cfg.title || '图例'));
+      head.appendChild(document.createTextNode('图例'));
       head.title = '点按收起 / 展开图例';
       box.appendChild(head);
-      if (cfg.publisher) box.appendChild(el('div', 'gm-legend-sub', '发布：' + cfg.publisher));
       head.addEventListener('click', function () {
         box.classList.toggle('gm-collapsed');
         arrow.textContent = box.classList.contains('gm-collapsed') ? '▸ ' : '▾ ';
@@ -602,9 +684,12 @@
           sw.style.background = k.color;
           sw.appendChild(el('i', 'gmi gmi-' + k.icon));
           r.appendChild(sw);
-          r.appendChild(el('span', null, ' ' + k.label + '（' + k.count + '）'));
+          r.appendChild(el('span', null, ' ' + k.label + '（' + k.main + '）'));
           box.appendChild(r);
         });
+        var multi = cfg.kinds.some(function (k) { return k.count !== k.main; });
+        box.appendChild(el('div', 'gm-legend-row gm-legend-total', '合计 ' + cfg.total + ' 个站点' +
+          (multi ? '（兼有两种类型的按主要类型计一次）' : '')));
       }
       if (cfg.bands) {
         box.appendChild(el('div', 'gm-legend-sub', '服务圈（' + cfg.modeLabel + '）'));
@@ -634,6 +719,26 @@
         r2.appendChild(sw2);
         r2.appendChild(el('span', null, ' 无可达站点'));
         box.appendChild(r2);
+      }
+      if (cfg.sites) {
+        var sd = cfg.sites;
+        box.appendChild(el('div', 'gm-legend-sub', '拟建站点（' + cfg.modeLabel + ' ' + sd.minutes + ' 分钟）'));
+        var rs = el('div', 'gm-legend-row');
+        var sw3 = el('span', 'gm-site-b gm-legend-site', '1');
+        sw3.style.borderColor = sd.color;
+        sw3.style.color = sd.color;
+        rs.appendChild(sw3);
+        rs.appendChild(el('span', null, ' 拟建站点（' + sd.features.length + ' 个，数字为排名）'));
+        box.appendChild(rs);
+        var ra = el('div', 'gm-legend-row');
+        var sw4 = el('span', 'gm-swatch');
+        sw4.style.background = sd.areaColor;
+        sw4.style.borderColor = sd.color;
+        ra.appendChild(sw4);
+        ra.appendChild(el('span', null, ' 新增覆盖范围（' + sd.newAreaKm2.toFixed(2) + ' 平方公里）'));
+        box.appendChild(ra);
+        box.appendChild(el('div', 'gm-legend-row', '建设前 → 建设后：'));
+        sd.lines.forEach(function (t) { box.appendChild(el('div', 'gm-legend-row gm-site-line', t)); });
       }
       if (S.map.getSize().x < 600) {  // phones: tap the title to open
         box.classList.add('gm-collapsed');
