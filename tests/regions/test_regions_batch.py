@@ -105,13 +105,15 @@ def test_a_worker_killed_in_the_middle_does_not_change_the_result(three_regions,
         assert killed, "no worker was busy to be killed"
         _same(sequential, result)
         # the scheduler saw the worker die and its nanny started a fresh one
+        dead = next(w for w, pid in pids.items() if pid == killed[0])
         deadline = time.time() + 60
         while time.time() < deadline:
-            now = {w.get("pid") for w in watcher.scheduler_info()["workers"].values()}
-            if killed[0] not in now and len(now) == 2:
+            now = set(watcher.scheduler_info()["workers"])
+            if dead not in now and len(now) == 2:
                 break
             time.sleep(0.2)
-        assert killed[0] not in now and len(now) == 2
+        assert dead not in now and len(now) == 2
+        assert killed[0] not in watcher.run(os.getpid).values()
 
 
 def test_failed_region_is_reported_and_a_rerun_does_only_what_is_missing(three_regions, tmp_path: Path):
