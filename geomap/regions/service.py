@@ -18,6 +18,8 @@
   its next answer.
 * ``/healthz`` lists the regions, which are loaded, their mapped MB, uses and the process's resident MB;
   ``/regions`` lists the regions with their outlines (GeoJSON, WGS84).
+* The rider page (``/``) is the place's page over all regions (``/place``, ``/vocab``, ``/streets`` for its
+  sketch map: the region of the latest question).
 
 Requests run on uvicorn's event loop (one process); loading and unloading happen under one lock.
 """
@@ -39,6 +41,7 @@ from fastapi import Query
 
 from geomap import coords
 from geomap.api.models import NearestQuery
+from geomap.api.web import StreetsQuery
 from geomap.regions.router import RegionRouter
 from geomap.regions.workspace import RegionsWorkspace
 from geomap.workspace import Workspace
@@ -117,6 +120,8 @@ class RegionalService:
         self.lock = threading.RLock()
         self.loaded: OrderedDict[int, _Loaded] = OrderedDict()
         self.unloads = 0
+        self.last_region: int | None = None
+        """The region of the latest routed question (the rider page's sketch map draws it)."""
         registry = rws.registry
         watch = RegistryWatch(registry.path)
         watch.changed()
@@ -228,6 +233,8 @@ class RegionalService:
             return nearest_body(self.everywhere, q)
         lon, lat = (float(v) for v in coords.to_wgs84(q.lon, q.lat, src=q.crs))
         i = int(self.router.region_for(lon, lat)[0])
+        if i >= 0:
+            self.last_region = i
         if i < 0:
             near = _straight_line(self.everywhere.snapshot, lon, lat)
             hint = ("；按直线距离，最近的站点是" + "、".join(f"{n['name']}（约 {_round_m(n['straight_m'])} 米）"
@@ -295,7 +302,47 @@ def create_regions_app(service: RegionalService) -> Any:
     def regions() -> JSONResponse:
         return JSONResponse(service.regions_geojson())
 
+    _rider_page(app, service)
     return app
+
+
+def _rider_page(app: Any, service: RegionalService) -> None:
+    """The rider page (``geomap/web``, the same files and ``/nearest`` answers as a place's service) over all
+    regions: ``/``, ``/sw.js``, ``/static``, ``/vocab`` as a place's; ``/place`` names the workspace and its
+    regions; ``/streets`` (the page's sketch map) draws the region of the latest question (the first region
+    before any)."""
+    from fastapi.responses import JSONResponse
+
+    from geomap.api import web
+    from geomap.api.deps import ApiError
+
+    app.add_api_route("/", web.rider_page, include_in_schema=False)
+    app.add_api_route("/sw.js", web.service_worker, include_in_schema=False)
+    app.add_api_route("/vocab", web.get_vocab, tags=["service"], summary="Station kinds and amenities")
+    app.mount("/static", web.WebStatic(directory=web.WEB_DIR), name="static")
+
+    @app.get("/place", tags=["service"], summary="The workspace and its regions (shown on the rider page)")
+    def place() -> JSONResponse:
+        names = [s.name for s in service.rws.specs]
+        shown = "、".join(names[:4]) + (f" 等 {len(names)} 个地区" if len(names) > 4 else "")
+        cfg = service.rws.settings
+        return JSONResponse({"name": service.rws.name, "publisher": service.rws.publisher,
+                             "area_label": f"{service.rws.name}（{shown}）", "modes": service.modes,
+                             "speed_kmh": {"walk": cfg.walk_speed_kmh, "ebike": cfg.ebike_speed_kmh},
+                             "regions": [{"key": s.key, "name": s.name} for s in service.rws.specs]})
+
+    @app.get("/streets", tags=["service"], summary="The streets of the region of the latest question (sketch map)")
+    def streets(q: Annotated[StreetsQuery, Query()]) -> JSONResponse:
+        i = service.last_region if service.last_region is not None else 0
+        state = service.state(i)
+        if q.mode not in state.graphs:
+            raise ApiError(422, "no_network", f"no street network loaded for mode {q.mode!r} / 未加载该路网")
+        key = ("streets", q.mode, q.crs, q.tolerance_m)
+        hit = state.cache.get(key)
+        if hit is None:
+            hit = state.cache[key] = web._streets(state.graphs[q.mode], mode=q.mode, crs=q.crs,
+                                                  tolerance_m=q.tolerance_m)
+        return JSONResponse({**hit, "properties": {**hit["properties"], "region": service.rws.specs[i].key}})
 
 
 def serve_regions(rws: RegionsWorkspace, *, host: str = "127.0.0.1", port: int = 8000, memory_mb: float = 4096.0,

@@ -169,3 +169,22 @@ def test_the_one_registry_is_followed(three_regions, tmp_path: Path):
     after = _answer(svc.nearest(q))
     new_id = rws.registry.frame().set_index("name").loc["新开的驿站", "id"]
     assert after[0][0] == new_id != before[0][0] and after[0][1] < before[0][1]
+
+
+def test_rider_page_over_regions(three_regions, service):
+    rws, city = three_regions
+    client = TestClient(create_regions_app(service))
+    page = client.get("/")
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    place = client.get("/place").json()
+    assert place["name"] == rws.name and [r["key"] for r in place["regions"]] == rws.keys
+    assert "合成市" in place["area_label"]
+    x0, y0, x1, y1 = city.bbox_wgs84
+    client.get("/nearest", params={"lon": (x0 + x1) / 2, "lat": (y0 + y1) / 2, "mode": "ebike"})
+    sketch = client.get("/streets", params={"mode": "ebike", "crs": "wgs84"})
+    assert sketch.status_code == 200, sketch.text
+    sketch = sketch.json()
+    assert sketch["properties"]["region"] == "gen"
+    bx0, by0, bx1, by1 = sketch["properties"]["bbox"]
+    assert bx0 <= x0 + 1e-4 and bx1 >= x1 - 1e-4 and by0 <= y0 + 1e-4 and by1 >= y1 - 1e-4
+    assert client.get("/vocab").json()["kinds"]
