@@ -69,7 +69,7 @@ def run(args: argparse.Namespace, root: Path) -> int:
     """Run ``args.command`` on the regions workspace at ``root``."""
     rws = open_regions(root)
     commands = {"info": _info, "import": _import, "regions": _regions, "coverage": _coverage, "gaps": _gaps,
-                "serve": _serve}
+                "serve": _serve, "map": _map}
     if args.command not in commands:
         raise CliError(f"“{rws.name}”是多地区工作区：geomap {args.command} 请在单个地方的工作区里运行；"
                        f"这里可用：{', '.join(commands)}（见 docs/regions.md）")
@@ -206,6 +206,26 @@ def _gaps(args: argparse.Namespace, rws: RegionsWorkspace) -> int:
         Path(args.out).write_text(cells.to_json(na="null", drop_id=True, ensure_ascii=False), encoding="utf-8")
         print(f"已写入 {args.out}（WGS84 GeoJSON）", file=sys.stderr)
     return _failures(res)
+
+
+def _map(args: argparse.Namespace, rws: RegionsWorkspace) -> int:
+    """``geomap map`` on a regions workspace: every station of every region on one page (online tiles: there
+    is no one extract to draw the streets from), with a gap grid of ``geomap gaps --out`` when given."""
+    from geomap.publish.maps import write_map
+
+    tiles = args.tiles or rws.settings.map_tiles
+    if tiles == "none":
+        raise CliError("多地区的地图没有统一的离线街道底图：请加 --tiles amap（或 osm / tianditu）")
+    layers = args.layers or ("stations,gaps" if args.gaps else "stations")
+    if "circles" in layers:
+        raise CliError("多地区的地图暂不画服务圈（各地区的路网分开载入）：--layers stations 或 stations,gaps")
+    if args.gaps and not Path(args.gaps).exists():
+        raise CliError(f"找不到空白网格文件：{args.gaps}")
+    s = write_map(args.out, rws.registry, tiles=tiles, layers=layers, gaps=args.gaps, title=args.title,
+                  place=rws.name, publisher=rws.publisher)
+    print(f"已写入{rws.name}服务地图 {s.path}：{s.stations:,} 个站点（{len(rws.specs)} 个地区），图层 "
+          f"{', '.join(s.layers)}，底图 {s.tiles}（{s.coord_system}），{s.size_bytes / 1e6:.2f} MB")
+    return 0
 
 
 def _serve(args: argparse.Namespace, rws: RegionsWorkspace) -> int:

@@ -167,3 +167,15 @@ def test_gap_grid_of_regions_covers_each_outline_once(three_regions):
         cells = res.cells[res.cells["region"] == key]
         want = set(h3.geo_to_cells(shapely.geometry.mapping(rws.boundaries[rws.index_of(key)]), 9))
         assert set(cells["h3"]) == want and cells["h3"].is_unique
+
+
+def test_national_map_has_every_station(three_regions, tmp_path: Path, capsys):
+    rws, _ = three_regions
+    from geomap.cli.main import main
+    from geomap.publish.maps import _extract_data
+
+    out = tmp_path / "map.html"
+    assert main(["-w", str(rws.root), "map", "--out", str(out), "--tiles", "amap"]) == 0
+    assert _extract_data(out.read_text(encoding="utf-8"))["stations"]["n"] == len(rws.registry)
+    assert main(["-w", str(rws.root), "map", "--out", str(out)]) == 2  # no one extract for an offline base map
+    assert "--tiles" in capsys.readouterr().err
