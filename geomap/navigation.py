@@ -108,6 +108,7 @@ def nav_url(app: str, dest: NavPoint, *, mode: str, origin: NavPoint | None = No
     return _BASE[app] + start + dest.to_part[app] + _MODE_KEY[app] + TRAVEL_MODE[app][mode] + _TAIL[app]
 
 
-def nav_urls(dest: NavPoint, *, mode: str, origin: NavPoint | None = None) -> dict[str, str]:
-    """:func:`nav_url` for every app in :data:`APPS`."""
-    return {app: nav_url(app, dest, mode=mode, origin=origin) for app in APPS}
+def nav_urls(dest: NavPoint, *, mode: str, origin: NavPoint | None = None,
+             apps: list[str] | None = None) -> dict[str, str]:
+    """:func:`nav_url` for every app of ``apps`` (default every app in :data:`APPS`)."""
+    return {app: nav_url(app, dest, mode=mode, origin=origin) for app in (APPS if apps is None else apps)}

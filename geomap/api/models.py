@@ -151,6 +151,11 @@ class NearestQuery(_Filters):
                            "`open_at=now` (ISO date-time, Asia/Shanghai when no zone given; default: the time "
                            "of the request)", examples=["2026-12-05T20:00"])
 
+    nav: str = Field("amap", description="Which map apps' navigation links each station carries in `nav_urls`, "
+                     "comma-separated: amap (高德), baidu (百度), tencent (腾讯), or `all` (default amap: a client "
+                     "asks for the app its user chose; every link is written per request)",
+                     examples=["amap", "baidu", "amap,baidu,tencent"], max_length=40)
+
     @field_validator("at")
     @classmethod
     def _at(cls, v: str | None) -> str | None:
@@ -158,6 +163,18 @@ class NearestQuery(_Filters):
             return None
         parse_open_at(v)
         return v
+
+    @field_validator("nav")
+    @classmethod
+    def _nav(cls, v: str) -> str:
+        from geomap.navigation import APPS
+
+        apps = list(APPS) if v.strip().lower() == "all" else [a.strip().lower() for a in v.split(",") if a.strip()]
+        bad = [a for a in apps if a not in APPS]
+        if bad or not apps:
+            raise ValueError(f"地图应用只能是 {', '.join(APPS)} 或 all，不认识：{', '.join(bad) or '（空）'} / "
+                             f"nav must list {', '.join(APPS)} or be all")
+        return ",".join(dict.fromkeys(apps))
 
 
 class IsochroneQuery(BaseModel):
@@ -249,11 +266,14 @@ class StationCollection(BaseModel):
 
 
 class NavUrls(BaseModel):
-    amap: str = Field(description="高德地图: uri.amap.com/navigation, GCJ-02 (`coordinate=gaode`), mode=walk|ride|car")
-    baidu: str = Field(description="百度地图: api.map.baidu.com/direction, BD-09 (`coord_type=bd09ll`, latitude "
-                       "first), mode=walking|riding|driving")
-    tencent: str = Field(description="腾讯地图: apis.map.qq.com/uri/v1/routeplan, GCJ-02 (latitude first), "
-                         "type=walk|bike|drive")
+    """The links asked for with `nav` (the others absent)."""
+
+    amap: str | None = Field(None, description="高德地图: uri.amap.com/navigation, GCJ-02 (`coordinate=gaode`), "
+                             "mode=walk|ride|car")
+    baidu: str | None = Field(None, description="百度地图: api.map.baidu.com/direction, BD-09 (`coord_type=bd09ll`, "
+                              "latitude first), mode=walking|riding|driving")
+    tencent: str | None = Field(None, description="腾讯地图: apis.map.qq.com/uri/v1/routeplan, GCJ-02 (latitude "
+                                "first), type=walk|bike|drive")
 
 
 class NearestProperties(StationProperties):
@@ -273,8 +293,8 @@ class NearestProperties(StationProperties):
                                    "2026-12-07T08:30:00+08:00; null when open then or the hours are unknown")
     amap_nav_url: str = Field(description="AMap (高德) navigation link to the station, GCJ-02 coordinates (the "
                               "same as nav_urls.amap)")
-    nav_urls: NavUrls = Field(description="Navigation links into the map apps, from the query point to the "
-                              "station, with the travel mode of `mode` (geomap.navigation)")
+    nav_urls: NavUrls = Field(description="Navigation links into the map apps asked for with `nav`, from the query "
+                              "point to the station, with the travel mode of `mode` (geomap.navigation)")
 
 
 class NearestFeature(BaseModel):

@@ -37,7 +37,7 @@ from geomap.api.models import (
     parse_open_at,
 )
 from geomap.api.state import LABEL_K, ServiceState, Snapshot
-from geomap.navigation import ORIGIN_NAME, NavPoint, nav_point, nav_urls
+from geomap.navigation import ORIGIN_NAME, NavPoint, nav_point, nav_url, nav_urls
 from geomap.nearest import nearest_point
 from geomap.network.routing import SnapError
 from geomap.stations.hours import OpeningHours, parse_osm
@@ -323,6 +323,11 @@ def _is_now(text: str) -> bool:
     return text.strip().lower() in ("now", "现在")
 
 
+def amap_url(target: NavPoint, *, mode: str, origin: NavPoint) -> str:
+    """The AMap link every answer carries (``amap_nav_url``), also when ``nav`` did not ask for AMap."""
+    return nav_url("amap", target, mode=mode, origin=origin)
+
+
 def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
     """The ``/nearest`` answer as JSON text (UTF-8): a GeoJSON FeatureCollection of the stations found
     (:func:`geomap.nearest.nearest_point`), each with its answer's fields (open now or when it opens next,
@@ -350,6 +355,7 @@ def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
         _check_area(state, snap, q)
     nav_mode = mode or "ebike"
     origin = nav_point(q.lon, q.lat, ORIGIN_NAME, crs=q.crs)  # routes in the apps start where the answer does
+    apps = q.nav.split(",")
     parts = [orjson.dumps({"type": "FeatureCollection", "coord_system": out_crs, "mode": q.mode,
                            "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs,
                                      "snap_m": None if res.snap_m is None else _round1(res.snap_m)},
@@ -362,12 +368,13 @@ def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
         view = station_view(snap, snap.stations[sid])
         travel = None if res.travel_s is None else _round1(res.travel_s[n])
         route = None if res.route_xy is None else {"type": "LineString", "coordinates": res.route_xy[n]}
-        urls = nav_urls(view.target, mode=nav_mode, origin=origin)
+        urls = nav_urls(view.target, mode=nav_mode, origin=origin, apps=apps)
         own = orjson.dumps({"open_now": view.open_now(local), "opens_next": view.opens_next(local, moment),
                             "rank": n + 1, "travel_s": travel,
                             "travel_minutes": None if travel is None else _round1(travel / 60),
                             "distance_m": _round1(res.distance_m[n]), "route": route,
-                            "amap_nav_url": urls["amap"], "nav_urls": urls}, option=orjson.OPT_SERIALIZE_NUMPY)
+                            "amap_nav_url": urls.get("amap") or amap_url(view.target, mode=nav_mode, origin=origin),
+                            "nav_urls": urls}, option=orjson.OPT_SERIALIZE_NUMPY)
         parts += (b"," if n else b"", view.feature_head, memoryview(own)[1:-1], view.geometry_tail[out_crs])
     parts.append(b"]}")
     return b"".join(parts)

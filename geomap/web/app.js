@@ -247,6 +247,8 @@ function refreshNavLinks() {
 function chooseApp(app) {
   remember("navApp", app);
   markApp();
+  var missing = state.last && state.last.features.some(function (f) { return !f.properties.nav_urls[app]; });
+  if (missing) query();  // another app than the answer's links were asked for: ask again
   refreshNavLinks();
   var p = state.pendingNav;
   state.pendingNav = null;
@@ -262,6 +264,7 @@ function query() {
   if (state.amenities.length) params.set("amenity", state.amenities.join(","));
   if (state.openOnly) params.set("open_at", "now");
   if (AT) params.set("at", AT);
+  params.set("nav", recall("navApp") || "all");  // the links of the app chosen once (all until then)
   setStatus("正在查找附近站点…");
   var mode = state.mode;
   return fetch("/nearest?" + params).then(function (r) {

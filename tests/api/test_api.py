@@ -723,7 +723,7 @@ def test_nearest_navigation_links_for_each_mode(client, state, mode, amap, baidu
 
     import prcoords
     body = client.get("/nearest", params={"lon": WJC_GCJ[0], "lat": WJC_GCJ[1], "crs": "gcj02", "k": 2,
-                                          "mode": mode}).json()
+                                          "mode": mode, "nav": "all"}).json()
     o_bd = prcoords.gcj_bd(prcoords.Coords(WJC_GCJ[1], WJC_GCJ[0]))
     for f in body["features"]:
         p = f["properties"]
@@ -777,3 +777,19 @@ def test_nothing_by_this_mode_names_what_other_modes_reach(tmp_path, monkeypatch
         assert all("canteen" in tiny.snapshot.stations[s["id"]].kinds for s in o["stations"])
     found = c.get("/nearest", params={"lon": lon, "lat": lat, "mode": "ebike"}).json()
     assert found["count"] > 0 and "other_modes" not in found
+
+
+def test_nav_asks_for_the_links_of_the_apps_wanted(client):
+    """`nav`: the links of the apps asked for (default AMap alone, `all` every app), the AMap link always in
+    amap_nav_url; an unknown app is a 422 naming it."""
+    q = {"lon": WJC_GCJ[0], "lat": WJC_GCJ[1], "crs": "gcj02", "k": 2}
+    every = client.get("/nearest", params={**q, "nav": "all"}).json()["features"]
+    for nav, want in (({}, ["amap"]), ({"nav": "baidu"}, ["baidu"]), ({"nav": "Tencent,amap"}, ["tencent", "amap"])):
+        feats = client.get("/nearest", params={**q, **nav}).json()["features"]
+        assert [f["id"] for f in feats] == [f["id"] for f in every]
+        for f, g in zip(feats, every, strict=True):
+            urls = {k: v for k, v in f["properties"]["nav_urls"].items() if v is not None}
+            assert list(urls) == want and all(urls[a] == g["properties"]["nav_urls"][a] for a in want)
+            assert f["properties"]["amap_nav_url"] == g["properties"]["nav_urls"]["amap"]
+    r = client.get("/nearest", params={**q, "nav": "amap,gaode"})
+    assert r.status_code == 422 and "gaode" in r.text and "nav" in r.text

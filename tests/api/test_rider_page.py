@@ -35,6 +35,12 @@ TIANANMEN_WGS = (116.3913, 39.9075)
 LIMIT_MIN = 10.0
 MODE_ZH = {"ebike": "骑行", "walk": "步行", "drive": "驾车", "truck": "货车"}
 APP_HOST = {"amap": "uri.amap.com", "baidu": "api.map.baidu.com", "tencent": "apis.map.qq.com"}
+
+
+def wait_app(page, app: str) -> None:  # type: ignore[no-untyped-def]
+    """Until every station's 导航 link opens ``app``."""
+    page.wait_for_function("host => Array.from(document.querySelectorAll('#results li[data-id] a.nav'))"
+                           ".every(a => a.href.indexOf('https://' + host + '/') === 0)", arg=APP_HOST[app])
 APP_MODE = {"amap": {"ebike": "ride", "walk": "walk", "drive": "car", "truck": "car"},
             "baidu": {"ebike": "riding", "walk": "walking", "drive": "driving", "truck": "driving"},
             "tencent": {"ebike": "bike", "walk": "walk", "drive": "drive", "truck": "drive"}}
@@ -283,6 +289,7 @@ def test_rider(server, chromium, artifacts_dir):
         for app in ("amap", "tencent"):  # changed in the who-am-I sheet
             page.locator("#who-btn").click()
             page.locator(f"#app-settings button[data-app={app}]").click()
+            wait_app(page, app)  # the answer carries the chosen app's links only: asked again
             for i, (sid, _, _) in enumerate(want):
                 check_nav(navs.nth(i).get_attribute("href"), app, station=station_wgs(ws, sid),
                           origin=(*geo, "wgs84"), mode="ebike")
@@ -367,6 +374,7 @@ def test_walker(server, chromium, artifacts_dir):
         for app in ("amap", "baidu"):
             page.locator("#who-btn").click()
             page.locator(f"#app-settings button[data-app={app}]").click()
+            wait_app(page, app)
             check_nav(page.locator("#results li[data-id] a.nav").first.get_attribute("href"), app,
                       station=station_wgs(ws, want[0][0]), origin=origin, mode="walk")
         page.screenshot(path=str(artifacts_dir / "rider_page_walker.png"))
@@ -459,6 +467,7 @@ def test_truck_driver(server, chromium, artifacts_dir):
                       mode="truck")
         page.locator("#who-btn").click()
         page.locator("#app-settings button[data-app=tencent]").click()
+        wait_app(page, "tencent")
         check_nav(navs.first.get_attribute("href"), "tencent", station=station_wgs(ws, want[0][0]),
                   origin=(*geo, "wgs84"), mode="truck")
         check_thumb_reach(page)
