@@ -323,11 +323,6 @@ def _is_now(text: str) -> bool:
     return text.strip().lower() in ("now", "现在")
 
 
-def amap_url(target: NavPoint, *, mode: str, origin: NavPoint) -> str:
-    """The AMap link every answer carries (``amap_nav_url``), also when ``nav`` did not ask for AMap."""
-    return nav_url("amap", target, mode=mode, origin=origin)
-
-
 def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
     """The ``/nearest`` answer as JSON text (UTF-8): a GeoJSON FeatureCollection of the stations found
     (:func:`geomap.nearest.nearest_point`), each with its answer's fields (open now or when it opens next,
@@ -373,7 +368,8 @@ def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
                             "rank": n + 1, "travel_s": travel,
                             "travel_minutes": None if travel is None else _round1(travel / 60),
                             "distance_m": _round1(res.distance_m[n]), "route": route,
-                            "amap_nav_url": urls.get("amap") or amap_url(view.target, mode=nav_mode, origin=origin),
+                            "amap_nav_url": urls.get("amap") or nav_url("amap", view.target, mode=nav_mode,
+                                                                            origin=origin),
                             "nav_urls": urls}, option=orjson.OPT_SERIALIZE_NUMPY)
         parts += (b"," if n else b"", view.feature_head, memoryview(own)[1:-1], view.geometry_tail[out_crs])
     parts.append(b"]}")

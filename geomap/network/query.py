@@ -21,7 +21,15 @@ from numba import njit
 from geomap import coords
 from geomap.coords_compiled import forward, inverse
 from geomap.network.labels import Labels, _query, _route_pieces
-from geomap.network.routing import FAR_M, SnapError, _linestrings, _nearest_node_m, _pieces_xy, _snap_batch
+from geomap.network.routing import (
+    FAR_M,
+    SnapError,
+    _linestrings,
+    _nearest_node_m,
+    _pieces_xy,
+    _snap_batch,
+    access_s,
+)
 from geomap.network.routing import _snap_index as snap_index
 
 __all__ = ["Answer", "answer"]
@@ -180,7 +188,7 @@ def answer(labels: Labels, lon: npt.ArrayLike, lat: npt.ArrayLike, *, k: int, cr
         g.street_u, g.street_v, g.street_travel_s, g.street_length_m, g.street_forward, g.street_backward, g.indptr,
         g.indices, g.edge_street, g.edge_forward, g.geom_offsets,
         labels.station, labels.time_s, labels.dist_m, labels.next_node, labels.count, *labels._on_street(),
-        labels.targets.street, labels.targets.fraction, t_lon, t_lat, 3.6 / g.access_speed_kmh)
+        labels.targets.street, labels.targets.fraction, t_lon, t_lat, float(access_s(g, 1.0)))
     beyond = np.flatnonzero(status == 2)
     if len(beyond):  # no street within the search's reach: the nearest street node is never nearer
         fin = beyond[np.isfinite(wl[beyond]) & np.isfinite(wa[beyond])]
