@@ -137,14 +137,16 @@ def stop_map_builds(state: ServiceState) -> None:
 
 def start_map_build(state: ServiceState) -> bool:
     """Ask the map process for the published map of the current snapshot, unless it is built or being
-    built for it. Returns True (the map is available in this build of geomap)."""
+    built for it (with ``state.map_render``, by default :func:`render_in_child`). Returns True (the map is
+    available in this build of geomap)."""
     version = state.snapshot.version
     with state.map_lock:
         if state.map_building or state.map_version == version:
             return True
         state.map_building = True
     try:
-        future = _executor(state).submit(render_in_child, str(state.workspace.root), state.settings.default_mode)
+        render = state.map_render or render_in_child
+        future = _executor(state).submit(render, str(state.workspace.root), state.settings.default_mode)
     except RuntimeError:  # shutting down
         with state.map_lock:
             state.map_building = False

@@ -90,6 +90,9 @@ class ServiceState:
     map_html: str | None = None
     map_version: int = 0
     map_building: bool = False
+    map_render: Any = None
+    """The function the map process renders ``GET /map`` with, ``(root, mode) -> html`` (module level, picklable);
+    None: a place's (:func:`geomap.api.map_build.render_in_child`). A regions service sets its own."""
     map_lock: threading.Lock = field(default_factory=threading.Lock)
     reload_lock: threading.Lock = field(default_factory=threading.Lock)
     """Held while the registry is looked at and, when it changed, read into a new snapshot."""

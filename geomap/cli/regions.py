@@ -53,6 +53,11 @@ def add_options(sub: Any) -> None:
         p.add_argument("--region", action="append", default=None, help="regions workspace: only this region "
                        "(key; repeat for several)")
         p.add_argument("--no-cache", action="store_true", help="regions workspace: compute every region again")
+    mp = sub.choices["map"]  # the national map's service circles: the batch's circles task
+    mp.add_argument("--workers", type=int, default=None, help="regions workspace: Dask worker processes computing "
+                    "the service circles (default: the cores; 0: in this process)")
+    mp.add_argument("--scheduler", default=None, help="regions workspace: an existing Dask cluster's scheduler address")
+    mp.add_argument("--no-cache", action="store_true", help="regions workspace: compute every region's circles again")
     sub.choices["serve"].add_argument("--memory-mb", type=float, default=4096.0,
                                       help="regions workspace: resident budget for regional graphs and labels "
                                       "(MB); the least used regions are unloaded beyond it")
@@ -210,21 +215,36 @@ def _gaps(args: argparse.Namespace, rws: RegionsWorkspace) -> int:
 
 def _map(args: argparse.Namespace, rws: RegionsWorkspace) -> int:
     """``geomap map`` on a regions workspace: every station of every region on one page (online tiles: there
-    is no one extract to draw the streets from), with a gap grid of ``geomap gaps --out`` when given."""
+    is no one extract to draw the streets from), with a gap grid of ``geomap gaps --out`` when given, and the
+    service circles of every region (``--layers …,circles``: the batch's ``circles`` task, merged)."""
+    from geomap.cli.main import _minutes_list
     from geomap.publish.maps import write_map
 
     tiles = args.tiles or rws.settings.map_tiles
     if tiles == "none":
         raise CliError("多地区的地图没有统一的离线街道底图：请加 --tiles amap（或 osm / tianditu）")
     layers = args.layers or ("stations,gaps" if args.gaps else "stations")
-    if "circles" in layers:
-        raise CliError("多地区的地图暂不画服务圈（各地区的路网分开载入）：--layers stations 或 stations,gaps")
     if args.gaps and not Path(args.gaps).exists():
         raise CliError(f"找不到空白网格文件：{args.gaps}")
+    if args.sites:
+        raise CliError("多地区的地图暂不画拟建站点（--sites）：请在单个地方的工作区里运行 geomap map --sites")
+    bands, res = None, None
+    mode = args.mode or rws.settings.default_mode
+    if "circles" in [x.strip().lower() for x in layers.split(",")]:
+        from geomap.regions.batch import run_batch
+        from geomap.regions.circles import circle_params
+
+        res = run_batch(rws, "circles", params=circle_params(rws, minutes=_minutes_list(args.minutes), mode=mode),
+                        workers=args.workers, scheduler=args.scheduler, use_cache=not args.no_cache)
+        bands = res.cells
     s = write_map(args.out, rws.registry, tiles=tiles, layers=layers, gaps=args.gaps, title=args.title,
-                  place=rws.name, publisher=rws.publisher)
+                  place=rws.name, publisher=rws.publisher, mode=mode, bands=bands)
     print(f"已写入{rws.name}服务地图 {s.path}：{s.stations:,} 个站点（{len(rws.specs)} 个地区），图层 "
           f"{', '.join(s.layers)}，底图 {s.tiles}（{s.coord_system}），{s.size_bytes / 1e6:.2f} MB")
+    if res is not None:
+        print(f"服务圈：{len(res.regions)} 个地区（本次计算 {len(res.computed)} 个，读缓存 {len(res.cached)} 个）",
+              file=sys.stderr)
+        return _failures(res)
     return 0
 
 

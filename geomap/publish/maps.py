@@ -759,6 +759,7 @@ def build_map(
     publisher: str = "",
     sites: SiteFigures | None = None,
     data_date: date | None = None,
+    bands: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """The service map as a folium Map whose rendered HTML is self-contained.
 
@@ -775,7 +776,9 @@ def build_map(
     before / after (:func:`geomap.publish.sites.before_after`), drawn as the ``sites`` layer with the area they
     newly bring within ``sites.minutes`` (needs ``graph``). ``data_date``: the date the list is true on, in the
     page's heading (default :func:`data_date`: ``settings.data_date``, else the registry's last change; a plain
-    table without it reads 数据日期未记录). ``streets=False`` leaves the
+    table without it reads 数据日期未记录). ``bands``: service-circle bands computed already (the columns of
+    :func:`service_bands`, WGS84; e.g. a regions workspace's, :func:`geomap.regions.circles.merge_circles`),
+    drawn as the ``circles`` layer instead of computing them on ``graph``. ``streets=False`` leaves the
     offline base map empty (plain background). ``compress``: write the embedded data gzip-compressed
     and base64-encoded (default: when it exceeds ``COMPRESS_ABOVE_BYTES``; the page inflates it with
     fflate before drawing).
@@ -805,12 +808,14 @@ def build_map(
         street_data = _streets_of(osm_path, crs=crs)
 
     bands_data = None
-    if "circles" in chosen and graph is None:
+    if "circles" in chosen and graph is None and bands is None:
         if layers is not None:  # asked for by name: say what is missing
             raise MapError("画服务圈需要路网（工作区的 osm_path）；或用 --layers stations 不画服务圈")
         warnings.warn("没有路网，地图不含服务圈 / no street network, map written without circles", stacklevel=2)
         chosen = tuple(x for x in chosen if x != "circles")
-    if "circles" in chosen:
+    if "circles" in chosen and bands is not None:
+        bands_data = _bands_payload(bands, crs=crs)
+    elif "circles" in chosen:
         lon = pd.to_numeric(df["lon"], errors="coerce").to_numpy(dtype=np.float64)
         lat = pd.to_numeric(df["lat"], errors="coerce").to_numpy(dtype=np.float64)
         keep = np.isfinite(lon) & np.isfinite(lat)

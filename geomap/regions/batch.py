@@ -44,15 +44,17 @@ __all__ = ["BATCH_FORMAT", "TASKS", "BatchResult", "cache_keys", "region_task", 
 BATCH_FORMAT = 1
 """Version of the cached results' layout and meaning; bump it when the computation changes."""
 
-TASKS = ("coverage", "gaps", "build")
-"""``coverage`` (tables), ``gaps`` (H3 grid), ``build`` (clip the extract and build the graphs only)."""
+TASKS = ("coverage", "gaps", "build", "circles")
+"""``coverage`` (tables), ``gaps`` (H3 grid), ``build`` (clip the extract and build the graphs only),
+``circles`` (service-circle areas, :mod:`geomap.regions.circles`)."""
 
 
 @dataclass
 class BatchResult:
     """The merged result of a batch. ``regions``: one row per region that finished (coverage);
     ``subdistricts``: one row per 街道 of those regions (coverage); ``cells``: the gap grid (gaps,
-    GeoDataFrame); ``failed``: region key → error text; ``cached`` / ``computed``: which regions were read
+    GeoDataFrame; for circles: the merged rings, :func:`geomap.regions.circles.merge_circles`); ``failed``:
+    region key → error text; ``cached`` / ``computed``: which regions were read
     from the cache and which ran; ``payloads``: each region's own answer (key → dict)."""
 
     task: str
@@ -132,6 +134,10 @@ def region_task(root: str, key: str, task: str, params: dict[str, Any], cache_fi
         payload = region_coverage(rws, i, **params)
     elif task == "gaps":
         payload = region_gaps(rws, i, **params)
+    elif task == "circles":
+        from geomap.regions.circles import region_circles
+
+        payload = region_circles(rws, i, **params)
     elif task == "build":
         ws = rws.region(i)
         graphs = ws.graphs(params.get("modes"))
@@ -168,7 +174,8 @@ def run_batch(rws: RegionsWorkspace, task: str = "coverage", *, params: dict[str
     cluster at ``scheduler`` (``tcp://…``) when given, otherwise a local cluster of ``workers`` processes
     (default: the machine's cores) started and closed here. ``use_cache=False`` computes every region and
     writes nothing. ``progress``: a bar on stderr. ``params``: the task's keyword arguments (``minutes``,
-    ``mode``, ``kind``, ``amenity``, ``open_at``, ``with_area``; ``resolution`` for gaps; ``modes`` for build).
+    ``mode``, ``kind``, ``amenity``, ``open_at``, ``with_area``; ``resolution`` for gaps; ``modes`` for build;
+    ``minutes`` (a list) and ``mode`` for circles).
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; one of {', '.join(TASKS)}")
@@ -263,6 +270,12 @@ def _merge(task: str, payloads: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.
         cells = (gpd.GeoDataFrame.from_features(feats, crs="EPSG:4326") if feats
                  else gpd.GeoDataFrame({"region": []}, geometry=[], crs="EPSG:4326"))
         return pd.DataFrame([{"region": p["key"], "region_name": p["name"]} for p in payloads]), pd.DataFrame(), cells
+    if task == "circles":
+        from geomap.regions.circles import merge_circles
+
+        table = pd.DataFrame([{"region": p["key"], "region_name": p["name"], "stations": p["stations"],
+                               "on_network": p["on_network"]} for p in payloads])
+        return table, pd.DataFrame(), merge_circles(payloads)
     return pd.DataFrame([{"region": p["key"], "region_name": p["name"], **{f"nodes_{m}": n for m, n in
                                                                          p["nodes"].items()}} for p in payloads]), \
         pd.DataFrame(), None

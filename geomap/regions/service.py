@@ -20,6 +20,14 @@
   ``/regions`` lists the regions with their outlines (GeoJSON, WGS84).
 * The rider page (``/``) is the place's page over all regions (``/place``, ``/vocab``, ``/streets`` for its
   sketch map: the region of the latest question).
+* ``/stations`` (and ``/stations/{id}``) list all stations of all regions with the place's handlers, over
+  :attr:`RegionalService.everywhere`; ``/isochrones`` is answered by the region holding the point (or the
+  station) with the place's body (:func:`geomap.api.read._isochrones`); the admin API (POST / PATCH / DELETE
+  ``/stations``, ``POST /stations/import``) is the place's router writing the one registry.
+* ``/map`` is the published map across regions: built in the place's map process
+  (:mod:`geomap.api.map_build`, lowest CPU priority, the last page served while a new one is built) by
+  :func:`render_regions_map`: every station, and the service circles of every region from the batch's
+  ``circles`` cache (:mod:`geomap.regions.circles`; a region missing there is computed in the map process).
 
 Requests run on uvicorn's event loop (one process); loading and unloading happen under one lock.
 """
@@ -43,12 +51,13 @@ from geomap import coords
 from geomap.api.models import NearestQuery
 from geomap.api.web import StreetsQuery
 from geomap.regions.router import RegionRouter
-from geomap.regions.workspace import RegionsWorkspace
+from geomap.regions.workspace import RegionsWorkspace, open_regions
 from geomap.workspace import Workspace
 
 log = logging.getLogger("geomap.regions")
 
-__all__ = ["RegionalService", "array_bytes", "create_regions_app", "process_rss_mb", "serve_regions"]
+__all__ = ["RegionalService", "array_bytes", "create_regions_app", "map_tiles_of", "process_rss_mb",
+           "render_regions_map", "serve_regions"]
 
 
 def array_bytes(obj: Any, *, depth: int = 6, _seen: set[int] | None = None) -> int:
@@ -130,7 +139,10 @@ class RegionalService:
         # all stations of all regions: straight-line answers; follows the registry like a place's service
         self.everywhere = ServiceState(workspace=place, registry=registry, graphs={},
                                        snapshot=snapshot_from_frame(self.frame.drop(columns="region"), version=1),
-                                       watch=watch)
+                                       watch=watch, map_render=render_regions_map)
+        self._frame_version = self.everywhere.snapshot.version
+        """The registry snapshot :attr:`frame` was read at (an admin write through the place's handlers moves
+        :attr:`everywhere` on before :meth:`refresh` looks)."""
 
     # --- the registry ------------------------------------------------------------------------------------
     def refresh(self) -> int:
@@ -139,10 +151,10 @@ class RegionalService:
         from geomap.api.state import snapshot_from_frame
 
         with self.lock:
-            before = self.everywhere.snapshot.version
             snap = self.everywhere.current()
-            if snap.version != before:
+            if snap.version != self._frame_version:
                 self.frame = self.rws.stations()
+                self._frame_version = snap.version
             for i, slot in self.loaded.items():
                 if slot.seen_version != snap.version:
                     part = self.rws.station_frame(i, self.frame).drop(columns="region")
@@ -225,8 +237,7 @@ class RegionalService:
     def nearest(self, q: Any) -> bytes:
         """The ``/nearest`` answer (JSON bytes) for a :class:`geomap.api.models.NearestQuery`: by the region
         holding the point, or straight line over all stations (``mode=straight``)."""
-        from geomap.api.deps import ApiError
-        from geomap.api.read import _round_m, _straight_line, nearest_body
+        from geomap.api.read import nearest_body
 
         self.refresh()
         if q.mode == "straight":
@@ -236,12 +247,42 @@ class RegionalService:
         if i >= 0:
             self.last_region = i
         if i < 0:
-            near = _straight_line(self.everywhere.snapshot, lon, lat)
-            hint = ("；按直线距离，最近的站点是" + "、".join(f"{n['name']}（约 {_round_m(n['straight_m'])} 米）"
-                                                for n in near) if near else "")
-            raise ApiError(422, "outside_area", f"您的位置不在{self.rws.name}任何地区的服务范围内{hint} / the point is "
-                           "outside every region of this service", area_label=self.rws.name, straight_line=near)
+            raise self._outside(lon, lat)
         return nearest_body(self.state(i), q)
+
+    def _outside(self, lon: float, lat: float) -> Any:
+        from geomap.api.deps import ApiError
+        from geomap.api.read import _round_m, _straight_line
+
+        near = _straight_line(self.everywhere.snapshot, lon, lat)
+        hint = ("；按直线距离，最近的站点是" + "、".join(f"{n['name']}（约 {_round_m(n['straight_m'])} 米）"
+                                            for n in near) if near else "")
+        return ApiError(422, "outside_area", f"您的位置不在{self.rws.name}任何地区的服务范围内{hint} / the point is "
+                        "outside every region of this service", area_label=self.rws.name, straight_line=near)
+
+    def isochrones(self, q: Any) -> dict[str, Any]:
+        """The ``/isochrones`` answer for a :class:`geomap.api.models.IsochroneQuery`: the place's
+        (:func:`geomap.api.read._isochrones`) on the region holding the point, or the station (``station=``,
+        any region's: the region holding its position answers, as for a point there)."""
+        from geomap.api.deps import ApiError
+        from geomap.api.read import _isochrones
+
+        self.refresh()
+        if q.station:
+            st = self.everywhere.snapshot.stations.get(q.station)
+            if st is None:
+                raise ApiError(404, "no_such_station", f"没有编号为 {q.station!r} 的站点 / no station with this id")
+            lon, lat = st.lon, st.lat
+        else:
+            lon, lat = (float(v) for v in coords.to_wgs84(q.lon, q.lat, src=q.crs))
+        i = int(self.router.region_for(lon, lat)[0])
+        if i < 0:
+            if q.station:
+                raise ApiError(422, "outside_area", f"站点 {q.station!r} 不在{self.rws.name}任何地区的路网范围内，"
+                               "画不出服务圈 / the station lies outside every region's network")
+            raise self._outside(lon, lat)
+        state = self.state(i)
+        return _isochrones(state, q, state.current())
 
     def region_of(self, lon: float, lat: float) -> str | None:
         """The key of the region answering a WGS84 point (None beyond every buffer)."""
@@ -268,6 +309,7 @@ class RegionalService:
                     "memory_budget_mb": self.memory_mb, "mapped_mb": round(mapped / 1e6, 1),
                     "over_budget": mapped > self.memory_mb * 1e6, "rss_mb": round(process_rss_mb(), 1),
                     "unloads": self.unloads, "loaded": [self.rws.specs[i].key for i in self.loaded],
+                    "map_ready": self.everywhere.map_html is not None,
                     "regions": regions}
 
     def regions_geojson(self) -> dict[str, Any]:
@@ -279,12 +321,38 @@ class RegionalService:
 
 
 def create_regions_app(service: RegionalService) -> Any:
-    """The FastAPI app of a :class:`RegionalService`: ``/nearest``, ``/healthz``, ``/regions``."""
-    from fastapi import FastAPI
-    from fastapi.responses import JSONResponse, Response
+    """The FastAPI app of a :class:`RegionalService`: ``/nearest``, ``/isochrones``, ``/stations``, ``/map``,
+    the admin API, ``/healthz``, ``/regions`` and the rider page. The place's handlers that answer from all
+    stations or write the registry run on :attr:`RegionalService.everywhere` (``app.state.geomap``)."""
+    from contextlib import asynccontextmanager
 
-    app = FastAPI(title=f"geomap — {service.rws.name}", description="多地区服务 / one service for all regions")
+    from fastapi import FastAPI
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+    from geomap.api import admin, history, read, web
+    from geomap.api.app import _validation_message
+    from geomap.api.deps import QueryModelRoute
+    from geomap.api.map_build import start_map_build, stop_map_builds
+    from geomap.api.models import IsochroneCollection, IsochroneQuery, StationCollection, StationFeature
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        start_map_build(service.everywhere)  # in the map process: riders are never kept waiting by it
+        yield
+        stop_map_builds(service.everywhere)
+
+    app = FastAPI(title=f"geomap — {service.rws.name}", description="多地区服务 / one service for all regions",
+                  lifespan=lifespan)
     app.state.regions = service
+    app.state.geomap = service.everywhere  # the place's handlers over all stations (read, admin, map)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Any, exc: RequestValidationError) -> JSONResponse:
+        errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
+        return JSONResponse({"detail": errors, "message": _validation_message(errors)}, status_code=422)
 
     @app.exception_handler(ValueError)
     async def _value_error(request: Any, exc: ValueError) -> JSONResponse:
@@ -293,6 +361,23 @@ def create_regions_app(service: RegionalService) -> Any:
     @app.get("/nearest", tags=["nearest"], summary="Nearest stations, answered by the region holding the point")
     def get_nearest(q: Annotated[NearestQuery, Query()]) -> Response:
         return Response(service.nearest(q), media_type="application/json")
+
+    @app.get("/isochrones", response_model=IsochroneCollection, tags=["service circles"],
+             summary="Service circles around a station or a point, answered by the region holding it")
+    async def get_isochrones(q: Annotated[IsochroneQuery, Query()]) -> Response:
+        return read.JsonResponse(await run_in_threadpool(service.isochrones, q))
+
+    stations = {"tags": ["stations"], "route_class_override": QueryModelRoute, "methods": ["GET"]}
+    app.add_api_route("/stations", read.list_stations, response_model=StationCollection,
+                      summary="All stations of all regions (GeoJSON), filtered by kind, amenity, open at, bbox",
+                      **stations)
+    app.add_api_route("/stations/{station_id}", read.get_station, response_model=StationFeature,
+                      summary="One station of any region (GeoJSON Feature)", **stations)
+    app.add_api_route("/map", web.published_map, response_class=HTMLResponse, tags=["service"], methods=["GET"],
+                      summary="The published map across regions: every station and every region's service circles")
+    app.include_router(admin.router)
+    app.include_router(history.router)
+    app.add_middleware(admin.ImportBodyLimit)
 
     @app.get("/healthz", tags=["service"], summary="Regions and what is loaded")
     def healthz() -> JSONResponse:
@@ -304,6 +389,47 @@ def create_regions_app(service: RegionalService) -> Any:
 
     _rider_page(app, service)
     return app
+
+
+def map_tiles_of(settings: Any) -> str:
+    """The base map of the service's published map across regions: ``settings.map_tiles``, except ``none``
+    (there is no one extract to draw the offline streets from), which becomes ``amap`` (GCJ-02 tiles, what
+    riders and staff in China know)."""
+    tiles = (getattr(settings, "map_tiles", None) or "none").strip().lower()
+    return "amap" if tiles == "none" else tiles
+
+
+_CHILD_REGIONS: dict[str, RegionsWorkspace] = {}
+"""In the map process: the regions workspaces opened so far, by folder."""
+
+
+def render_regions_map(root: str, mode: str) -> str:
+    """The published map across the regions of the workspace at ``root`` (run in the map process,
+    :mod:`geomap.api.map_build`): every station of the registry as it is now, and the service circles
+    (:data:`geomap.regions.circles.CIRCLE_MINUTES`, ``mode``) of every region, merged
+    (:func:`geomap.regions.circles.merge_circles`). Each region's circles come from the batch's cache
+    (``cache/batch/circles/``, keyed by the stations it routes to: what ``geomap map --layers stations,circles``
+    wrote, or this process's last build); a region missing there — new, or its stations changed — is computed
+    here, one after the other (``workers=0``). A region that fails is left out of the circles and logged."""
+    from geomap.publish import maps
+    from geomap.regions.batch import run_batch
+    from geomap.regions.circles import circle_params
+    from geomap.settings import use_settings
+
+    rws = _CHILD_REGIONS.get(root)
+    if rws is None:
+        rws = _CHILD_REGIONS[root] = open_regions(root)
+    use_settings(rws.settings)
+    t0 = time.perf_counter()
+    res = run_batch(rws, "circles", params=circle_params(rws, mode=mode), workers=0, progress=False)
+    for key, why in res.failed.items():
+        log.warning("map: the service circles of region %s are left out: %s", key, why)
+    html = maps.render_map(rws.registry.frame(), tiles=map_tiles_of(rws.settings), layers="stations,circles",
+                           bands=res.cells, mode=mode, place=rws.name, publisher=rws.publisher,
+                           data_date=maps.data_date(rws.registry, settings=rws.settings))
+    log.info("map: %d regions' circles (%d computed, %d from the cache) in %.1f s", len(res.regions),
+             len(res.computed), len(res.cached), time.perf_counter() - t0)
+    return html
 
 
 def _rider_page(app: Any, service: RegionalService) -> None:
