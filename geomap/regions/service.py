@@ -48,7 +48,7 @@ import shapely
 from fastapi import Query
 
 from geomap import coords
-from geomap.api.models import NearestQuery
+from geomap.api.models import IsochroneQuery, NearestQuery
 from geomap.api.web import StreetsQuery
 from geomap.regions.router import RegionRouter
 from geomap.regions.workspace import RegionsWorkspace, open_regions
@@ -326,7 +326,7 @@ def create_regions_app(service: RegionalService) -> Any:
     stations or write the registry run on :attr:`RegionalService.everywhere` (``app.state.geomap``)."""
     from contextlib import asynccontextmanager
 
-    from fastapi import FastAPI
+    from fastapi import APIRouter, FastAPI
     from fastapi.concurrency import run_in_threadpool
     from fastapi.encoders import jsonable_encoder
     from fastapi.exceptions import RequestValidationError
@@ -336,7 +336,7 @@ def create_regions_app(service: RegionalService) -> Any:
     from geomap.api.app import _validation_message
     from geomap.api.deps import QueryModelRoute
     from geomap.api.map_build import start_map_build, stop_map_builds
-    from geomap.api.models import IsochroneCollection, IsochroneQuery, StationCollection, StationFeature
+    from geomap.api.models import IsochroneCollection, StationCollection, StationFeature
 
     @asynccontextmanager
     async def lifespan(app: Any) -> Any:
@@ -367,14 +367,15 @@ def create_regions_app(service: RegionalService) -> Any:
     async def get_isochrones(q: Annotated[IsochroneQuery, Query()]) -> Response:
         return read.JsonResponse(await run_in_threadpool(service.isochrones, q))
 
-    stations = {"tags": ["stations"], "route_class_override": QueryModelRoute, "methods": ["GET"]}
-    app.add_api_route("/stations", read.list_stations, response_model=StationCollection,
-                      summary="All stations of all regions (GeoJSON), filtered by kind, amenity, open at, bbox",
-                      **stations)
-    app.add_api_route("/stations/{station_id}", read.get_station, response_model=StationFeature,
-                      summary="One station of any region (GeoJSON Feature)", **stations)
-    app.add_api_route("/map", web.published_map, response_class=HTMLResponse, tags=["service"], methods=["GET"],
-                      summary="The published map across regions: every station and every region's service circles")
+    places = APIRouter(route_class=QueryModelRoute)  # the place's own handlers, over all stations
+    places.add_api_route("/stations", read.list_stations, response_model=StationCollection, tags=["stations"],
+                         summary="All stations of all regions (GeoJSON), filtered by kind, amenity, open at, bbox")
+    places.add_api_route("/stations/{station_id}", read.get_station, response_model=StationFeature,
+                         tags=["stations"], summary="One station of any region (GeoJSON Feature)")
+    places.add_api_route("/map", web.published_map, response_class=HTMLResponse, tags=["service"],
+                         summary="The published map across regions: every station and every region's service "
+                         "circles")
+    app.include_router(places)
     app.include_router(admin.router)
     app.include_router(history.router)
     app.add_middleware(admin.ImportBodyLimit)
