@@ -82,7 +82,7 @@ def _stations_hash(frame: pd.DataFrame, i: int) -> str:
     part = frame[[c for c in cols if c in frame.columns]].astype(str).assign(own=(frame["region"] == i).astype(str))
     h = hashlib.sha256()
     for row in part.sort_values("id").itertuples(index=False):
-        h.update("\x1f".join(row).encode())
+        h.update("\x1f".join(map(str, row)).encode())  # a missing value stays NaN under astype(str)
         h.update(b"\x1e")
     return h.hexdigest()
 
