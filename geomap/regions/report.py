@@ -168,6 +168,7 @@ def run_reports(rws: RegionsWorkspace, out: str | Path, *, keys: list[str] | Non
 
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    options = _with_defaults(options)
     params = {**options, "out_dir": str(out), "pdf": pdf}
     run = {"workers": workers, "scheduler": scheduler, "use_cache": use_cache, "progress": progress}
     res = run_batch(rws, "report", params=params, keys=keys, **run)
@@ -189,6 +190,23 @@ def run_reports(rws: RegionsWorkspace, out: str | Path, *, keys: list[str] | Non
 
         page_pdf = print_pdf(page, out / "index.pdf")
     return RegionsReport(out=out, overview=page, overview_pdf=page_pdf, batch=res)
+
+
+def _with_defaults(options: dict[str, Any]) -> dict[str, Any]:
+    """Every option of :func:`region_report` spelled out (its defaults for those not given), so that the same
+    report asked for with or without its defaults (by the command or in Python) has one cache key."""
+    import inspect
+
+    skip = {"rws", "i", "out_dir", "pdf", "cache_file", "frame"}
+    params = inspect.signature(region_report).parameters
+    unknown = set(options) - set(params) - skip
+    if unknown:
+        raise TypeError(f"unknown report options: {', '.join(sorted(unknown))}")
+    full = {k: options.get(k, p.default) for k, p in params.items() if k not in skip}
+    full["candidate_sources"] = list(full["candidate_sources"])
+    if full["minutes"] is not None:
+        full["minutes"] = float(full["minutes"])
+    return full
 
 
 def _place_files(rws: RegionsWorkspace, res: Any, out: Path, *, pdf: bool) -> list[str]:
@@ -458,9 +476,9 @@ def _overview_context(rws: RegionsWorkspace, res: Any, options: dict[str, Any]) 
 
     # headline cards and the summary sentence, from the totals
     n_done, n_all = len(by_key), len(by_key) + len(res.failed)
-    cards = [{"label": "地区", "value": f"{n_done} / {n_all} 个", "missing": False,
-              "detail": "已完成 / 本次计算的地区" + (f"；{len(res.failed)} 个未完成，见第三节" if res.failed else "")},
-             {"label": f"本地区{stations_zh}合计", "value": f"{int(tot.get('stations', 0)):,} 个", "missing": False,
+    cards = [{"label": "完成的地区", "value": f"{n_done} / {n_all} 个", "missing": False,
+              "detail": f"{len(res.failed)} 个未完成，见第三节"}] if res.failed else []
+    cards += [{"label": f"本地区{stations_zh}合计", "value": f"{int(tot.get('stations', 0)):,} 个", "missing": False,
               "detail": "每个站点只计入一个地区"}]
     parts = []
     for n in layers:
