@@ -12,8 +12,9 @@ routes, never counts), so the region's figures equal the ``coverage`` batch's an
 of each beside its cached answer (``cache/batch/report/<key>-<hash>.html``). The output folder is no part of
 the cache key: on a cache hit the cached copy is copied to the output folder (whatever folder it is this
 time); a cached answer whose copy is gone is computed again; a PDF asked for now but not then is printed
-here from the HTML. A region that fails leaves no report of older inputs behind: its ``<key>.html`` /
-``<key>.pdf`` are removed from the output folder.
+here from the HTML. No file of older inputs is left beside the new ones: a region that fails has its
+``<key>.html`` / ``<key>.pdf`` removed from the output folder, and a run without ``pdf`` keeps a region's
+``<key>.pdf`` only when it is the cached PDF of the same inputs (the overview's ``index.pdf`` is removed).
 
 **The overview** (``index.html``, optionally ``index.pdf``): one row per region with its figures and a link
 to its report, the totals (counts summed, shares recomputed from the sums, never averaged), the regions that
@@ -24,6 +25,7 @@ Coordinates WGS84; times in minutes; lengths km.
 
 from __future__ import annotations
 
+import filecmp
 import math
 import os
 import shutil
@@ -185,6 +187,7 @@ def run_reports(rws: RegionsWorkspace, out: str | Path, *, keys: list[str] | Non
             (out / f"{key}{suffix}").unlink(missing_ok=True)
     page = write_overview(rws, res, out, options=options)
     page_pdf = None
+    (out / "index.pdf").unlink(missing_ok=True)  # the overview's PDF of an earlier run
     if pdf:
         from geomap.publish.report import print_pdf
 
@@ -237,6 +240,13 @@ def _place_files(rws: RegionsWorkspace, res: Any, out: Path, *, pdf: bool) -> li
                 continue
         p["file"] = page.name
         p["pdf_file"] = None
+        if not pdf:  # a PDF of other inputs is not left beside the new page; the same one is linked
+            old, kept_pdf = out / f"{key}.pdf", kept.with_suffix(".pdf") if kept is not None else None
+            if old.exists():
+                if kept_pdf is not None and kept_pdf.exists() and filecmp.cmp(old, kept_pdf, shallow=False):
+                    p["pdf_file"] = old.name
+                else:
+                    old.unlink()
         if pdf:
             target = out / f"{key}.pdf"
             kept_pdf = kept.with_suffix(".pdf") if kept is not None else None
@@ -333,21 +343,22 @@ def _workspace_settings(rws: RegionsWorkspace) -> Any:
 
 
 class _Notes:
-    """Footnotes of the table: one mark per distinct reason (①, ②, …)."""
+    """Footnotes of the table: one mark per distinct reason (①, ②, …), naming every row it is for."""
 
     MARKS = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 
     def __init__(self) -> None:
-        self.texts: list[str] = []
+        self.who: dict[str, list[str]] = {}
 
-    def mark(self, text: str) -> str:
-        if text not in self.texts:
-            self.texts.append(text)
-        k = self.texts.index(text)
+    def mark(self, text: str, who: str) -> str:
+        rows = self.who.setdefault(text, [])
+        if who not in rows:
+            rows.append(who)
+        k = list(self.who).index(text)
         return self.MARKS[k] if k < len(self.MARKS) else f"[{k + 1}]"
 
     def items(self) -> list[tuple[str, str]]:
-        return [(self.mark(t), t) for t in self.texts]
+        return [(self.mark(t, w[0]), f"{'、'.join(w)}：{t}") for t, w in self.who.items()]
 
 
 def _finite(v: Any) -> bool:
@@ -362,7 +373,7 @@ def _cell(text: str, *, num: bool = True, note: str = "", cls: str = "") -> dict
     return {"text": text, "num": num, "note": note, "cls": cls}
 
 
-def _share_cells(row: dict[str, Any], name: str, why: str | None, notes: _Notes, *,
+def _share_cells(row: dict[str, Any], name: str, why: str | None, notes: _Notes, who: str, *,
                  partial: str | None = None) -> list[dict[str, Any]]:
     """Amount and share of a layer, or "—" with the reason's mark."""
     from geomap.planning.coverage import pct
@@ -370,13 +381,13 @@ def _share_cells(row: dict[str, Any], name: str, why: str | None, notes: _Notes,
     unit_fmt = _people
     total, share = row.get(name), row.get(f"{name}_share")
     if not _finite(total):
-        mark = notes.mark(why or "没有测量")
+        mark = notes.mark(why or "没有测量", who)
         return [_cell(DASH, note=mark), _cell(DASH, note=mark)]
     cells = [_cell(unit_fmt(total))]
     if _finite(share):
-        cells.append(_cell(pct(float(share)), note=notes.mark(partial) if partial else ""))
+        cells.append(_cell(pct(float(share)), note=notes.mark(partial, who) if partial else ""))
     else:
-        cells.append(_cell(DASH, note=notes.mark(why or "没有可计的对象")))
+        cells.append(_cell(DASH, note=notes.mark(why or "没有可计的对象", who)))
     return cells
 
 
@@ -408,8 +419,8 @@ def _overview_context(rws: RegionsWorkspace, res: Any, options: dict[str, Any]) 
     def why_missing(p: dict[str, Any], n: str) -> str:
         for lab, why in (p.get("absent") or {}).items():
             if label_of.get(lab) == n:
-                return f"{p['name']}：{why}"
-        return f"{p['name']}：地区内没有{labels.get(n, n)}数字"
+                return str(why)
+        return f"地区内没有{labels.get(n, n)}数字"
 
     table_rows: list[dict[str, Any]] = []
     by_key = {p["key"]: p for p in payloads}
@@ -425,17 +436,18 @@ def _overview_context(rws: RegionsWorkspace, res: Any, options: dict[str, Any]) 
         cells = [_cell(f"{int(r['stations']):,}")]
         for n in layers:
             miss = (p.get("missing") or {}).get(n)
-            partial = f"{p['name']}：不含没有{labels.get(n, n)}数字的{'、'.join(miss)}" if miss else None
-            why = why_missing(p, n) if not _finite(r.get(n)) else f"{p['name']}：地区内没有{labels.get(n, n)}"
-            cells += _share_cells(r, n, why, notes, partial=partial)
+            partial = f"不含没有{labels.get(n, n)}数字的{'、'.join(miss)}" if miss else None
+            why = why_missing(p, n) if not _finite(r.get(n)) else f"地区内没有{labels.get(n, n)}"
+            cells += _share_cells(r, n, why, notes, p["name"], partial=partial)
         cells.append(_cell(f"{float(r['street_km']):,.1f}"))
         cells.append(_cell(pct(float(r["street_share"])) if _finite(r.get("street_share")) else DASH,
-                           note="" if _finite(r.get("street_share")) else notes.mark(f"{p['name']}：地区内没有道路")))
+                           note="" if _finite(r.get("street_share")) else notes.mark("地区内没有道路", p["name"])))
         if asked:
+            why = p.get("plan_note")
             if _finite(r.get("proposed")):
-                cells.append(_cell(f"{int(r['proposed']):,}"))
+                cells.append(_cell(f"{int(r['proposed']):,}", note=notes.mark(why, p["name"]) if why else ""))
             else:
-                cells.append(_cell(DASH, note=notes.mark(f"{p['name']}：{p.get('plan_note') or '没有做选址'}")))
+                cells.append(_cell(DASH, note=notes.mark(why or "没有做选址", p["name"])))
         table_rows.append({"name": p["name"], "key": key, "failed": False, "cells": cells, "file": p["file"],
                            "pdf": p.get("pdf_file")})
 
@@ -445,7 +457,7 @@ def _overview_context(rws: RegionsWorkspace, res: Any, options: dict[str, Any]) 
     for n in layers:
         has = done[n].notna() if len(done) else pd.Series([], dtype=bool)
         if not len(done) or not has.any():
-            m = notes.mark(f"合计：没有一个地区有{labels.get(n, n)}数字")
+            m = notes.mark(f"没有一个地区有{labels.get(n, n)}数字", "合计")
             tot_cells += [_cell(DASH, note=m), _cell(DASH, note=m)]
             continue
         left_out = [by_key[k]["name"] for k in done.loc[~has, "region"]]
@@ -455,11 +467,11 @@ def _overview_context(rws: RegionsWorkspace, res: Any, options: dict[str, Any]) 
             why_parts.append(f"不含没有{labels.get(n, n)}数字的{'、'.join(left_out)}")
         if part:
             why_parts.append(f"{'、'.join(part)}只含有数字的街道")
-        mark = notes.mark(f"合计{labels.get(n, n)}：{'；'.join(why_parts)}") if why_parts else ""
+        mark = notes.mark("；".join(why_parts), f"合计{labels.get(n, n)}") if why_parts else ""
         tot_cells.append(_cell(_people(tot[n])))
         share = tot.get(f"{n}_share")
         tot_cells.append(_cell(pct(share), note=mark) if _finite(share)
-                         else _cell(DASH, note=notes.mark(f"合计：各地区都没有{labels.get(n, n)}")))
+                         else _cell(DASH, note=notes.mark(f"各地区都没有{labels.get(n, n)}", "合计")))
     if len(done):
         tot_cells.append(_cell(f"{tot['street_km']:,.1f}"))
         tot_cells.append(_cell(pct(tot["street_share"]) if _finite(tot.get("street_share")) else DASH))
@@ -506,6 +518,7 @@ def _overview_context(rws: RegionsWorkspace, res: Any, options: dict[str, Any]) 
     made = datetime.now(_tz())
     return {
         "title": f"{rws.name}{stations_zh}{travel}服务圈规划报告（各地区总览）", "publisher": rws.publisher,
+        "heading": f"{rws.name}{stations_zh}{travel}服务圈规划报告", "subheading": "（各地区总览）",
         "made": f"{made:%Y年%m月%d日}".replace("年0", "年").replace("月0", "月"), "n_all": n_all,
         "summary": summary, "headline": cards, "columns": columns, "rows": table_rows, "total": tot_cells,
         "notes": notes.items(), "failed": [{"key": k, "name": rws.specs[rws.index_of(k)].name, "error": e}

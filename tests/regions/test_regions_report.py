@@ -102,7 +102,7 @@ def test_one_report_per_region_and_an_overview_with_the_coverage_figures(reports
     assert card(page, "餐饮取餐点") == pct(rest) and card(page, "道路") == pct(street)
     # why residents are missing: 虹口区 and 合成市 have no census in geomap.toml; the total leaves them out
     text = re.sub(r"<[^>]+>", "", page)
-    assert "虹口区：没有人口普查数据" in text and "合成市：没有人口普查数据" in text
+    assert "虹口区、合成市：没有人口普查数据" in text  # one note for both
     assert "不含没有常住人口数字的虹口区、合成市" in text
     assert "所有地区都已完成" in text
     for word in ("nan", "NaN", "None"):
@@ -183,5 +183,13 @@ def test_pdfs_of_a_region_and_the_overview(three_regions, tmp_path: Path, capsys
     assert "合成市站点步行5分钟服务圈规划报告" in pdf_text(tmp_path / "gen.pdf")
     overview = " ".join(pdf_text(tmp_path / "index.pdf").split())
     assert "测试省站点步行5分钟服务圈规划报告（各地区总览）" in overview and "合成市" in overview
+    # without --pdf: the region's PDF of the same inputs stays (linked), the overview's goes; of others, both go
+    args = ["-w", str(rws.root), "report", "--out", str(tmp_path), "--workers", "0", "--region", "gen", "--mode",
+            "walk", "--add", "0"]
+    assert main([*args, "--minutes", "5"]) == 0
+    assert (tmp_path / "gen.pdf").exists() and not (tmp_path / "index.pdf").exists()
+    assert 'href="gen.pdf"' in (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert main([*args, "--minutes", "6"]) == 0
+    assert not (tmp_path / "gen.pdf").exists() and "步行6分钟" in (tmp_path / "gen.html").read_text(encoding="utf-8")
     assert main(["-w", str(rws.root), "report", "--out", str(tmp_path / "r.pdf")]) == 2
     assert "写进一个文件夹" in capsys.readouterr().err
