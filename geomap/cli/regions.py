@@ -242,8 +242,11 @@ def _report(args: argparse.Namespace, rws: RegionsWorkspace) -> int:
     except ReportError as exc:  # the overview's PDF: no Chromium
         raise CliError(str(exc)) from None
     res = rr.batch
-    res.regions.drop(columns=["file"]).rename(columns=COLUMNS_ZH).to_csv(rr.out / "regions.csv", index=False,
-                                                                        encoding="utf-8-sig")
+    after = {f"{k}_after": f"新增后{v}" for k, v in COLUMNS_ZH.items() if k.endswith(("_covered", "_share"))
+             or k == "street_covered_km"}
+    table = res.regions.drop(columns=["file"], errors="ignore").rename(columns={**COLUMNS_ZH, **after,
+                                                                                "proposed": "建议新增站点"})
+    table.to_csv(rr.out / "regions.csv", index=False, encoding="utf-8-sig")
     res.subdistricts.rename(columns=COLUMNS_ZH).to_csv(rr.out / "subdistricts.csv", index=False, encoding="utf-8-sig")
     for r in res.regions.itertuples():
         proposed = getattr(r, "proposed", None)

@@ -453,7 +453,8 @@ def _overview_context(rws: RegionsWorkspace, res: Any, options: dict[str, Any]) 
 
     done = regions[regions["region"].isin(list(by_key))] if len(regions) else regions
     tot = overview_figures(done, layers=layers) if len(done) else {}
-    tot_cells = [_cell(f"{int(tot.get('stations', 0)):,}")]
+    nothing = notes.mark("没有完成的地区", "合计") if not len(done) else ""
+    tot_cells = [_cell(f"{int(tot['stations']):,}") if len(done) else _cell(DASH, note=nothing)]
     for n in layers:
         has = done[n].notna() if len(done) else pd.Series([], dtype=bool)
         if not len(done) or not has.any():
@@ -476,9 +477,10 @@ def _overview_context(rws: RegionsWorkspace, res: Any, options: dict[str, Any]) 
         tot_cells.append(_cell(f"{tot['street_km']:,.1f}"))
         tot_cells.append(_cell(pct(tot["street_share"]) if _finite(tot.get("street_share")) else DASH))
     else:
-        tot_cells += [_cell(DASH), _cell(DASH)]
+        tot_cells += [_cell(DASH, note=nothing), _cell(DASH, note=nothing)]
     if asked:
-        tot_cells.append(_cell(f"{int(tot['proposed']):,}") if _finite(tot.get("proposed")) else _cell(DASH))
+        tot_cells.append(_cell(f"{int(tot['proposed']):,}") if _finite(tot.get("proposed"))
+                         else _cell(DASH, note=nothing))
 
     columns = ["地区", f"本地区{stations_zh}（个）"]
     for n in layers:
@@ -490,8 +492,9 @@ def _overview_context(rws: RegionsWorkspace, res: Any, options: dict[str, Any]) 
     n_done, n_all = len(by_key), len(by_key) + len(res.failed)
     cards = [{"label": "完成的地区", "value": f"{n_done} / {n_all} 个", "missing": False,
               "detail": f"{len(res.failed)} 个未完成，见第三节"}] if res.failed else []
-    cards += [{"label": f"本地区{stations_zh}合计", "value": f"{int(tot.get('stations', 0)):,} 个", "missing": False,
-              "detail": "每个站点只计入一个地区"}]
+    if len(done):
+        cards.append({"label": f"本地区{stations_zh}合计", "value": f"{int(tot['stations']):,} 个", "missing": False,
+                      "detail": "每个站点只计入一个地区"})
     parts = []
     for n in layers:
         share = tot.get(f"{n}_share", np.nan)

@@ -126,6 +126,9 @@ def test_a_failed_region_is_listed_the_others_written_and_a_rerun_uses_the_cache
     (out / "broken.html").write_text("an older report", encoding="utf-8")  # of other inputs: not left beside
     args = ["-w", str(rws.root), "report", "--out", str(out), "--workers", "0", "--minutes", "5", "--mode", "walk",
             "--add", "0"]
+    assert main([*args, "--region", "broken"]) == 1  # nothing finished: an overview all the same, no figure
+    rows = overview_rows((out / "index.html").read_text(encoding="utf-8"))
+    assert rows == {"乙市": ["未完成，原因见第三节"], "合计": ["—"] * 7 + [""]}
     assert main(args) == 1  # a region failed
     err = capsys.readouterr().err
     assert "地区 broken 未完成" in err
