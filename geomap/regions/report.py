@@ -398,11 +398,9 @@ def _overview_context(rws: RegionsWorkspace, res: Any, options: dict[str, Any]) 
 
     payloads = [res.payloads[k] for k in rws.keys if k in res.payloads]
     regions = res.regions.copy()
-    layers = list(dict.fromkeys([n for p in payloads for n in p.get("layers", [])]))
+    # the two standard layers always have their columns, first (a region may lack one: "—" and why)
+    layers = list(dict.fromkeys(["residents", "restaurants", *(n for p in payloads for n in p.get("layers", []))]))
     labels = {**LABELS, **{n: lab for p in payloads for n, lab in p.get("labels", {}).items()}}
-    for n in ("residents", "restaurants"):  # the two standard layers always have their columns
-        if n not in layers:
-            layers.append(n)
     for n in layers:
         for col in (n, f"{n}_covered", f"{n}_share"):
             if col not in regions.columns:
