@@ -18,6 +18,8 @@ the car mode (none of the three web URIs has a truck mode). Names lose the chara
 
 from __future__ import annotations
 
+import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote
@@ -73,18 +75,26 @@ def _name(name: str) -> tuple[str, str]:
     return clean, quote(clean, safe="")
 
 
-def nav_point(lon: float, lat: float, name: str, *, crs: str = "wgs84") -> NavPoint:
-    """The :class:`NavPoint` of ``lon``, ``lat`` (degrees in ``crs``: wgs84, gcj02 or bd09) named ``name``."""
+def nav_point(lon: float, lat: float, name: str, *, crs: str = "wgs84",
+              apps: Collection[str] = APPS) -> NavPoint:
+    """The :class:`NavPoint` of ``lon``, ``lat`` (degrees in ``crs``: wgs84, gcj02 or bd09) named ``name``,
+    with the link parts of ``apps`` (default all; a rider's own point, new at every request, needs only
+    the apps asked for: BD-09 is worked out only for Baidu, NaN otherwise)."""
     src = coords.normalize_crs(crs)
     clean, q = _name(name)
-    (gx, gy), (bx, by) = _convert(lon, lat, src, "gcj02"), _convert(lon, lat, src, "bd09")
-    g, b = f"{gx:.6f},{gy:.6f}", f"{by:.6f},{bx:.6f}"  # AMap: lon,lat; Baidu (and Tencent): lat,lon
-    t = f"{gy:.6f},{gx:.6f}"
-    return NavPoint(gcj02=(gx, gy), bd09=(bx, by), name=clean,
-                    from_part={"amap": f"from={g},{q}&", "baidu": f"origin=latlng:{b}|name:{q}&",
-                               "tencent": f"from={q}&fromcoord={t}&"},
-                    to_part={"amap": f"to={g},{q}", "baidu": f"destination=latlng:{b}|name:{q}",
-                             "tencent": f"to={q}&tocoord={t}"})
+    gx, gy = _convert(lon, lat, src, "gcj02")
+    bx, by = _convert(lon, lat, src, "bd09") if "baidu" in apps else (math.nan, math.nan)
+    from_part, to_part = {}, {}
+    if "amap" in apps:  # AMap: lon,lat; Baidu and Tencent: lat,lon
+        g = f"{gx:.6f},{gy:.6f}"
+        from_part["amap"], to_part["amap"] = f"from={g},{q}&", f"to={g},{q}"
+    if "baidu" in apps:
+        b = f"{by:.6f},{bx:.6f}"
+        from_part["baidu"], to_part["baidu"] = f"origin=latlng:{b}|name:{q}&", f"destination=latlng:{b}|name:{q}"
+    if "tencent" in apps:
+        t = f"{gy:.6f},{gx:.6f}"
+        from_part["tencent"], to_part["tencent"] = f"from={q}&fromcoord={t}&", f"to={q}&tocoord={t}"
+    return NavPoint(gcj02=(gx, gy), bd09=(bx, by), name=clean, from_part=from_part, to_part=to_part)
 
 
 ORIGIN_NAME = "我的位置"

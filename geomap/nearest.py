@@ -167,7 +167,7 @@ def _nearest(stations: StationIndex, lon, lat, *, k: int, kind: str | list[str] 
                           query_lat=raw_lat, k=k, return_routes=return_routes, index_k=index_k,
                           station_key=sel.key, route_crs=route_crs, persist=flt.open_at is None, crs=src,
                           on_far="raise" if on_far == "raise" else "skip")
-    slot = np.where(ans.station_pos >= 0, slots[np.clip(ans.station_pos, 0, None)] if len(slots) else -1, -1)
+    slot = np.where(ans.station_pos >= 0, slots[np.maximum(ans.station_pos, 0)] if len(slots) else -1, -1)
     qlon, qlat = ans.answer.lon, ans.answer.lat
     j = min(k, len(ans.off_network_pos))
     u_id = u_m = u_street = None  # every station of the set is on the network (the usual case)
@@ -220,11 +220,14 @@ def nearest_point(stations: StationIndex, lon: float, lat: float, *, k: int = 1,
     res = nearest(stations, float(lon), float(lat), k=k, kind=kind, amenity=amenity, open_at=open_at, crs=crs,
                   mode=mode, graph=graph, return_routes=return_routes, index_k=index_k, route_crs=route_crs,
                   on_far="raise")
-    found = [r for r in range(res.k) if res.slot[0, r] >= 0]
-    ans = PointAnswer(station_id=[res.station_id[0, r] for r in found], slot=[int(res.slot[0, r]) for r in found],
-                      distance_m=[float(res.distance_m[0, r]) for r in found], mode=res.mode)
+    slot = res.slot[0].tolist()
+    found = [r for r in range(res.k) if slot[r] >= 0]
+    sid, dist_m = res.station_id[0].tolist(), res.distance_m[0].tolist()
+    ans = PointAnswer(station_id=[sid[r] for r in found], slot=[slot[r] for r in found],
+                      distance_m=[dist_m[r] for r in found], mode=res.mode)
     if res.travel_s is not None:
-        ans.travel_s = [float(res.travel_s[0, r]) for r in found]
+        travel_s = res.travel_s[0].tolist()
+        ans.travel_s = [travel_s[r] for r in found]
         ans.snap_m = float(res.query_snap_m[0]) if res.query_snap_m is not None else None
     if res.network is not None and return_routes:
         ans.route_xy = res.network.answer.point_routes(0, ranks=found, decimals=route_decimals)

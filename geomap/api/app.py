@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from geomap.api import admin, history, planning, read, web
+from geomap.api._nearest_fast import NearestFastPath
 from geomap.api._query_guard import QueryGuard
 from geomap.api.map_build import start_map_build, stop_map_builds
 from geomap.api.state import ServiceState, settle_heap
@@ -180,4 +181,5 @@ def create_app(state: ServiceState | None = None, *, workspace: Workspace | None
     app.mount("/static", web.WebStatic(directory=web.WEB_DIR), name="static")  # versioned: cached a year
     app.add_middleware(admin.ImportBodyLimit)  # an upload over the limit: 413 before it is read
     app.add_middleware(QueryGuard)  # a repeated parameter: 422; an over-long request line: 414 (JSON)
+    app.add_middleware(NearestFastPath, fastapi_app=app)  # the rider's plain answers skip the layers above
     return app

@@ -91,7 +91,7 @@ class StationView:
     _open: list[Any] = field(default_factory=lambda: [(None, None)], compare=False, repr=False)
     """The last (local time, open) answered: requests within the same minute ask the same."""
     _wait: list[Any] = field(default_factory=lambda: [(None, None)], compare=False, repr=False)
-    """The last (local time, minutes until it opens) answered."""
+    """The last (local time, when it opens next as text) answered."""
 
     def open_now(self, local: tuple[int, int]) -> bool | None:
         """Whether open at ``local`` = (weekday, minute of the day), local time (None when the hours are
@@ -110,11 +110,12 @@ class StationView:
         when open then or the hours are unknown (:meth:`OpeningHours.minutes_to_open_local`)."""
         if self.hours is None:
             return None
-        seen, wait = self._wait[0]
-        if seen != local:
+        seen, text = self._wait[0]
+        if seen != (local, moment):
             wait = self.hours.minutes_to_open_local(*local)
-            self._wait[0] = (local, wait)
-        return None if not wait else (moment + timedelta(minutes=wait)).isoformat()
+            text = None if not wait else (moment + timedelta(minutes=wait)).isoformat()
+            self._wait[0] = ((local, moment), text)
+        return text
 
     def properties(self, local: tuple[int, int]) -> dict[str, Any]:
         """The properties with ``open_now`` at ``local`` (see :meth:`open_now`)."""
@@ -349,8 +350,9 @@ def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
     if mode is None and state.graphs:  # by straight line: a point in another city is still outside the area
         _check_area(state, snap, q)
     nav_mode = mode or "ebike"
-    origin = nav_point(q.lon, q.lat, ORIGIN_NAME, crs=q.crs)  # routes in the apps start where the answer does
     apps = q.nav.split(",")
+    # routes in the apps start where the answer does; AMap's link is always written (amap_nav_url)
+    origin = nav_point(q.lon, q.lat, ORIGIN_NAME, crs=q.crs, apps=apps if "amap" in apps else [*apps, "amap"])
     parts = [orjson.dumps({"type": "FeatureCollection", "coord_system": out_crs, "mode": q.mode,
                            "query": {"lon": q.lon, "lat": q.lat, "crs": q.crs,
                                      "snap_m": None if res.snap_m is None else _round1(res.snap_m)},
@@ -360,7 +362,7 @@ def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
                            **(_none_found(state, snap, q, mode, flt_open) if not res.station_id else {})})[:-1],
              b',"features":[']
     for n, sid in enumerate(res.station_id):
-        view = station_view(snap, snap.stations[sid])
+        view = snap.cache.get(sid) or station_view(snap, snap.stations[sid])
         travel = None if res.travel_s is None else _round1(res.travel_s[n])
         route = None if res.route_xy is None else {"type": "LineString", "coordinates": res.route_xy[n]}
         urls = nav_urls(view.target, mode=nav_mode, origin=origin, apps=apps)

@@ -1,7 +1,9 @@
 """``geomap serve``: open the workspace, load everything once, run uvicorn.
 
 ``workers=1`` (default) serves from this process. ``workers=N`` starts N worker processes, each running
-uvicorn on its own ``SO_REUSEPORT`` socket on the same port (the kernel spreads connections over them).
+uvicorn on its own ``SO_REUSEPORT`` socket on the same port (the kernel spreads connections over them, and
+the workers even out kept-alive connections: :class:`geomap.api._http.ConnectionShare`; ``GEOMAP_BALANCE=0``
+turns that off, for measuring its effect).
 Each loads its own copy of the registry snapshot, graphs and labels (memory × N) and follows the
 registry file, so an edit made through one worker is served by all of them from their next request on
 (see :mod:`geomap.api.state`). The workers open the workspace named by ``GEOMAP_SERVE_WORKSPACE``, which
@@ -71,7 +73,8 @@ def _run_workers(*, host: str, port: int, workers: int, log_level: str) -> None:
     of the benchmark's connections (two workers served no more than one). With one socket per worker the
     kernel spreads connections over them."""
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker_main, args=(host, port, log_level), name=f"geomap-worker-{i}")
+    counts = ctx.RawArray("i", workers)  # each worker's open connections (geomap.api._http.ConnectionShare)
+    procs = [ctx.Process(target=_worker_main, args=(host, port, log_level, counts, i), name=f"geomap-worker-{i}")
              for i in range(workers)]
     stopping = False
 
@@ -104,8 +107,14 @@ def _uvicorn_options(log_level: str, access_log: bool) -> dict[str, Any]:
     return {"log_level": log_level, "access_log": access_log, "loop": LOOP, "http": NoDelayHttpToolsProtocol}
 
 
-def _worker_main(host: str, port: int, log_level: str) -> None:  # pragma: no cover - runs in a child process
+def _worker_main(host: str, port: int, log_level: str, counts: Any = None,
+                 index: int = 0) -> None:  # pragma: no cover - runs in a child process
     import uvicorn
+
+    from geomap.api._http import ConnectionShare, use_share
+
+    if counts is not None and os.environ.get("GEOMAP_BALANCE", "1") == "1":
+        use_share(ConnectionShare(counts, index))
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)

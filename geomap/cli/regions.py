@@ -43,7 +43,7 @@ def regions_root(path: Path | None) -> Path | None:
 
 def add_options(sub: Any) -> None:
     """Add the regions options to ``coverage``, ``gaps`` and ``serve``, and the ``regions`` command."""
-    for name in ("coverage", "gaps"):
+    for name in ("coverage", "gaps", "report"):
         p = sub.choices[name]
         p.add_argument("--workers", type=int, default=None,
                        help="regions workspace: Dask worker processes of the local cluster (default: the cores; "
@@ -58,6 +58,8 @@ def add_options(sub: Any) -> None:
                     "the service circles (default: the cores; 0: in this process)")
     mp.add_argument("--scheduler", default=None, help="regions workspace: an existing Dask cluster's scheduler address")
     mp.add_argument("--no-cache", action="store_true", help="regions workspace: compute every region's circles again")
+    sub.choices["report"].add_argument("--pdf", action="store_true", help="regions workspace: also print each "
+                                       "region's report and the overview to PDF (headless Chromium)")
     sub.choices["serve"].add_argument("--memory-mb", type=float, default=4096.0,
                                       help="regions workspace: resident budget for regional graphs and labels "
                                       "(MB); the least used regions are unloaded beyond it")
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace, root: Path) -> int:
     """Run ``args.command`` on the regions workspace at ``root``."""
     rws = open_regions(root)
     commands = {"info": _info, "import": _import, "regions": _regions, "coverage": _coverage, "gaps": _gaps,
-                "serve": _serve, "map": _map}
+                "serve": _serve, "map": _map, "report": _report}
     if args.command not in commands:
         raise CliError(f"“{rws.name}”是多地区工作区：geomap {args.command} 请在单个地方的工作区里运行；"
                        f"这里可用：{', '.join(commands)}（见 docs/regions.md）")
@@ -210,6 +212,55 @@ def _gaps(args: argparse.Namespace, rws: RegionsWorkspace) -> int:
     if args.out:
         Path(args.out).write_text(cells.to_json(na="null", drop_id=True, ensure_ascii=False), encoding="utf-8")
         print(f"已写入 {args.out}（WGS84 GeoJSON）", file=sys.stderr)
+    return _failures(res)
+
+
+def _report(args: argparse.Namespace, rws: RegionsWorkspace) -> int:
+    """``geomap report`` on a regions workspace: each region's planner report and the overview ``index.html``
+    in the folder ``--out``, one task per region on Dask (:func:`geomap.regions.report.run_reports`)."""
+    from geomap.publish.report import ReportError
+    from geomap.regions.report import run_reports
+
+    out = Path(args.out)
+    if out.suffix.lower() in (".pdf", ".html", ".htm"):
+        raise CliError(f"多地区的报告写进一个文件夹（每个地区一份，另有总览 index.html）：--out 报告/"
+                       f"（不是“{out.name}”）；要 PDF 请加 --pdf")
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out：{out} 已是一个文件，请给一个文件夹")
+    if args.add < 0:
+        raise CliError("--add：新增站点数不能是负数（0 表示不做选址）")
+    if args.pickup_weight is not None and not args.pickup_weight >= 0:
+        raise CliError("--pickup-weight：每个取餐点折合多少名常住人口（不小于 0），例如 500")
+    if args.candidates_file is not None:
+        raise CliError("--candidates-file：多地区的报告暂不支持候选地点文件；请用 --candidates osm,h3，"
+                       "或在单个地区的工作区里运行")
+    sources = [s.strip() for s in args.candidates.split(",") if s.strip()]
+    bad = set(sources) - {"osm", "h3"}
+    if bad or (args.add and not sources):
+        raise CliError(f"--candidates：未知的候选来源 {'、'.join(sorted(bad)) or '（空）'}；可写 osm、h3")
+    params = _task_params(_params(args))
+    try:
+        rr = run_reports(rws, out, keys=args.region, workers=args.workers, scheduler=args.scheduler,
+                         use_cache=not args.no_cache, pdf=args.pdf, add=args.add, solver=args.solver,
+                         candidate_sources=sources, any_host=args.any_host, pickup_weight=args.pickup_weight,
+                         top_gaps=args.top, **params)
+    except ReportError as exc:  # the overview's PDF: no Chromium
+        raise CliError(str(exc)) from None
+    res = rr.batch
+    after = {f"{k}_after": f"新增后{v}" for k, v in COLUMNS_ZH.items() if k.endswith(("_covered", "_share"))
+             or k == "street_covered_km"}
+    table = res.regions.drop(columns=["file"], errors="ignore").rename(columns={**COLUMNS_ZH, **after,
+                                                                                "proposed": "建议新增站点"})
+    table.to_csv(rr.out / "regions.csv", index=False, encoding="utf-8-sig")
+    res.subdistricts.rename(columns=COLUMNS_ZH).to_csv(rr.out / "subdistricts.csv", index=False, encoding="utf-8-sig")
+    for r in res.regions.itertuples():
+        proposed = getattr(r, "proposed", None)
+        extra = f"，建议新增 {int(proposed)} 处" if proposed is not None and np.isfinite(proposed) else ""
+        print(f"{r.region_name}（{r.region}）：{r.file}，人口覆盖 {_pct(getattr(r, 'residents_share', None))}，"
+              f"餐饮覆盖 {_pct(getattr(r, 'restaurants_share', None))}，道路覆盖 {_pct(r.street_share)}{extra}")
+    print(f"已写入 {rr.out}：总览 {rr.overview.name}" + (f"（及 {rr.overview_pdf.name}）" if rr.overview_pdf else "")
+          + f"，{len(res.regions)} 个地区的报告，regions.csv、subdistricts.csv；本次计算 {len(res.computed)} 个，"
+          f"读缓存 {len(res.cached)} 个", file=sys.stderr)
     return _failures(res)
 
 

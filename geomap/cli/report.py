@@ -17,6 +17,8 @@ def cmd_report(args: argparse.Namespace, ws: Workspace) -> int:
     from geomap.publish.report import ReportError, workspace_report
 
     out = Path(args.out)
+    if getattr(args, "pdf", False):
+        raise CliError("--pdf 只用于多地区工作区；单个地方的报告用 --out 报告.pdf 写成 PDF")
     if out.suffix.lower() not in (".pdf", ".html", ".htm"):
         raise CliError(f"--out：报告写成 .pdf 或 .html 文件，例如 --out 报告.pdf（不是“{out.name}”）")
     if args.add < 0:

@@ -144,11 +144,13 @@ class Answer:
         given: one array operation for all of them (a rider's request is one point)."""
         assert self.route_group is not None, "routes were not asked for"
         k = self.slot.shape[1]
-        a, b = np.searchsorted(self.route_group, [point * k, point * k + k])
-        xy = np.column_stack([self.route_lon[a:b], self.route_lat[a:b]])
+        bounds = self.route_group.searchsorted(point * k + np.arange(k + 1)).tolist()
+        a, b = bounds[0], bounds[-1]
+        xy = np.empty((b - a, 2))
+        xy[:, 0], xy[:, 1] = self.route_lon[a:b], self.route_lat[a:b]
         if decimals is not None:
-            xy = np.round(xy, decimals)
-        bounds = np.searchsorted(self.route_group[a:b], point * k + np.arange(k + 1)).tolist()
+            xy = xy.round(decimals)
+        bounds = [n - a for n in bounds]
         out = []
         for r in ranks:
             part = xy[bounds[r]:bounds[r + 1]]
@@ -189,12 +191,14 @@ def answer(labels: Labels, lon: npt.ArrayLike, lat: npt.ArrayLike, *, k: int, cr
         g.indices, g.edge_street, g.edge_forward, g.geom_offsets,
         labels.station, labels.time_s, labels.dist_m, labels.next_node, labels.count, *labels._on_street(),
         labels.targets.street, labels.targets.fraction, t_lon, t_lat, float(access_s(g, 1.0)))
-    beyond = np.flatnonzero(status == 2)
-    if len(beyond):  # no street within the search's reach: the nearest street node is never nearer
-        fin = beyond[np.isfinite(wl[beyond]) & np.isfinite(wa[beyond])]
-        dist[fin] = _nearest_node_m(g, wl[fin], wa[fin])
     ok = status == 0
-    if errors == "raise" and not ok.all():
+    unanswered = np.count_nonzero(status) > 0  # status 0 for every point within reach of a street: the usual case
+    if unanswered:
+        beyond = np.flatnonzero(status == 2)
+        if len(beyond):  # no street within the search's reach: the nearest street node is never nearer
+            fin = beyond[np.isfinite(wl[beyond]) & np.isfinite(wa[beyond])]
+            dist[fin] = _nearest_node_m(g, wl[fin], wa[fin])
+    if errors == "raise" and unanswered:
         far = np.flatnonzero(~ok)
         raise SnapError(dist[far], far, max_snap_m)
     ans = Answer(slot=j, travel_s=t, distance_m=d, snap_m=dist, ok=ok, lon=wl, lat=wa)

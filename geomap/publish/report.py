@@ -98,6 +98,11 @@ class PlannerReport:
     top_gaps: int = 10
     area_label: str = ""
     """Where the data reaches, in words (a workspace's ``area_label``: 杨浦区五角场一带), under the title."""
+    own_stations: int | None = None
+    """A region's report (docs/regions.md): how many of ``stations`` the region counts as its own; the others
+    are its neighbours', near the border, which serve it but are counted in theirs. None for a place."""
+    overview: str | None = None
+    """A region's report: the link (relative) to the overview of all regions, shown under the title."""
 
     # --- words --------------------------------------------------------------------------------------
     @property
@@ -120,6 +125,10 @@ class PlannerReport:
         cards: list[dict[str, Any]] = [{
             "label": f"现有{res.stations_zh}", "value": f"{res.n_stations:,} 个", "missing": False,
             "detail": f"{self.travel}服务圈按真实道路计算"}]
+        if self.own_stations is not None:
+            cards[0].update(label=f"本地区{res.stations_zh}", value=f"{self.own_stations:,} 个", detail=(
+                f"另有邻区 {res.n_stations - self.own_stations:,} 个在边界附近，也计入服务圈"
+                if res.n_stations > self.own_stations else cards[0]["detail"]))
         for name, lay in res.demand.items():
             unit = layer_units(name)[0]
             covered, tot = count(total[f"{name}_covered"]), count(total[name])
@@ -343,7 +352,7 @@ def _context(rep: PlannerReport) -> dict[str, Any]:
     ctx: dict[str, Any] = {
         "title": rep.title, "place": rep.place, "publisher": rep.publisher, "area_label": rep.area_label,
         "made": f"{rep.made:%Y年%m月%d日}".replace("年0", "年").replace("月0", "月"),
-        "travel": rep.travel, "stations_zh": res.stations_zh, "summary": res.summary(),
+        "travel": rep.travel, "stations_zh": res.stations_zh, "summary": _summary(rep), "overview": rep.overview,
         "headline": rep.headline(), "coverage": _table(cov_show), "gaps": _table(gaps, first_text=3),
         "n_cells": n_cells, "n_unc": n_unc, "has_gaps": bool(len(gaps)), "gaps_note": gaps_note,
         "weights": rep.weights.explain(labels), "weights_default": not rep.weights.stated,
@@ -373,6 +382,16 @@ def _context(rep: PlannerReport) -> dict[str, Any]:
         ctx["maps"]["plan"] = _png(_map(rep, "plan"))
         ctx["before_after"] = _table(_before_after(rep), first_text=1)
     return ctx
+
+
+def _summary(rep: PlannerReport) -> str:
+    """The summary sentence; a region's says how many of the stations are its own."""
+    res = rep.before
+    text = res.summary()
+    if rep.own_stations is None or res.n_stations == rep.own_stations:
+        return text
+    return text.replace(f"（共 {res.n_stations} 个）", f"（本地区 {rep.own_stations:,} 个，另有邻区 "
+                        f"{res.n_stations - rep.own_stations:,} 个在边界附近）", 1)
 
 
 def _gaps_for_page(df: Any) -> tuple[Any, str]:

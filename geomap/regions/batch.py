@@ -44,9 +44,13 @@ __all__ = ["BATCH_FORMAT", "TASKS", "BatchResult", "cache_keys", "region_task", 
 BATCH_FORMAT = 1
 """Version of the cached results' layout and meaning; bump it when the computation changes."""
 
-TASKS = ("coverage", "gaps", "build", "circles")
+TASKS = ("coverage", "gaps", "build", "report", "circles")
 """``coverage`` (tables), ``gaps`` (H3 grid), ``build`` (clip the extract and build the graphs only),
+``report`` (the region's planner report written to a folder, and the coverage tables: geomap.regions.report),
 ``circles`` (service-circle areas, :mod:`geomap.regions.circles`)."""
+
+OUTPUT_PARAMS = frozenset({"out_dir", "pdf"})
+"""Task parameters saying where an answer is written, not what it is: left out of the cache key."""
 
 
 @dataclass
@@ -92,6 +96,7 @@ def cache_keys(rws: RegionsWorkspace, task: str, params: dict[str, Any], *, fram
     """The cache key (hex) of each region's result for ``task`` with ``params`` (see the module docstring)."""
     from geomap.network.graph import source_fingerprint
 
+    params = {k: v for k, v in params.items() if k not in OUTPUT_PARAMS}
     frame = rws.stations() if frame is None else frame
     indices = range(len(rws.specs)) if indices is None else indices
     settings = rws.settings.model_dump(mode="json", exclude={"admin_token", "amap_key", "tianditu_server_key"})
@@ -134,6 +139,10 @@ def region_task(root: str, key: str, task: str, params: dict[str, Any], cache_fi
         payload = region_coverage(rws, i, **params)
     elif task == "gaps":
         payload = region_gaps(rws, i, **params)
+    elif task == "report":
+        from geomap.regions.report import region_report
+
+        payload = region_report(rws, i, cache_file=cache_file, **params)
     elif task == "circles":
         from geomap.regions.circles import region_circles
 
@@ -261,6 +270,10 @@ def _run_dask(jobs: list[tuple[Any, ...]], *, workers: int | None, scheduler: st
 def _merge(task: str, payloads: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame, Any]:
     if task == "coverage":
         regions = pd.DataFrame([p["region"] for p in payloads])
+        subdistricts = pd.DataFrame([row for p in payloads for row in p["subdistricts"]])
+        return regions, subdistricts, None
+    if task == "report":  # the coverage tables, each region's row with its report's file and proposals
+        regions = pd.DataFrame([{**p["region"], "file": p["file"]} for p in payloads])
         subdistricts = pd.DataFrame([row for p in payloads for row in p["subdistricts"]])
         return regions, subdistricts, None
     if task == "gaps":

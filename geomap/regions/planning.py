@@ -28,7 +28,7 @@ import shapely
 
 from geomap.regions.workspace import RegionsWorkspace
 
-__all__ = ["RegionStudy", "region_coverage", "region_gaps", "region_study", "totals"]
+__all__ = ["RegionStudy", "coverage_payload", "region_coverage", "region_gaps", "region_study", "totals"]
 
 SUM_COLUMNS_SUFFIX = ("_covered",)
 
@@ -109,13 +109,22 @@ def region_coverage(rws: RegionsWorkspace, i: int, *, minutes: float | None = No
     ``region`` (their sum, with ``stations``: the stations it owns matching the filters, and
     ``stations_routed``: those its routes reach, its neighbours' near the border included), ``notes``,
     ``absent``, ``minutes``, ``mode``."""
-    from geomap.planning.coverage import TOTAL_ROW, filter_stations
+    from geomap.planning.coverage import filter_stations
 
     rs = region_study(rws, i, frame=frame)
     res = rs.study.coverage(rs.index, minutes=minutes, mode=mode, kind=kind, amenity=amenity, open_at=open_at,
                             with_area=with_area)
     with rws.region(i).in_force():
         chosen = filter_stations(rs.index, kind=kind, amenity=amenity, open_at=open_at)
+    return coverage_payload(rs, res, chosen)
+
+
+def coverage_payload(rs: RegionStudy, res: Any, chosen: Any) -> dict[str, Any]:
+    """:func:`region_coverage`'s answer from a coverage result ``res`` of ``rs``'s study and the stations it
+    was computed for (``chosen``, filtered): also what the ``report`` batch task returns, so both give the
+    same figures."""
+    from geomap.planning.coverage import TOTAL_ROW
+
     layer_names = list(res.demand)
     table = res.table[res.table["subdistrict"] != TOTAL_ROW].reset_index(drop=True)
     table.insert(0, "region", rs.key)

@@ -793,3 +793,43 @@ def test_nav_asks_for_the_links_of_the_apps_wanted(client):
             assert f["properties"]["amap_nav_url"] == g["properties"]["nav_urls"]["amap"]
     r = client.get("/nearest", params={**q, "nav": "amap,gaode"})
     assert r.status_code == 422 and "gaode" in r.text and "nav" in r.text
+
+
+def test_nearest_fast_path_answers_as_the_full_app(state, monkeypatch):
+    """`GET /nearest` is answered by `NearestFastPath` in front of FastAPI's layers: for plain answers and
+    for every kind of error, the same status, headers and bytes as the app without it (which answers the
+    errors in both)."""
+    from geomap.api._nearest_fast import NearestFastPath
+
+    fast = create_app(state)
+    full = create_app(state)
+    full.user_middleware = [m for m in full.user_middleware if m.cls is not NearestFastPath]
+    assert len(full.user_middleware) == len(fast.user_middleware) - 1
+    at = "2026-12-05T20:00"
+    g = state.graphs["ebike"]
+    rng = np.random.default_rng(3)
+    idx = rng.choice(g.n_nodes, 12, replace=False)
+    lon, lat = coords.from_wgs84(g.node_lon[idx] + 1e-4, g.node_lat[idx], dst="gcj02")
+    queries = [f"lon={x:.6f}&lat={y:.6f}&crs=gcj02&k={1 + n % 5}&at={at}"
+               for n, (x, y) in enumerate(zip(lon, lat, strict=True))]
+    queries += [queries[0] + "&mode=walk&nav=all", queries[1] + "&route=false&kind=爱心驿站",
+                queries[2] + "&mode=straight&out_crs=bd09", queries[3] + "&open_at=now",
+                # errors: invalid values, unknown and repeated parameters, far away, nothing matching, too long
+                "lon=500&lat=31.3", "lon=121.5&lat=31.3&k=0", "lon=121.5&lat=31.3&bogus=1",
+                "lon=121.5&lon=121.6&lat=31",
+                "lon=121.8&lat=31.5&crs=gcj02", f"{queries[4]}&amenity=shower&kind=司机之家", "lat=31.3",
+                "lon=121.51&lat=31.29&nav=maps.me", "lon=121.51&lat=31.29&" + "x" * 5000]
+    answered = []
+    plain = NearestFastPath._answer
+    monkeypatch.setattr(NearestFastPath, "_answer", lambda self, scope: answered.append(plain(self, scope))
+                        or answered[-1])
+    statuses = set()
+    with TestClient(fast) as a, TestClient(full) as b:
+        for qs in queries:
+            ra, rb = a.get("/nearest?" + qs), b.get("/nearest?" + qs)
+            assert (ra.status_code, ra.content) == (rb.status_code, rb.content), qs
+            assert dict(ra.headers) == dict(rb.headers), qs
+            statuses.add(ra.status_code)
+    assert statuses >= {200, 414, 422}, statuses
+    n_ok = sum(1 for qs in queries if TestClient(full).get("/nearest?" + qs).status_code == 200)
+    assert sum(a is not None for a in answered) == n_ok >= 16  # every plain answer came from the fast path

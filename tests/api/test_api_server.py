@@ -151,3 +151,47 @@ def test_two_workers_serve_every_edit(tmp_path):
         assert "GET /nearest" not in srv.log() and "registry changed" in srv.log()  # --no-access-log
     finally:
         srv.stop()
+
+
+def test_over_share_by_hand():
+    """A worker closes a kept-alive connection only while it holds more than the total / workers, rounded up."""
+    from geomap.api._http import over_share
+
+    assert over_share([38, 26], 0) and not over_share([38, 26], 1)  # fair: 32
+    assert over_share([33, 31], 0) and not over_share([32, 32], 0)
+    assert not over_share([33, 32], 0)  # 65 / 2 rounded up: 33
+    assert over_share([3, 0], 0) and not over_share([2, 1], 0) and not over_share([1, 0], 0)
+    assert not over_share([36, 28], 0, closing=4)  # the 4 it asked to close are on their way
+    assert over_share([12, 10, 10, 0], 1) and not over_share([8, 10, 10, 4], 0)  # fair: 8
+
+
+def test_two_workers_even_out_kept_alive_connections(tmp_path):
+    """`geomap serve --workers 2`: 12 kept-alive connections end up 6 and 6 on the two workers, however the
+    kernel first spread them: the fuller worker closes connections (``connection: close``) until even."""
+    import http.client
+
+    reg = _registry(tmp_path)
+    srv = start_server(workspace=reg.parent, log_path=tmp_path / "server.log", workers=2, access_log=False)
+    try:
+        port = int(srv.url.rsplit(":", 1)[1])
+        conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(12)]
+        closes = 0
+        for _ in range(60):  # rounds of one request per connection, until a round closes none
+            pids, closed = [], 0
+            for c in conns:  # http.client opens a new connection after one was closed
+                c.request("GET", "/healthz")
+                r = c.getresponse()
+                body = r.read()
+                assert r.status == 200
+                closed += r.getheader("connection", "").lower() == "close"
+                pids.append(httpx.Response(200, content=body).json()["worker_pid"])
+            closes += closed
+            if not closed:
+                break
+        assert closed == 0, "the connections kept moving"
+        counts = sorted(pids.count(p) for p in set(pids))
+        assert counts == [6, 6], counts
+        for c in conns:
+            c.close()
+    finally:
+        srv.stop()
