@@ -368,10 +368,17 @@ def network_nearest(
     ans = answer(sl.labels, query_lon, query_lat, k=k, crs=crs, route_crs=route_crs if return_routes else None,
                  max_snap_m=_snap_m(max_snap_m), errors="raise" if on_far == "raise" else "ignore")
     slot = ans.slot
-    pos = np.where(slot >= 0, sl.position[np.maximum(slot, 0)], -1) if sl.labels.n_slots else slot
+    none = slot < 0
+    pos = slot
+    if sl.labels.n_slots:
+        pos = sl.position[slot]  # slot -1 reads the last position: set to -1 below
+        pos[none] = -1
+    none |= pos < 0
     ids = np.arange(len(sl.position)) if station_ids is None else np.atleast_1d(np.asarray(station_ids, dtype=object))
-    sid = np.full(pos.shape, None, dtype=object)
-    sid[pos >= 0] = ids[pos[pos >= 0]]
+    sid = ids[pos] if len(ids) else np.full(pos.shape, None, dtype=object)  # -1 reads the last: None below
+    if sid.dtype != object:
+        sid = sid.astype(object)
+    sid[none] = None
     off, off_m = sl.off_network
     return NetworkNearest(station_id=sid, station_pos=pos, travel_s=ans.travel_s, distance_m=ans.distance_m,
                           query_snap_m=ans.snap_m, query_ok=ans.ok, answer=ans, off_network_pos=off,
