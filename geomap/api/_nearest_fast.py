@@ -6,7 +6,7 @@ the route's request wrapper), each wrapping the next one's ``send``. On the mill
 layers took a third of a ``/nearest`` request's time, as much as two thirds of the answer itself
 (sampled under load, ``py-spy``), and the riders' p99 at 64 clients waits on every such microsecond.
 
-:class:`NearestFastPath` sits in front of them, as the app's outermost middleware of its own. For a
+:class:`NearestFastPath` sits in front of them: the app (:class:`geomap.api.app.ServiceApp`) asks it first. For a
 ``GET /nearest`` it validates the query string with the route's own pydantic model, in one call, and writes
 the answer of :func:`geomap.api.read.nearest_body`, the function the route itself calls. Everything else,
 and every ``/nearest`` request that would not be a plain 200 (a request line over the guard's limit, a
@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from geomap.api._query_guard import MAX_TARGET_BYTES, repeated_parameters
 from geomap.api.deps import query_dict
@@ -31,31 +31,34 @@ _HEADERS_JSON = b"application/json"
 
 
 class NearestFastPath:
-    """ASGI middleware: ``GET /nearest`` answered directly (see the module); every other request, and every
-    ``/nearest`` that is not a plain answer, passed to ``app``. The service state is read from the
-    FastAPI app's ``state.geomap`` at each request (set at start-up)."""
+    """``GET /nearest`` answered directly (see the module) for the FastAPI app ``app``
+    (:class:`geomap.api.app.ServiceApp` calls :meth:`handle` before its own layers). The service state is
+    read from ``app.state.geomap`` at each request (set at start-up). ``enabled`` False: every request
+    goes through the full app (tests compare both)."""
 
-    def __init__(self, app: ASGIApp, *, fastapi_app: Any) -> None:
+    def __init__(self, app: Any) -> None:
         self.app = app
-        self.fastapi_app = fastapi_app
+        self.enabled = True
         self._validate = NearestQuery.__pydantic_validator__.validate_python
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/nearest" and scope["method"] == "GET":
-            body = self._answer(scope)
-            if body is not None:
-                await send({"type": "http.response.start", "status": 200,
-                            "headers": [(b"content-length", str(len(body)).encode()),
-                                        (b"content-type", _HEADERS_JSON)]})
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
+    async def handle(self, scope: Scope, send: Send) -> bool:
+        """Answer ``scope`` when it is a plain ``GET /nearest`` (True), else leave it to the app (False)."""
+        if not (self.enabled and scope["type"] == "http" and scope["path"] == "/nearest"
+                and scope["method"] == "GET"):
+            return False
+        body = self._answer(scope)
+        if body is None:
+            return False
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode()), (b"content-type", _HEADERS_JSON)]})
+        await send({"type": "http.response.body", "body": body})
+        return True
 
     def _answer(self, scope: Scope) -> bytes | None:
         """The answer's JSON text, or None when the full app is to answer (anything but a plain 200)."""
         from geomap.api.read import nearest_body
 
-        state = getattr(self.fastapi_app.state, "geomap", None)
+        state = getattr(self.app.state, "geomap", None)
         qs: bytes = scope.get("query_string", b"")
         if state is None or len(scope.get("raw_path") or b"/nearest") + len(qs) > MAX_TARGET_BYTES:
             return None

@@ -19,6 +19,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from geomap.api import admin, history, planning, read, web
 from geomap.api._nearest_fast import NearestFastPath
@@ -133,6 +134,19 @@ def _offline_docs(app: FastAPI) -> None:
                               redoc_favicon_url="/docs-assets/favicon.png", with_google_fonts=False)
 
 
+class ServiceApp(FastAPI):
+    """The service's FastAPI app: the rider's plain ``GET /nearest`` is answered before FastAPI's and
+    Starlette's layers (:class:`geomap.api._nearest_fast.NearestFastPath`), everything else as usual."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.nearest_fast = NearestFastPath(self)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not await self.nearest_fast.handle(scope, send):
+            await super().__call__(scope, receive, send)
+
+
 def create_app(state: ServiceState | None = None, *, workspace: Workspace | None = None,
                routers: Sequence[APIRouter] = (), modes: list[str] | None = None) -> FastAPI:
     """The service of one workspace. ``state``: an already loaded :class:`ServiceState` (tests share one);
@@ -157,8 +171,8 @@ def create_app(state: ServiceState | None = None, *, workspace: Workspace | None
 
     # no OpenTelemetry export: FastAPI's native telemetry, on by default, looked up the tracer and meter
     # providers on every request (2 % of a rider's request)
-    app = FastAPI(title="geomap 服务站点 API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, telemetry={"tracing": False, "metrics": False, "logs": False})
+    app = ServiceApp(title="geomap 服务站点 API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                     docs_url=None, redoc_url=None, telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.geomap = state
     _offline_docs(app)
 
@@ -183,5 +197,4 @@ def create_app(state: ServiceState | None = None, *, workspace: Workspace | None
     app.mount("/static", web.WebStatic(directory=web.WEB_DIR), name="static")  # versioned: cached a year
     app.add_middleware(admin.ImportBodyLimit)  # an upload over the limit: 413 before it is read
     app.add_middleware(QueryGuard)  # a repeated parameter: 422; an over-long request line: 414 (JSON)
-    app.add_middleware(NearestFastPath, fastapi_app=app)  # the rider's plain answers skip the layers above
     return app
