@@ -167,7 +167,9 @@ def _nearest(stations: StationIndex, lon, lat, *, k: int, kind: str | list[str] 
                           query_lat=raw_lat, k=k, return_routes=return_routes, index_k=index_k,
                           station_key=sel.key, route_crs=route_crs, persist=flt.open_at is None, crs=src,
                           on_far="raise" if on_far == "raise" else "skip")
-    slot = np.where(ans.station_pos >= 0, slots[np.maximum(ans.station_pos, 0)] if len(slots) else -1, -1)
+    pos = ans.station_pos
+    slot = slots[pos] if len(slots) else np.full(pos.shape, -1, dtype=np.int64)  # -1 reads the last: set below
+    slot[pos < 0] = -1
     qlon, qlat = ans.answer.lon, ans.answer.lat
     j = min(k, len(ans.off_network_pos))
     u_id = u_m = u_street = None  # every station of the set is on the network (the usual case)
