@@ -74,7 +74,7 @@ async def create_station(body: StationCreate, state: State) -> JSONResponse:
             raise ApiError(409, "exists", f"编号 {sid!r} 已存在，请用 PATCH 修改 / station id exists; use PATCH")
         await run_in_threadpool(state.registry.upsert, _frame(st), who=state.admin_name, action="create",
                                 source=API_SOURCE)
-        snap = state.current()
+        snap = state.wrote()
     return JSONResponse(_stations_fc(state, snap, np.array([snap.index.slot_of[sid]]), body.crs)["features"][0],
                         status_code=201)
 
@@ -102,7 +102,7 @@ async def patch_station(station_id: StationId, body: StationPatch, state: State)
         st = Station.model_validate({**current.model_dump(), **changes})
         await run_in_threadpool(state.registry.upsert, _frame(st), who=state.admin_name, action="update",
                                 source=API_SOURCE)
-        snap = state.current()
+        snap = state.wrote()
     return JSONResponse(_stations_fc(state, snap, np.array([snap.index.slot_of[station_id]]), body.crs)["features"][0])
 
 
@@ -113,7 +113,7 @@ async def delete_station(station_id: StationId, state: State) -> JSONResponse:
         if station_id not in state.current().stations:
             raise ApiError(404, "no_such_station", f"没有编号为 {station_id!r} 的站点 / no station with this id")
         await run_in_threadpool(state.registry.delete, [station_id], who=state.admin_name, source=API_SOURCE)
-        snap = state.current()
+        snap = state.wrote()
     return JSONResponse({"deleted": station_id, "stations": len(snap.stations)})
 
 
@@ -279,5 +279,5 @@ async def import_stations(
             except Exception as exc:  # any reader failure on an uploaded file is the file's problem
                 log.info("import of %s refused: %s", name, _no_paths(repr(exc), tmp))
                 raise ApiError(422, "unreadable_file", f"无法读取该文件：{_no_paths(str(exc), tmp)}") from None
-            snap = state.current()
+            snap = state.wrote()
     return JSONResponse(_report(report, ok=True, imported=len(stations), stations=len(snap.stations)))

@@ -74,6 +74,6 @@ async def undo(changeset_id: ChangeSetId, state: State,
             raise ApiError(409, "undo_refused", f"{exc}{hint} / undo refused, nothing changed", later=exc.later,
                            station_ids=exc.station_ids, undone_by=exc.undone_by) from None
         changes = await run_in_threadpool(state.registry.changes, done.id)
-        snap = state.current()
+        snap = state.wrote()
     return JSONResponse({"undone": changeset_id, "changeset": done.to_dict(),
                          "changes": [c.to_dict() for c in changes], "stations": len(snap.stations)})

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,9 @@ def serve(*, workspace: str | Path | None = None, host: str = "127.0.0.1", port:
              ws.name, ws.root, ws.registry_path, workers, shown, port, shown, port)
     if workers == 1:
         from geomap.api.app import create_app
+        from geomap.api.state import share_edits
 
+        share_edits(multiprocessing.RawValue("q", 0), threading.Lock())  # one process: writes counted here
         uvicorn.run(create_app(workspace=ws), host=host, port=port, **_uvicorn_options(log_level, access_log))
         return
     os.environ[WORKER_WORKSPACE_ENV] = str(ws.root)
@@ -74,8 +77,9 @@ def _run_workers(*, host: str, port: int, workers: int, log_level: str) -> None:
     kernel spreads connections over them."""
     ctx = multiprocessing.get_context("spawn")
     counts = ctx.RawArray("i", workers)  # each worker's open connections (geomap.api._http.ConnectionShare)
-    procs = [ctx.Process(target=_worker_main, args=(host, port, log_level, counts, i), name=f"geomap-worker-{i}")
-             for i in range(workers)]
+    edits = (ctx.RawValue("q", 0), ctx.Lock())  # writes committed through any worker (geomap.api.state._EDITS)
+    procs = [ctx.Process(target=_worker_main, args=(host, port, log_level, counts, i, edits),
+                         name=f"geomap-worker-{i}") for i in range(workers)]
     stopping = False
 
     def stop(signum: int, frame: Any) -> None:
@@ -107,14 +111,17 @@ def _uvicorn_options(log_level: str, access_log: bool) -> dict[str, Any]:
     return {"log_level": log_level, "access_log": access_log, "loop": LOOP, "http": NoDelayHttpToolsProtocol}
 
 
-def _worker_main(host: str, port: int, log_level: str, counts: Any = None,
-                 index: int = 0) -> None:  # pragma: no cover - runs in a child process
+def _worker_main(host: str, port: int, log_level: str, counts: Any = None, index: int = 0,
+                 edits: tuple[Any, Any] | None = None) -> None:  # pragma: no cover - runs in a child process
     import uvicorn
 
     from geomap.api._http import ConnectionShare, use_share
+    from geomap.api.state import share_edits
 
     if counts is not None and os.environ.get("GEOMAP_BALANCE", "1") == "1":
         use_share(ConnectionShare(counts, index))
+    if edits is not None:
+        share_edits(*edits)
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)

@@ -149,6 +149,16 @@ def test_two_workers_serve_every_edit(tmp_path):
             assert answers == {"W2-0"}  # the first one added stays the nearest (same position, lower id)
         assert len(pids) == 2, "both workers answered"
         assert "GET /nearest" not in srv.log() and "registry changed" in srv.log()  # --no-access-log
+        # an edit made outside the service (as `geomap import`): read in by each worker's follower
+        from geomap.stations.registry import Registry
+
+        Registry(reg).delete(["W2-0"], who="test", source="test")
+        deadline, seen = time.monotonic() + 10, set()
+        while time.monotonic() < deadline and len(seen) < 2:
+            h = httpx.get(srv.url + "/healthz", headers={"Connection": "close"}, timeout=60).json()
+            if h["stations"] == n0 + 2:
+                seen.add(h["worker_pid"])
+        assert seen == pids, "both workers serve the outside edit"
     finally:
         srv.stop()
 
