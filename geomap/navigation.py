@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -55,6 +55,9 @@ class NavPoint:
     name: str
     from_part: dict[str, str]
     to_part: dict[str, str]
+    ends: dict[tuple[str, str], str] = field(default_factory=dict, compare=False, repr=False)
+    """By (app, travel mode): the link's end as destination (:func:`nav_url`), written when first asked for
+    (a station's, in every answer that names it)."""
 
 
 def _convert(lon: float, lat: float, src: str, dst: str) -> tuple[float, float]:
@@ -115,7 +118,10 @@ def nav_url(app: str, dest: NavPoint, *, mode: str, origin: NavPoint | None = No
     if app not in APPS:
         raise ValueError(f"unknown map app {app!r}; use one of: {', '.join(APPS)}")
     start = _NO_ORIGIN[app] if origin is None else origin.from_part[app]
-    return _BASE[app] + start + dest.to_part[app] + _MODE_KEY[app] + TRAVEL_MODE[app][mode] + _TAIL[app]
+    end = dest.ends.get((app, mode))
+    if end is None:
+        end = dest.ends[(app, mode)] = dest.to_part[app] + _MODE_KEY[app] + TRAVEL_MODE[app][mode] + _TAIL[app]
+    return _BASE[app] + start + end
 
 
 def nav_urls(dest: NavPoint, *, mode: str, origin: NavPoint | None = None,
