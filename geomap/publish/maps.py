@@ -847,7 +847,9 @@ def build_map(
         "publisher": publisher,
         "dataDate": date_zh(when) if when is not None else None,
         "total": st_payload["n"] if st_payload is not None else len(df),
-        "attribution": OSM_ATTRIBUTION + (f"　站点数据：{html.escape(publisher)}" if publisher else ""),
+        # the OSM tile layer names OpenStreetMap itself (shown twice on OSM tiles before)
+        "attribution": "　".join(part for part in (OSM_ATTRIBUTION if tiles != "osm" else "",
+                                                   f"站点数据：{html.escape(publisher)}" if publisher else "") if part),
         "background": "#f2efe9" if tiles == "none" else None,
         "kinds": [{"key": t.key, "label": t.label, "short": t.short_label, "color": _css_color(t.color),
                    "icon": _icon_name(t.icon), "bit": t.bit, "count": kind_counts[t.key], "main": main_counts[t.key]}

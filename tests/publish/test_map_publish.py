@@ -134,3 +134,21 @@ def test_map_in_chromium_desktop_phone_and_print(chromium, published: dict, arti
                               check=True).stdout
         assert "杨浦区新就业形态劳动者服务站点地图" in text and "搜索站点名称" not in text
     assert lo.console == []
+
+
+def test_openstreetmap_is_credited_once_on_osm_tiles(published: dict, tmp_path: Path) -> None:
+    """On OpenStreetMap's own tiles the tile layer credits OSM; the page's credit line adds only the
+    publisher (it named OSM a second time before). Without tiles the page credits OSM for the streets."""
+    from geomap.publish.maps import write_map
+
+    reg = Registry(published["ws"].registry_path)
+    for tiles in ("osm", "amap"):
+        page = tmp_path / f"{tiles}.html"
+        write_map(page, reg, tiles=tiles, layers="stations", publisher="杨浦区总工会")
+        text = page.read_text(encoding="utf-8")
+        credit = _extract_data(text)["attribution"]
+        assert "站点数据：杨浦区总工会" in credit
+        if tiles == "osm":  # the tile layer's own credit names OpenStreetMap
+            assert "OpenStreetMap" not in credit and "tile.openstreetmap.org" in text
+        else:
+            assert "OpenStreetMap 贡献者" in credit
