@@ -24,6 +24,7 @@ from starlette.types import Scope, Send
 from geomap.api._query_guard import MAX_TARGET_BYTES, repeated_parameters
 from geomap.api.deps import query_dict
 from geomap.api.models import NearestQuery
+from geomap.api.read import nearest_body
 
 __all__ = ["NearestFastPath"]
 
@@ -56,8 +57,6 @@ class NearestFastPath:
 
     def _answer(self, scope: Scope) -> bytes | None:
         """The answer's JSON text, or None when the full app is to answer (anything but a plain 200)."""
-        from geomap.api.read import nearest_body
-
         state = getattr(self.app.state, "geomap", None)
         qs: bytes = scope.get("query_string", b"")
         if state is None or len(scope.get("raw_path") or b"/nearest") + len(qs) > MAX_TARGET_BYTES:

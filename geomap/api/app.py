@@ -134,6 +134,22 @@ def _offline_docs(app: FastAPI) -> None:
                               redoc_favicon_url="/docs-assets/favicon.png", with_google_fonts=False)
 
 
+def add_error_answers(app: FastAPI) -> None:
+    """422 answers for invalid parameters (one Chinese message naming them, :func:`_validation_message`)
+    and for the library's ``ValueError`` (its readable message): a place's service and the regions'."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
+        return JSONResponse({"detail": errors, "message": _validation_message(errors)}, status_code=422)
+
+    @app.exception_handler(ValueError)
+    async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
+        # the library raises ValueError with a readable message for input it cannot use
+        log.info("422 for %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": {"code": "invalid", "message": str(exc)}}, status_code=422)
+
+
 class ServiceApp(FastAPI):
     """The service's FastAPI app: the rider's plain ``GET /nearest`` is answered before FastAPI's and
     Starlette's layers (:class:`geomap.api._nearest_fast.NearestFastPath`), everything else as usual."""
@@ -176,17 +192,7 @@ def create_app(state: ServiceState | None = None, *, workspace: Workspace | None
     app.state.geomap = state
     _offline_docs(app)
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
-        return JSONResponse({"detail": errors, "message": _validation_message(errors)}, status_code=422)
-
-    @app.exception_handler(ValueError)
-    async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
-        # the library raises ValueError with a readable message for input it cannot use
-        log.info("422 for %s: %s", request.url.path, exc)
-        return JSONResponse({"detail": {"code": "invalid", "message": str(exc)}}, status_code=422)
-
+    add_error_answers(app)
     app.include_router(read.router)
     app.include_router(admin.router)
     app.include_router(history.router)

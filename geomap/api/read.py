@@ -42,7 +42,6 @@ from geomap.nearest import nearest_point
 from geomap.network.routing import SnapError
 from geomap.stations.hours import OpeningHours, parse_osm
 from geomap.stations.index import StationFilter
-from geomap.stations.schema import Station
 
 router = APIRouter(route_class=QueryModelRoute)
 
@@ -122,10 +121,12 @@ class StationView:
         return {**self.props, "open_now": self.open_now(local)}
 
 
-def station_view(snap: Snapshot, st: Station) -> StationView:
-    """The (cached) :class:`StationView` of ``st`` in ``snap``."""
-    view = snap.cache.get(st.id)  # a snapshot's records never change, so its cache never goes stale
+def station_view(snap: Snapshot, station_id: str) -> StationView:
+    """The (cached) :class:`StationView` of station ``station_id`` in ``snap`` (its record made into a
+    :class:`Station` only the first time)."""
+    view = snap.cache.get(station_id)  # a snapshot's records never change, so its cache never goes stale
     if view is None:
+        st = snap.stations[station_id]
         d = st.model_dump(exclude={"lon", "lat"})
         kinds, amen = vocab.kinds(), vocab.amenities()
         d["kind_labels"] = [kinds.terms[k].label for k in st.kinds if k in kinds.terms]
@@ -178,7 +179,7 @@ def _stations_fc(state: ServiceState, snap: Snapshot, slots: np.ndarray, crs: st
     lon, lat = coords.from_wgs84(snap.index.lon[slots], snap.index.lat[slots], dst=crs)
     local = _local_now(state)
     feats = [{"type": "Feature", "id": sid, "geometry": {"type": "Point", "coordinates": [_r(a), _r(b)]},
-              "properties": station_view(snap, snap.stations[sid]).properties(local)}
+              "properties": station_view(snap, sid).properties(local)}
              for sid, a, b in zip(ids, lon.tolist(), lat.tolist(), strict=True)]
     return {"type": "FeatureCollection", "coord_system": crs, "count": len(feats), "features": feats}
 
@@ -362,7 +363,7 @@ def nearest_body(state: ServiceState, q: NearestQuery) -> bytes:
                            **(_none_found(state, snap, q, mode, flt_open) if not res.station_id else {})})[:-1],
              b',"features":[']
     for n, sid in enumerate(res.station_id):
-        view = snap.cache.get(sid) or station_view(snap, snap.stations[sid])
+        view = station_view(snap, sid)
         travel = None if res.travel_s is None else _round1(res.travel_s[n])
         route = None if res.route_xy is None else {"type": "LineString", "coordinates": res.route_xy[n]}
         urls = nav_urls(view.target, mode=nav_mode, origin=origin, apps=apps)

@@ -57,6 +57,7 @@ log = logging.getLogger("geomap.api")
 _ALL = StationFilter()
 
 LABEL_K = 5
+"""k of the cached network-nearest labels; queries with k ≤ 5 share one index per station set."""
 
 _EDITS: Any = None
 """With ``geomap serve``: ``(counter, lock)``, a count of the writes committed through the service, in memory
@@ -70,7 +71,6 @@ def share_edits(counter: Any, lock: Any) -> None:
     moved on under ``lock`` (:data:`_EDITS`)."""
     global _EDITS
     _EDITS = (counter, lock)
-"""k of the cached network-nearest labels; queries with k ≤ 5 share one index per station set."""
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,9 @@ class ServiceState:
     """Held while the registry is looked at and, when it changed, read into a new snapshot."""
     _follower: tuple[threading.Thread, threading.Event] | None = field(default=None, repr=False)
     _later: list[str] = field(default_factory=list, repr=False)
-    _edits_seen: int = field(default=-1, repr=False)
     """Followed: the modes whose labels a reload leaves to the follower (all but the riders' default)."""
+    _edits_seen: int = field(default=-1, repr=False)
+    """The shared count of writes (:data:`_EDITS`) when this worker last looked at the registry file."""
     _pending: Snapshot | None = field(default=None, repr=False)
     """A snapshot swapped in with only the riders' mode warmed; the follower warms the rest."""
 

@@ -328,12 +328,10 @@ def create_regions_app(service: RegionalService) -> Any:
 
     from fastapi import APIRouter, FastAPI
     from fastapi.concurrency import run_in_threadpool
-    from fastapi.encoders import jsonable_encoder
-    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse, Response
 
     from geomap.api import admin, history, read, web
-    from geomap.api.app import _validation_message
+    from geomap.api.app import add_error_answers
     from geomap.api.deps import QueryModelRoute
     from geomap.api.map_build import start_map_build, stop_map_builds
     from geomap.api.models import IsochroneCollection, StationCollection, StationFeature
@@ -349,14 +347,7 @@ def create_regions_app(service: RegionalService) -> Any:
     app.state.regions = service
     app.state.geomap = service.everywhere  # the place's handlers over all stations (read, admin, map)
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Any, exc: RequestValidationError) -> JSONResponse:
-        errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
-        return JSONResponse({"detail": errors, "message": _validation_message(errors)}, status_code=422)
-
-    @app.exception_handler(ValueError)
-    async def _value_error(request: Any, exc: ValueError) -> JSONResponse:
-        return JSONResponse({"detail": {"code": "invalid", "message": str(exc)}}, status_code=422)
+    add_error_answers(app)
 
     @app.get("/nearest", tags=["nearest"], summary="Nearest stations, answered by the region holding the point")
     def get_nearest(q: Annotated[NearestQuery, Query()]) -> Response:
